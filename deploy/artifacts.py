@@ -1,0 +1,79 @@
+"""Deployable artifacts, built reproducibly: the same sources give the same bytes (and sha256), so the
+deployer can compare hashes and skip unchanged uploads.
+
+- each Lambda zip holds the package ``lambdas/`` with ``__init__``, ``config``, ``runs`` and that function's
+  own module; its handler is ``lambdas.<module>.handler``;
+- the Glue job's ``--extra-py-files`` zip holds ``csv_profile.py`` at its root;
+- the Glue script is ``pipeline/glue/ecommerce_join_data.py`` as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = ROOT / "pipeline" / "lambdas"
+GLUE_DIR = ROOT / "pipeline" / "glue"
+GLUE_SCRIPT = GLUE_DIR / "ecommerce_join_data.py"
+GLUE_EXTRA_PY = GLUE_DIR / "csv_profile.py"
+
+LAMBDA_PACKAGE = "lambdas"
+LAMBDA_MODULES = {
+    "ecommerce-on-upload": "on_upload",
+    "check-orders-returns-exist": "check_files",
+    "ecommerce-trigger-glue": "trigger_glue",
+    "check-glue-job-status": "check_glue_status",
+}
+SHARED_MODULES = ("__init__", "config", "runs")
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+
+
+def lambda_module(function_name: str) -> str:
+    try:
+        return LAMBDA_MODULES[function_name]
+    except KeyError:
+        raise KeyError(
+            f"unknown Lambda function {function_name!r}; known: {sorted(LAMBDA_MODULES)}"
+        ) from None
+
+
+def lambda_handler(function_name: str) -> str:
+    return f"{LAMBDA_PACKAGE}.{lambda_module(function_name)}.handler"
+
+
+def reproducible_zip(files: dict[str, bytes]) -> bytes:
+    """A deflated zip of ``{archive name: content}`` with sorted entries, fixed times and modes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so that external_attr holds the mode
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return buffer.getvalue()
+
+
+def build_lambda_zip(function_name: str) -> bytes:
+    modules = (*SHARED_MODULES, lambda_module(function_name))
+    return reproducible_zip(
+        {f"{LAMBDA_PACKAGE}/{module}.py": (LAMBDAS_DIR / f"{module}.py").read_bytes() for module in modules}
+    )
+
+
+def build_glue_extra_py_zip() -> bytes:
+    return reproducible_zip({GLUE_EXTRA_PY.name: GLUE_EXTRA_PY.read_bytes()})
+
+
+def glue_script_bytes() -> bytes:
+    return GLUE_SCRIPT.read_bytes()
+
+
+def sha256_b64(data: bytes) -> str:
+    """Base64 of the sha256 digest: the format of Lambda's ``CodeSha256``."""
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")

@@ -1,0 +1,622 @@
+"""Glue job `ecommerce_join_data`: validate, normalise and left-join the orders and returns exports.
+
+Runs as an AWS Glue 5.0 job (Spark 3.5) or as a plain program on local files:
+
+    python pipeline/glue/ecommerce_join_data.py --orders_path a.csv --returns_path b.csv --output_path out/
+
+The transform is a set of pure DataFrame functions (tests import them); `run_job` wires them together,
+writes `<output_path>run_id=<id>/` and, when --database/--table are given, publishes atomically by pointing
+the Glue table at that run prefix in one catalog update.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import csv_profile
+from csv_profile import CsvProfile, ProfileError
+from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+HEAD_BYTES = 8 * 1024 * 1024
+CORRUPT = "_corrupt_record"
+REASON = "_reject_reason"
+RAW_LINE = "_raw_line"
+MATCHED = "_matched"
+PARTITIONS = ("order_year", "order_month")
+RESERVED = ("is_returned", "run_id", "processed_at", *PARTITIONS)
+SPARK_TYPES = {
+    "string": T.StringType(),
+    "integer": T.LongType(),
+    "double": T.DoubleType(),
+    "date": T.DateType(),
+}
+GLUE_TYPES = {"string": "string", "bigint": "bigint", "double": "double", "date": "date",
+              "boolean": "boolean", "timestamp": "timestamp", "int": "int"}  # fmt: skip
+
+
+class JobError(RuntimeError):
+    """A run failure with a message a person can act on."""
+
+
+# --------------------------------------------------------------------------- Spark session
+
+
+def require_java() -> str:
+    """Spark needs Java 17: JAVA_HOME or `java` on PATH."""
+    java = (
+        Path(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else shutil.which("java")
+    )
+    if not java or not Path(java).exists():
+        raise SystemExit(
+            "Java 17 is required for Spark and was not found (set JAVA_HOME or put java on PATH). "
+            "Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"
+        )
+    version = subprocess.run([str(java), "-version"], capture_output=True, text=True).stderr
+    match = re.search(r'version "(\d+)', version)
+    if not match or int(match.group(1)) < 17:
+        raise SystemExit(
+            f"Spark 3.5 here needs Java 17; found: {version.splitlines()[0] if version else java}"
+        )
+    return str(java)
+
+
+def local_spark(app_name: str = "ecommerce_join_data") -> SparkSession:
+    """A local session tuned for one small machine: few shuffle partitions, modest heap, no UI."""
+    require_java()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[2]")).appName(app_name)
+    for key, value in SESSION_CONF.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+# Settings the job relies on; also applied on Glue (they are runtime SQL confs there).
+JOB_CONF = {
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",  # wrong dates → NULL (then quarantined), never a crash
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # not legacy INT96
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.maxConcurrentOutputFileWriters": "64",  # partitioned write without a sort per task
+}
+SESSION_CONF = {
+    **JOB_CONF,
+    "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "2g"),
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.files.maxPartitionBytes": str(256 * 1024 * 1024),
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
+}
+
+
+# --------------------------------------------------------------------------- pure DataFrame functions
+
+
+def read_raw(spark: SparkSession, path: str, profile: CsvProfile) -> DataFrame:
+    """Every column as a string, plus the raw text of lines with a wrong field count."""
+    fields = [T.StructField(c.name, T.StringType()) for c in profile.columns]
+    schema = T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
+    return (
+        spark.read.schema(schema)
+        .options(**profile.spark_read_options())  # escape '"': Spark's default `\` splits Superstore names
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .option("ignoreLeadingWhiteSpace", True)
+        .option("ignoreTrailingWhiteSpace", True)
+        .csv(path)
+    )
+
+
+def _parse(column: Column, kind: str, profile: CsvProfile, date_pattern: str | None) -> Column:
+    if kind == "date":
+        return F.to_date(column, date_pattern)
+    if kind in ("integer", "double"):
+        text = F.regexp_replace(column, ",", ".") if profile.decimal == "," else column
+        return text.cast(SPARK_TYPES[kind])
+    return column
+
+
+def type_columns(raw: DataFrame, profile: CsvProfile, required: tuple[str, ...] = ()) -> DataFrame:
+    """Convert columns to the profiled types; a line that does not convert gets a `_reject_reason`.
+
+    Required columns must not be empty. The line's text is kept in `_raw_line` for the quarantine.
+    """
+    typed, reasons = (
+        [],
+        [
+            F.when(
+                F.col(CORRUPT).isNotNull(), F.lit(f"wrong number of fields, expected {len(profile.columns)}")
+            )
+        ],
+    )
+    for col in profile.columns:
+        source = F.col(col.name)
+        pattern = col.date_format.spark_pattern if col.date_format else None
+        parsed = _parse(source, col.kind, profile, pattern)
+        typed.append(parsed.alias(col.name))
+        if col.kind != "string":
+            label = (
+                col.date_format.label
+                if col.date_format
+                else f"a{'n' if col.kind == 'integer' else ''} {col.kind}"
+            )
+            reasons.append(
+                F.when(
+                    source.isNotNull() & parsed.isNull(),
+                    F.format_string(f"{col.name}: '%s' is not {label}", source),
+                )
+            )
+        if col.name in required:
+            reasons.append(F.when(source.isNull(), F.lit(f"{col.name}: empty")))
+    reason = F.concat_ws("; ", *reasons)
+    raw_line = F.coalesce(
+        F.col(CORRUPT),
+        F.concat_ws(profile.delimiter, *[F.coalesce(F.col(c.name), F.lit("")) for c in profile.columns]),
+    )
+    return raw.select(
+        *typed,
+        F.when(reason != "", reason).alias(REASON),
+        F.when(reason != "", raw_line).alias(RAW_LINE),
+    )
+
+
+def join_key(orders: CsvProfile, returns: CsvProfile) -> list[str]:
+    """`order_id`, plus `market` when both files have one (Global Superstore reuses ids across markets)."""
+    return ["order_id", "market"] if "market" in orders.names and "market" in returns.names else ["order_id"]
+
+
+def prepare_returns(returns: DataFrame, key: list[str], order_columns: list[str]) -> DataFrame:
+    """One row per key (first in file order); clashing columns get a `return_` prefix; a match marker."""
+    returns = returns.where(F.col(REASON).isNull()).drop(REASON, RAW_LINE)
+    for name in returns.columns:
+        if name not in key and (name in order_columns or name in RESERVED):
+            returns = returns.withColumnRenamed(name, f"return_{name}")
+    first = Window.partitionBy(*key).orderBy("_line")
+    return (
+        returns.withColumn("_line", F.monotonically_increasing_id())
+        .withColumn("_rank", F.row_number().over(first))
+        .where("_rank = 1")
+        .drop("_line", "_rank")
+        .withColumn(MATCHED, F.lit(True))
+    )
+
+
+def join_orders_returns(
+    orders: DataFrame, returns: DataFrame, key: list[str], run_id: str, processed_at: datetime
+) -> DataFrame:
+    """Exactly one row per valid order line: order columns, is_returned, return extras, run columns."""
+    order_columns = [c for c in orders.columns if c not in (REASON, RAW_LINE)]
+    extras = [c for c in returns.columns if c not in key and c != MATCHED]
+    joined = orders.join(F.broadcast(returns), on=key, how="left")
+    return joined.select(
+        *order_columns,
+        F.coalesce(F.col(MATCHED), F.lit(False)).alias("is_returned"),
+        *extras,
+        F.lit(run_id).alias("run_id"),
+        F.lit(processed_at).cast(T.TimestampType()).alias("processed_at"),
+        F.year("order_date").alias("order_year"),
+        F.month("order_date").alias("order_month"),
+    )
+
+
+# --------------------------------------------------------------------------- file and S3 helpers
+
+
+def is_s3(path: str) -> bool:
+    return path.startswith("s3://")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def read_head(path: str, size: int | None = None) -> tuple[bytes, bool]:
+    """The first `size` bytes of a local or S3 file, and whether that is the whole file."""
+    size = size or HEAD_BYTES
+    if is_s3(path):
+        import boto3
+
+        bucket, key = split_s3(path)
+        obj = boto3.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size}")
+        data = obj["Body"].read()
+    else:
+        with open(path, "rb") as handle:
+            data = handle.read(size + 1)
+    return data[:size], len(data) <= size
+
+
+def write_text(uri: str, text: str) -> None:
+    if is_s3(uri):
+        import boto3
+
+        bucket, key = split_s3(uri)
+        boto3.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=text.encode(), ContentType="application/json"
+        )
+    else:
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri).write_text(text, encoding="utf-8")
+
+
+def join_path(base: str, *parts: str) -> str:
+    return base.rstrip("/") + "/" + "/".join(p.strip("/") for p in parts) + "/"
+
+
+# --------------------------------------------------------------------------- the job
+
+
+@dataclass
+class JobArgs:
+    orders_path: str
+    returns_path: str
+    output_path: str
+    run_id: str
+    database: str | None = None
+    table: str | None = None
+    batch_time: str | None = None
+    max_quarantine_fraction: float = 0.01
+    keep_runs: int = 5
+
+
+@dataclass
+class Report:
+    run_id: str
+    run_path: str
+    orders_path: str
+    returns_path: str
+    rows_in: int = 0
+    rows_out: int = 0
+    returned_lines: int = 0
+    returns_in: int = 0
+    returns_rejected: int = 0
+    unmatched_returns: int = 0
+    quarantined_lines: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    quarantine_sample: list[dict] = field(default_factory=list)
+    join_key: list[str] = field(default_factory=list)
+    sales_in: float | None = None
+    sales_out: float | None = None
+    min_order_date: str | None = None
+    max_order_date: str | None = None
+    published: bool = False
+    status: str = "RUNNING"
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    orders: dict = field(default_factory=dict)
+    returns: dict = field(default_factory=dict)
+    processed_at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2, default=str)
+
+
+def profile_file(path: str, kind: str, max_bad_fraction: float) -> CsvProfile:
+    head, complete = read_head(path)
+    return csv_profile.profile_bytes(head, kind=kind, complete=complete, max_bad_fraction=max_bad_fraction)
+
+
+def run_job(spark: SparkSession, args: JobArgs) -> Report:
+    """Profile, transform, write the run prefix, check the invariants, then publish. Raises JobError."""
+    for key, value in JOB_CONF.items():
+        spark.conf.set(key, value)
+    run_path = join_path(args.output_path, f"run_id={args.run_id}")
+    processed_at = datetime.now(UTC).replace(microsecond=0)
+    report = Report(
+        args.run_id, run_path, args.orders_path, args.returns_path, processed_at=processed_at.isoformat()
+    )
+    try:
+        schema = _transform_and_write(spark, args, report, processed_at)
+        if args.database and args.table:
+            publish(args, report, schema)
+        report.status = "SUCCEEDED"
+        return report
+    except (ProfileError, JobError) as error:
+        report.status, report.error = "FAILED", str(error)
+        raise
+    finally:
+        if report.orders:  # profiles passed: there is a run prefix to hold the report
+            write_text(run_path + "_quality/report.json", report.to_json())
+
+
+def _transform_and_write(
+    spark: SparkSession, args: JobArgs, report: Report, processed_at: datetime
+) -> T.StructType:
+    """Write the run prefix in one pass over the orders; the counts come from observed metrics."""
+    orders_profile = profile_file(args.orders_path, "orders", args.max_quarantine_fraction)
+    returns_profile = profile_file(args.returns_path, "returns", args.max_quarantine_fraction)
+    report.orders, report.returns = orders_profile.to_report(), returns_profile.to_report()
+    key = join_key(orders_profile, returns_profile)
+    report.join_key = key
+    has_sales = orders_profile.column("sales") is not None and orders_profile.column("sales").kind != "string"
+
+    orders = type_columns(
+        read_raw(spark, args.orders_path, orders_profile), orders_profile, ("order_id", "order_date")
+    )
+    returns_typed = type_columns(
+        read_raw(spark, args.returns_path, returns_profile), returns_profile, ("order_id",)
+    )
+    returns_typed = returns_typed.cache()
+    returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
+
+    seen = Observation("orders_in")
+    observed = orders.observe(
+        seen,
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count(REASON).alias("rejected"),
+        F.sum(F.when(F.col(REASON).isNull(), F.col("sales") if has_sales else F.lit(0.0))).alias("sales_in"),
+    )
+    written = Observation("rows_out")
+    joined = join_orders_returns(
+        observed.where(F.col(REASON).isNull()), returns, key, args.run_id, processed_at
+    )
+    joined = joined.observe(
+        written,
+        F.count(F.lit(1)).alias("rows_out"),
+        F.count(F.when(F.col("is_returned"), True)).alias("returned"),
+        F.count(F.when(F.col("order_date").isNull(), True)).alias("null_dates"),
+        F.sum(F.col("sales") if has_sales else F.lit(0.0)).alias("sales_out"),
+        F.min("order_date").alias("min_date"),
+        F.max("order_date").alias("max_date"),
+    )
+    joined.write.mode("overwrite").partitionBy(*PARTITIONS).option("compression", "snappy").parquet(
+        report.run_path
+    )
+
+    seen_in, seen_out = seen.get, written.get
+    report.rows_in, report.quarantined_lines = seen_in["rows_in"], seen_in["rejected"]
+    report.rows_out, report.returned_lines = seen_out["rows_out"], seen_out["returned"]
+    report.min_order_date, report.max_order_date = (str(seen_out["min_date"]), str(seen_out["max_date"]))
+    if has_sales:
+        report.sales_in, report.sales_out = seen_in["sales_in"] or 0.0, seen_out["sales_out"] or 0.0
+
+    returns_counts = returns_typed.agg(F.count(F.lit(1)).alias("n"), F.count(REASON).alias("bad")).first()
+    report.returns_in, report.returns_rejected = returns_counts["n"], returns_counts["bad"]
+    output_keys = spark.read.parquet(report.run_path).select(*key)
+    report.unmatched_returns = returns.join(output_keys.distinct(), on=key, how="left_anti").count()
+    keyed_lines = output_keys.join(F.broadcast(returns.select(*key)), on=key, how="left_semi").count()
+
+    if report.quarantined_lines:
+        _write_quarantine(orders, returns_typed, report)
+    returns_typed.unpersist()
+    returns.unpersist()
+    if report.rows_out == 0:
+        raise JobError(
+            f"no valid order lines: all {report.rows_in} lines were quarantined ({_top_reasons(report)})"
+        )
+    check_invariants(report, keyed_lines, seen_out["null_dates"])
+    fraction = report.quarantined_lines / report.rows_in
+    if fraction > args.max_quarantine_fraction:
+        raise JobError(
+            f"{report.quarantined_lines} of {report.rows_in} order lines ({fraction:.1%}) "
+            "could not be parsed, "
+            f"above the {args.max_quarantine_fraction:.1%} limit: {_top_reasons(report)}. "
+            f"See {report.run_path}_quality/quarantine/"
+        )
+    if report.quarantined_lines:
+        report.warnings.append(
+            f"{report.quarantined_lines} order line(s) quarantined ({_top_reasons(report)}); "
+            f"see {report.run_path}_quality/quarantine/"
+        )
+    if report.returns_rejected:
+        report.warnings.append(
+            f"{report.returns_rejected} returns line(s) could not be parsed and were ignored"
+        )
+    if report.unmatched_returns:
+        report.warnings.append(f"{report.unmatched_returns} return(s) match no order")
+    return joined.schema
+
+
+def _write_quarantine(orders: DataFrame, returns: DataFrame, report: Report) -> None:
+    rejected = orders.where(F.col(REASON).isNotNull()).select(
+        F.lit("orders").alias("file"), F.col(RAW_LINE).alias("line"), F.col(REASON).alias("reason")
+    )
+    rejected = rejected.unionByName(
+        returns.where(F.col(REASON).isNotNull()).select(
+            F.lit("returns").alias("file"), F.col(RAW_LINE).alias("line"), F.col(REASON).alias("reason")
+        )
+    ).cache()
+    rejected.coalesce(1).write.mode("overwrite").option("header", True).csv(
+        report.run_path + "_quality/quarantine/"
+    )
+    by_reason = (
+        rejected.where("file = 'orders'")
+        .groupBy(F.regexp_replace("reason", r": '.*?' is not ", ": not ").alias("reason"))
+        .count()
+    )
+    report.quarantine_reasons = {
+        row["reason"]: row["count"] for row in by_reason.orderBy(F.desc("count")).collect()
+    }
+    report.quarantine_sample = [row.asDict() for row in rejected.limit(20).collect()]
+    rejected.unpersist()
+
+
+def _top_reasons(report: Report, limit: int = 3) -> str:
+    items = list(report.quarantine_reasons.items())[:limit]
+    return ", ".join(f"{reason} ×{count}" for reason, count in items) or "no reason recorded"
+
+
+def check_invariants(report: Report, keyed_lines: int, null_dates: int) -> None:
+    """The run's contract (design.md §3); a breach fails the run before anything is published."""
+    broken = []
+    if report.rows_out + report.quarantined_lines != report.rows_in:
+        broken.append(
+            f"rows out {report.rows_out} + quarantined {report.quarantined_lines} != rows in {report.rows_in}"
+        )
+    if report.returned_lines != keyed_lines:
+        broken.append(
+            f"returned lines {report.returned_lines} != order lines with a return key {keyed_lines}"
+        )
+    if report.sales_in is not None and abs(report.sales_in - report.sales_out) > 1e-6 * max(
+        1.0, abs(report.sales_in)
+    ):
+        broken.append(f"sales {report.sales_out} != input sales {report.sales_in}")
+    if null_dates:
+        broken.append(f"{null_dates} output rows have no order_date")
+    if broken:
+        raise JobError("invariant broken: " + "; ".join(broken))
+
+
+# --------------------------------------------------------------------------- atomic publish
+
+
+def glue_columns(schema: T.StructType) -> list[dict]:
+    return [{"Name": f.name, "Type": GLUE_TYPES[f.dataType.simpleString()]} for f in schema.fields]
+
+
+def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
+    """The whole table definition for this run: one UpdateTable switches readers to the new run prefix."""
+    data_columns = [f for f in schema.fields if f.name not in PARTITIONS]
+    first_year, last_year = report.min_order_date[:4], report.max_order_date[:4]
+    return {
+        "Name": args.table,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {
+            "classification": "parquet",
+            "EXTERNAL": "TRUE",
+            # Partitions come from the template: no per-partition catalog writes, one atomic UpdateTable.
+            "projection.enabled": "true",
+            "projection.order_year.type": "integer",
+            "projection.order_year.range": f"{first_year},{last_year}",
+            "projection.order_month.type": "integer",
+            "projection.order_month.range": "1,12",
+            "storage.location.template": report.run_path
+            + "order_year=${order_year}/order_month=${order_month}/",
+            "run_id": args.run_id,
+            "batch_time": args.batch_time or report.processed_at,
+            "rows": str(report.rows_out),
+            "returned_lines": str(report.returned_lines),
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+        "PartitionKeys": [{"Name": "order_year", "Type": "int"}, {"Name": "order_month", "Type": "int"}],
+        "StorageDescriptor": {
+            "Columns": glue_columns(T.StructType(data_columns)),
+            "Location": report.run_path,
+            "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+            "SerdeInfo": {
+                "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+            },
+            "Compressed": True,
+        },
+    }
+
+
+def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
+    """Point the table at this run unless the published batch is newer; then prune old run prefixes."""
+    import boto3
+
+    glue = boto3.client("glue")
+    try:
+        current = glue.get_table(DatabaseName=args.database, Name=args.table)["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        current = None
+    definition = table_input(args, report, schema)
+    if current is None:
+        glue.create_table(DatabaseName=args.database, TableInput=definition)
+    else:
+        published = current.get("Parameters", {})
+        if args.batch_time and published.get("batch_time", "") > args.batch_time:
+            report.warnings.append(
+                f"not published: this batch ({args.batch_time}) is older than the published run "
+                f"{published.get('run_id')} (batch {published.get('batch_time')})"
+            )
+            return
+        glue.update_table(DatabaseName=args.database, TableInput=definition)
+    report.published = True
+    prune_runs(args.output_path, keep=args.keep_runs, current=args.run_id)
+
+
+def prune_runs(output_path: str, keep: int, current: str) -> list[str]:
+    """Delete all but the newest `keep` run prefixes (run ids sort by batch time); never the current one."""
+    if is_s3(output_path):
+        import boto3
+
+        s3 = boto3.client("s3")
+        bucket, prefix = split_s3(join_path(output_path))
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        runs = [
+            p["Prefix"][len(prefix) :].strip("/") for page in pages for p in page.get("CommonPrefixes", [])
+        ]
+    else:
+        runs = (
+            [p.name for p in Path(output_path).iterdir() if p.is_dir()] if Path(output_path).exists() else []
+        )
+    runs = sorted(r for r in runs if r.startswith("run_id="))
+    doomed = [r for r in runs[: max(0, len(runs) - keep)] if r != f"run_id={current}"]
+    for run in doomed:
+        if is_s3(output_path):
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}{run}/")
+            for page in pages:
+                objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if objects:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+        else:
+            shutil.rmtree(Path(output_path, run))
+    return doomed
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def parse_args(argv: list[str]) -> JobArgs:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders_path", required=True)
+    parser.add_argument("--returns_path", required=True)
+    parser.add_argument("--output_path", required=True)
+    parser.add_argument("--run_id", default=None)
+    parser.add_argument("--database", default=None)
+    parser.add_argument("--table", default=None)
+    parser.add_argument("--batch_time", default=None)
+    parser.add_argument("--max_quarantine_fraction", type=float, default=0.01)
+    parser.add_argument("--keep_runs", type=int, default=5)
+    known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --JOB_NAME, --TempDir, …
+    if known.run_id is None:
+        known.run_id = "local-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if bool(known.database) != bool(known.table):
+        parser.error("--database and --table go together")
+    return JobArgs(**vars(known))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        from awsglue.context import GlueContext  # present only on AWS Glue
+        from pyspark.context import SparkContext
+
+        spark, on_glue = GlueContext(SparkContext.getOrCreate()).spark_session, True
+    except ImportError:
+        spark, on_glue = local_spark(), False
+    try:
+        report = run_job(spark, args)
+    except (ProfileError, JobError) as error:
+        if on_glue:
+            raise  # Glue shows the message as the run's ErrorMessage
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    summary = {
+        k: getattr(report, k)
+        for k in ("run_id", "rows_in", "rows_out", "returned_lines", "quarantined_lines")
+    }
+    print(
+        json.dumps(
+            {**summary, "output": report.run_path, "published": report.published, "warnings": report.warnings}
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

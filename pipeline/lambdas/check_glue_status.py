@@ -1,0 +1,69 @@
+"""Lambda ``check-glue-job-status`` (state CheckGlueJobStatus): where a Glue job run stands.
+
+Input (the output of ecommerce-trigger-glue; extra keys are ignored)::
+
+    {"job_name": str, "job_run_id": str, "run_id": str}
+
+Output (plain JSON: no datetimes)::
+
+    {"state": raw JobRunState, "outcome": "SUCCEEDED"|"FAILED"|"RUNNING", "error": str|null,
+     "duration_seconds": int, "started_on": ISO str|null, "completed_on": ISO str|null,
+     "quality": null | {"rows_in", "rows_out", "returned_lines", "unmatched_returns", "quarantined_lines",
+                        "published": bool, "warnings": [str], "report_uri": "s3://…/report.json"}}
+
+The quality summary is read from the run's report (runs.report_key) once the run has ended; it is null
+while running or when the job wrote no report. Requires glue:GetJobRun, s3:GetObject on the processed
+bucket (and s3:ListBucket, without which S3 answers AccessDenied instead of NoSuchKey).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import config, runs
+from .config import LambdaConfig
+
+_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process(event, LambdaConfig.from_env(), glue=config.client("glue"), s3=config.client("s3"))
+
+
+def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any, s3: Any) -> dict[str, Any]:
+    missing = [k for k in ("job_name", "job_run_id", "run_id") if not event.get(k)]
+    if missing:
+        raise ValueError(f"check_glue_status needs {', '.join(missing)} in its input")
+    job_run = glue.get_job_run(JobName=event["job_name"], RunId=event["job_run_id"])["JobRun"]
+    state = job_run.get("JobRunState")
+    outcome = runs.glue_outcome(state)
+    ended = outcome != "RUNNING"
+    return runs.jsonable(
+        {
+            "state": state,
+            "outcome": outcome,
+            "error": runs.glue_error(state, job_run.get("ErrorMessage")),
+            "duration_seconds": int(job_run.get("ExecutionTime") or 0),
+            "started_on": job_run.get("StartedOn"),
+            "completed_on": job_run.get("CompletedOn") if ended else None,
+            "quality": read_quality(cfg, s3, event["run_id"]) if ended else None,
+        }
+    )
+
+
+def read_quality(cfg: LambdaConfig, s3: Any, run: str) -> dict[str, Any] | None:
+    (output_path,) = cfg.require("output_path")
+    bucket, key = runs.report_key(output_path, run)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+            return None
+        raise
+    report = json.loads(body)
+    if not isinstance(report, dict):
+        raise ValueError(f"s3://{bucket}/{key} is not a JSON object")
+    return runs.quality_summary(report, f"s3://{bucket}/{key}")

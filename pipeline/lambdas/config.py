@@ -1,0 +1,111 @@
+"""Environment and AWS access shared by the handlers.
+
+Every environment variable a handler reads is read here, in :meth:`LambdaConfig.from_env`. Each handler
+needs only some of them: a missing one raises :class:`ConfigError` naming the variable when it is used.
+boto3 clients use the default configuration (boto3 itself honours ``AWS_ENDPOINT_URL``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from . import runs
+
+_ENV = {
+    "orders_bucket": "ORDERS_BUCKET",
+    "returns_bucket": "RETURNS_BUCKET",
+    "orders_prefix": "ORDERS_PREFIX",
+    "returns_prefix": "RETURNS_PREFIX",
+    "state_machine_arn": "STATE_MACHINE_ARN",
+    "glue_job_name": "GLUE_JOB_NAME",
+    "output_path": "OUTPUT_PATH",
+    "database": "DATABASE",
+    "table": "TABLE",
+    "max_quarantine_fraction": "MAX_QUARANTINE_FRACTION",
+    "keep_runs": "KEEP_RUNS",
+}
+
+
+class ConfigError(RuntimeError):
+    """A handler needs an environment variable that is missing or invalid."""
+
+
+@dataclass(frozen=True)
+class LambdaConfig:
+    orders_bucket: str | None = None
+    returns_bucket: str | None = None
+    orders_prefix: str = ""
+    returns_prefix: str = ""
+    state_machine_arn: str | None = None
+    glue_job_name: str | None = None
+    output_path: str | None = None  # e.g. s3://ecommerce-processed/joined-data/
+    database: str | None = None
+    table: str | None = None
+    max_quarantine_fraction: float = 0.01
+    keep_runs: int = 5
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, var in _ENV.items():
+            raw = environ.get(var)
+            if raw is None:
+                continue
+            if name in ("orders_prefix", "returns_prefix"):
+                values[name] = raw  # a prefix is used exactly as given ("" = whole bucket)
+            elif raw.strip():
+                values[name] = raw.strip()  # empty counts as not set
+        try:
+            if "max_quarantine_fraction" in values:
+                values["max_quarantine_fraction"] = float(values["max_quarantine_fraction"])
+            if "keep_runs" in values:
+                values["keep_runs"] = int(values["keep_runs"])
+        except ValueError as exc:
+            raise ConfigError(f"invalid number in the environment: {exc}") from None
+        if not 0 <= values.get("max_quarantine_fraction", 0.0) <= 1:
+            raise ConfigError("MAX_QUARANTINE_FRACTION must be between 0 and 1")
+        if values.get("keep_runs", 1) < 1:
+            raise ConfigError("KEEP_RUNS must be at least 1")
+        return cls(**values)
+
+    def require(self, *names: str) -> tuple[Any, ...]:
+        """The values of the named fields; raises ConfigError listing every missing variable."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = [n for n in names if n not in fields]
+        if unknown:
+            raise AttributeError(f"LambdaConfig has no field {', '.join(unknown)}")
+        missing = [_ENV[n] for n in names if getattr(self, n) in (None, "")]
+        if missing:
+            raise ConfigError(f"environment variable(s) not set: {', '.join(missing)}")
+        return tuple(getattr(self, n) for n in names)
+
+    def raw_prefixes(self) -> dict[str, str]:
+        """Each raw bucket → its key prefix."""
+        orders, returns = self.require("orders_bucket", "returns_bucket")
+        return {orders: self.orders_prefix, returns: self.returns_prefix}
+
+
+def client(service: str) -> Any:
+    return boto3.client(service)
+
+
+def newest_in_bucket(s3: Any, bucket: str, prefix: str = "") -> runs.S3Object | None:
+    """The newest data object under ``prefix`` in ``bucket``, over every page of the listing."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return runs.newest_listed(bucket, pages)
+
+
+def newest_raw_objects(cfg: LambdaConfig, s3: Any) -> tuple[runs.S3Object | None, runs.S3Object | None]:
+    """(newest orders object, newest returns object); None where a bucket holds no data file."""
+    orders_bucket, returns_bucket = cfg.require("orders_bucket", "returns_bucket")
+    return (
+        newest_in_bucket(s3, orders_bucket, cfg.orders_prefix),
+        newest_in_bucket(s3, returns_bucket, cfg.returns_prefix),
+    )

@@ -1,0 +1,315 @@
+"""Run semantics as pure functions (design.md §4): which files, which execution name, which run id.
+
+No AWS calls here (and no boto3 import): the handlers pass in what they listed or received.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import unquote_plus
+
+if TYPE_CHECKING:
+    from .config import LambdaConfig
+
+MAX_NAME_LENGTH = 80  # Step Functions execution names
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+_COMPACT = "%Y%m%dT%H%M%SZ"
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+Outcome = Literal["SUCCEEDED", "FAILED", "RUNNING"]
+GLUE_SUCCEEDED = frozenset({"SUCCEEDED"})
+GLUE_FAILED = frozenset({"FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"})
+# STOPPING is not terminal yet: keep polling until the run reports STOPPED.
+GLUE_RUNNING = frozenset({"STARTING", "RUNNING", "WAITING", "STOPPING"})
+
+MAX_WARNINGS = 20
+MAX_WARNING_CHARS = 500
+
+
+class TransientError(Exception):
+    """A failure worth retrying (throttling, concurrent runs). The state machine's Retry matches this
+    name: the Lambda runtime reports the exception class name as the error type."""
+
+
+# --- times ---------------------------------------------------------------------------------------
+
+
+def parse_time(value: datetime | str) -> datetime:
+    """An aware UTC datetime from a datetime (naive means UTC) or an ISO-8601 string."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.strip())
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def iso_utc(value: datetime | str) -> str:
+    """``2026-11-25T18:30:00Z`` (whole seconds, UTC)."""
+    return parse_time(value).strftime(_ISO)
+
+
+def compact_utc(value: datetime | str) -> str:
+    """``20261125T183000Z``: sortable and valid in execution names and S3 prefixes."""
+    return parse_time(value).strftime(_COMPACT)
+
+
+# --- objects -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Object:
+    bucket: str
+    key: str
+    etag: str  # without the surrounding quotes that S3 puts around it
+    last_modified: str  # ISO-8601 UTC, e.g. 2026-11-25T18:30:00Z
+    size: int
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def create(cls, bucket: str, key: str, etag: str, last_modified: datetime | str, size: int) -> S3Object:
+        return cls(
+            bucket=bucket,
+            key=key,
+            etag=str(etag).strip().strip('"'),
+            last_modified=iso_utc(last_modified),
+            size=int(size),
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> S3Object:
+        """From the JSON shape that :meth:`to_dict` produces (what travels through Step Functions)."""
+        missing = [f.name for f in dataclasses.fields(cls) if data.get(f.name) is None]
+        if missing:
+            raise ValueError(f"S3 object description lacks {', '.join(missing)}: {dict(data)!r}")
+        return cls.create(data["bucket"], data["key"], data["etag"], data["last_modified"], data["size"])
+
+    @classmethod
+    def from_listing(cls, bucket: str, entry: Mapping[str, Any]) -> S3Object:
+        """From one ``Contents`` entry of ``list_objects_v2``."""
+        return cls.create(
+            bucket, entry["Key"], entry.get("ETag", ""), entry["LastModified"], entry.get("Size", 0)
+        )
+
+
+def as_object(value: S3Object | Mapping[str, Any] | None) -> S3Object | None:
+    if value is None or isinstance(value, S3Object):
+        return value
+    return S3Object.from_dict(value)
+
+
+def object_dict(obj: S3Object | None) -> dict[str, Any] | None:
+    return None if obj is None else obj.to_dict()
+
+
+def is_data_key(key: str) -> bool:
+    """False for "folder" placeholder keys (console-created ``prefix/`` objects)."""
+    return bool(key) and not key.endswith("/")
+
+
+def newest(objects: Iterable[S3Object]) -> S3Object | None:
+    """The newest data object by LastModified, ties broken by key (the larger key wins).
+
+    Folder keys and zero-byte objects are never data files and are ignored.
+    """
+    best: S3Object | None = None
+    best_rank: tuple[datetime, str] | None = None
+    for obj in objects:
+        if not is_data_key(obj.key) or obj.size <= 0:
+            continue
+        rank = (parse_time(obj.last_modified), obj.key)
+        if best_rank is None or rank > best_rank:
+            best, best_rank = obj, rank
+    return best
+
+
+def newest_listed(bucket: str, pages: Iterable[Mapping[str, Any]]) -> S3Object | None:
+    """:func:`newest` over ``list_objects_v2`` pages (a paginator's output), streaming."""
+    return newest(
+        S3Object.from_listing(bucket, entry) for page in pages for entry in page.get("Contents", [])
+    )
+
+
+def batch_time(orders: S3Object | None, returns: S3Object | None) -> datetime:
+    """The batch's time: the newest LastModified of the present objects."""
+    times = [parse_time(o.last_modified) for o in (orders, returns) if o is not None]
+    if not times:
+        raise ValueError("a batch needs at least one of orders and returns")
+    return max(times)
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def execution_name(orders: S3Object | None, returns: S3Object | None) -> str:
+    """Deterministic Step Functions execution name for a pair of objects.
+
+    Both present: ``<batch_ts>-<h12>`` with h12 over both keys and ETags, so duplicate S3 events and the
+    two uploads of one batch map to one execution. One present: ``<ts>-<h12>-awaiting-returns`` (or
+    ``-awaiting-orders``) with the hash over the present object only.
+    """
+    if orders is None and returns is None:
+        raise ValueError("an execution name needs at least one of orders and returns")
+    ts = compact_utc(batch_time(orders, returns))
+    if orders is not None and returns is not None:
+        material, suffix = f"{orders.key}|{orders.etag}|{returns.key}|{returns.etag}", ""
+    elif orders is not None:
+        material, suffix = f"{orders.key}|{orders.etag}", "-awaiting-returns"
+    else:
+        assert returns is not None
+        material, suffix = f"{returns.key}|{returns.etag}", "-awaiting-orders"
+    return f"{ts}-{_sha256(material)[:12]}{suffix}"
+
+
+def rerun_name(name: str, now: datetime) -> str:
+    """A new name for a deliberate rerun of the same files: ``<name>-rerun-<now>``, at most 80 chars."""
+    suffix = f"-rerun-{compact_utc(now)}"
+    base = _NAME_CHARS.sub("-", name)[: MAX_NAME_LENGTH - len(suffix)]
+    return f"{base}{suffix}"
+
+
+def run_id(batch: datetime | str, execution: str) -> str:
+    """``<batch_ts>-<sha256(execution name)[:8]>``: unique per execution, sortable by batch."""
+    return f"{compact_utc(batch)}-{_sha256(execution)[:8]}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    if ":stateMachine:" not in state_machine_arn:
+        raise ValueError(f"not a state machine ARN: {state_machine_arn!r}")
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+
+# --- S3 events -----------------------------------------------------------------------------------
+
+
+def upload_records(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The S3 ObjectCreated records of ``event`` that concern the raw buckets.
+
+    ``prefixes`` maps each raw bucket to its key prefix. Records for other buckets, other event types,
+    folder keys, keys outside the prefix and zero-byte objects are dropped. Keys are URL-decoded (S3
+    notifications encode them, spaces as ``+``).
+    """
+    found = []
+    for record in event.get("Records") or []:
+        event_name = str(record.get("eventName", ""))
+        s3 = record.get("s3") or {}
+        bucket = (s3.get("bucket") or {}).get("name")
+        obj = s3.get("object") or {}
+        key = unquote_plus(str(obj.get("key", "")))
+        if not event_name.startswith("ObjectCreated:") or bucket not in prefixes:
+            continue
+        if not is_data_key(key) or not key.startswith(prefixes[bucket]):
+            continue
+        if obj.get("size") is not None and int(obj["size"]) <= 0:
+            continue
+        found.append({"bucket": bucket, "key": key, "event_name": event_name})
+    return found
+
+
+# --- Glue ----------------------------------------------------------------------------------------
+
+
+def glue_outcome(state: str | None) -> Outcome:
+    """What the state machine does next for a Glue JobRunState. Unknown states count as failures."""
+    if state in GLUE_SUCCEEDED:
+        return "SUCCEEDED"
+    if state in GLUE_RUNNING:
+        return "RUNNING"
+    return "FAILED"
+
+
+def glue_error(state: str | None, message: str | None) -> str | None:
+    """The error to report for a run, or None when it has not failed."""
+    if glue_outcome(state) != "FAILED":
+        return None
+    if message:
+        return message
+    if state in GLUE_FAILED:
+        return f"Glue job ended in state {state}"
+    return f"Glue job run is in an unknown state {state!r}"
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → (bucket, key)."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {uri!r}")
+    return bucket, key
+
+
+def run_prefix(output_path: str, run: str) -> str:
+    """``<output_path>run_id=<run>/`` where each run writes its data (design.md §4)."""
+    if not output_path.endswith("/"):
+        output_path += "/"
+    return f"{output_path}run_id={run}/"
+
+
+def report_key(output_path: str, run: str) -> tuple[str, str]:
+    """(bucket, key) of a run's data-quality report: ``<output_path>run_id=<run>/_quality/report.json``."""
+    return parse_s3_uri(run_prefix(output_path, run) + "_quality/report.json")
+
+
+def glue_arguments(cfg: LambdaConfig, orders: S3Object, returns: S3Object, run: str) -> dict[str, str]:
+    """The job arguments of ``ecommerce_join_data`` for one run (all values are strings, as Glue wants)."""
+    output_path, database, table = cfg.require("output_path", "database", "table")
+    return {
+        "--orders_path": orders.uri,
+        "--returns_path": returns.uri,
+        "--output_path": output_path,
+        "--database": database,
+        "--table": table,
+        "--run_id": run,
+        "--batch_time": iso_utc(batch_time(orders, returns)),
+        "--max_quarantine_fraction": str(cfg.max_quarantine_fraction),
+        "--keep_runs": str(cfg.keep_runs),
+    }
+
+
+def quality_summary(report: Mapping[str, Any], report_uri: str | None = None) -> dict[str, Any]:
+    """The small part of a run's data-quality report that travels through Step Functions."""
+
+    def count(name: str) -> int | None:
+        value = report.get(name)
+        return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+    warnings = report.get("warnings") or []
+    if isinstance(warnings, str):
+        warnings = [warnings]
+    return {
+        "rows_in": count("rows_in"),
+        "rows_out": count("rows_out"),
+        "returned_lines": count("returned_lines"),
+        "unmatched_returns": count("unmatched_returns"),
+        "quarantined_lines": count("quarantined_lines"),
+        "published": bool(report.get("published", False)),
+        "warnings": [str(w)[:MAX_WARNING_CHARS] for w in list(warnings)[:MAX_WARNINGS]],
+        "report_uri": report_uri,
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with datetimes turned into ISO strings (Step Functions results must be plain JSON)."""
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value

@@ -1,0 +1,112 @@
+"""One typed settings object for every name, endpoint and knob (design.md §2).
+
+Values come from defaults overridden by environment variables named ``ECOMMERCE_<FIELD>`` (upper case).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+Target = Literal["local", "aws"]
+LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: Target = "local"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # None on AWS; the local AWS endpoint when target == "local"
+    # Applied to every bucket name on real AWS, where bucket names are global (e.g. the account id).
+    bucket_prefix: str = ""
+    bucket_suffix: str = ""
+
+    orders_bucket_base: str = "ecommerce-orders-raw"
+    returns_bucket_base: str = "ecommerce-returns-raw"
+    processed_bucket_base: str = "ecommerce-processed"
+    scripts_bucket_base: str = "ecommerce-glue-scripts"
+    processed_prefix: str = "joined-data/"
+
+    on_upload_function: str = "ecommerce-on-upload"
+    check_files_function: str = "check-orders-returns-exist"
+    trigger_glue_function: str = "ecommerce-trigger-glue"
+    check_glue_status_function: str = "check-glue-job-status"
+    glue_job: str = "ecommerce_join_data"
+    state_machine: str = "ETL-StepFunction-Controller"
+    success_topic: str = "etl-success-topic"
+    failure_topic: str = "etl-failure-topic"
+    database: str = "ecommerce_analytics"
+    table: str = "joined_data"
+    athena_workgroup: str = "ecommerce"
+
+    # Step Functions waits really sleep, so they are deploy-time settings: seconds locally, tens on AWS.
+    file_wait_seconds: int = 2
+    max_file_checks: int = 5
+    glue_wait_seconds: int = 2
+    max_glue_polls: int = 150
+    retry_interval_seconds: int = 1
+
+    glue_worker_type: str = "G.1X"
+    glue_workers: int = 2
+    # The run fails when more than this fraction of order lines is quarantined.
+    max_quarantine_fraction: float = 0.01
+    keep_runs: int = 5
+    notification_emails: tuple[str, ...] = field(default_factory=tuple)
+    admin_emails: tuple[str, ...] = field(default_factory=tuple)
+
+    def bucket(self, base: str) -> str:
+        if self.target == "local":
+            return base
+        return f"{self.bucket_prefix}{base}{self.bucket_suffix}"
+
+    @property
+    def orders_bucket(self) -> str:
+        return self.bucket(self.orders_bucket_base)
+
+    @property
+    def returns_bucket(self) -> str:
+        return self.bucket(self.returns_bucket_base)
+
+    @property
+    def processed_bucket(self) -> str:
+        return self.bucket(self.processed_bucket_base)
+
+    @property
+    def scripts_bucket(self) -> str:
+        return self.bucket(self.scripts_bucket_base)
+
+    @property
+    def output_path(self) -> str:
+        return f"s3://{self.processed_bucket}/{self.processed_prefix}"
+
+    @property
+    def athena_results_path(self) -> str:
+        return f"s3://{self.processed_bucket}/athena-results/"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"ECOMMERCE_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _coerce(f.type, raw)
+        values.update(overrides)
+        settings = cls(**values)
+        if settings.target == "local" and settings.endpoint_url is None:
+            settings = dataclasses.replace(
+                settings, endpoint_url=environ.get("AWS_ENDPOINT_URL", LOCAL_ENDPOINT)
+            )
+        return settings
+
+
+def _coerce(type_name: str, raw: str) -> object:
+    if type_name == "int":
+        return int(raw)
+    if type_name == "float":
+        return float(raw)
+    if type_name.startswith("tuple"):
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return raw

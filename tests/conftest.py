@@ -1,0 +1,31 @@
+"""Shared fixtures: the sample data folder and one warm Spark session per test run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = Path(os.environ.get("SAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> Path:
+    """../shared/data; absent → skip with the reason, except under CI=true where it is a failure."""
+    if not (SAMPLE_DATA / "SOURCES.md").exists():
+        message = f"sample data not found at {SAMPLE_DATA} (set SAMPLE_DATA_DIR)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return SAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from ecommerce_join_data import local_spark
+
+    session = local_spark("tests")
+    yield session
+    session.stop()

@@ -1,0 +1,500 @@
+"""Execute the rendered ETL state machine in moto's Step Functions interpreter.
+
+moto 5.2.5 facts this module relies on (design.md §5):
+- moto interprets ASL only with the config ``{"stepfunctions": {"execute_state_machine": True}}``; it is set
+  with a POST to ``/moto-api/config`` (read back by ``moto.stepfunctions.responses.get_backend`` on every
+  request) and restored at the end of the module;
+- the interpreter calls Lambda and SNS through boto3 at ``http://localhost:$MOTO_PORT``, so ``MOTO_PORT``
+  must be the port of the server hosting the state machine;
+- Lambda code cannot run without Docker: every invocation ends in ``LambdaFunction._invoke_lambda``, which
+  is replaced here by scripted test doubles (the real Lambdas are tested elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+
+from pipeline.asl.render import STATE_MACHINE_NAME, render_definition
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+# moto's state is process-global: suffix every created name so that resources left by other tests in the
+# same process cannot collide with these.
+RUN = uuid.uuid4().hex[:8]
+ROLE_NAME = f"etl-test-role-{RUN}"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+CHECK_FILES = "check-orders-returns-exist"
+TRIGGER_GLUE = "ecommerce-trigger-glue"
+CHECK_GLUE = "check-glue-job-status"
+MAX_FILE_CHECKS = 3
+MAX_GLUE_POLLS = 3
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+ORDERS = {
+    "bucket": "ecommerce-orders-raw",
+    "key": "orders/Orders.csv",
+    "etag": "etag-orders",
+    "last_modified": "2024-05-01T10:00:00+00:00",
+    "size": 1234,
+}
+RETURNS = {
+    "bucket": "ecommerce-returns-raw",
+    "key": "returns/Returns.csv",
+    "etag": "etag-returns",
+    "last_modified": "2024-05-01T10:01:00+00:00",
+    "size": 56,
+}
+EXECUTION_INPUT = {
+    "orders": ORDERS,
+    "returns": RETURNS,
+    "trigger": {"bucket": RETURNS["bucket"], "key": RETURNS["key"], "event_name": "ObjectCreated:Put"},
+}
+QUALITY = {
+    "rows_in": 9994,
+    "rows_out": 9990,
+    "returned_lines": 800,
+    "unmatched_returns": 2,
+    "quarantined_lines": 4,
+    "published": True,
+    "warnings": ["4 lines quarantined (0.04%)"],
+}
+
+
+class TransientError(Exception):
+    """Error type that the state machine retries (raised by the trigger Lambda on throttling)."""
+
+
+class GlueStartError(Exception):
+    """A permanent error of the trigger Lambda."""
+
+
+# ----------------------------------------------------------------------------------------- test doubles
+
+
+@dataclass
+class FakeLambdas:
+    """Scripted stand-ins for the three Lambdas, keyed by function name."""
+
+    handlers: dict[str, Callable[[dict[str, Any]], Any]] = field(default_factory=dict)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def invoke(self, function_name: str, event: Any) -> tuple[str, bool, str]:
+        payload = event if isinstance(event, dict) else json.loads(event or "{}")
+        function_name = function_name.removesuffix(f"-{RUN}")
+        self.calls.append((function_name, payload))
+        try:
+            result = self.handlers[function_name](payload)
+        except Exception as exc:  # reported like the Lambda runtime does: a function error
+            error = {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": []}
+            return json.dumps(error), True, ""
+        return json.dumps(result), False, ""
+
+    def count(self, function_name: str) -> int:
+        return sum(1 for name, _ in self.calls if name == function_name)
+
+
+def files_exist(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"both_exist": True, "orders": ORDERS, "returns": RETURNS}
+
+
+def files_missing(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"both_exist": False, "orders": ORDERS, "returns": None}
+
+
+def trigger_ok(payload: dict[str, Any]) -> dict[str, Any]:
+    assert payload["orders"] == ORDERS and payload["returns"] == RETURNS
+    run_id = f"run-{payload['execution_name']}"
+    return {
+        "job_name": "ecommerce_join_data",
+        "job_run_id": "jr_0123456789abcdef",
+        "run_id": run_id,
+        "orders_path": f"s3://{ORDERS['bucket']}/{ORDERS['key']}",
+        "returns_path": f"s3://{RETURNS['bucket']}/{RETURNS['key']}",
+    }
+
+
+def glue_status(*outcomes: str, error: str | None = None, quality: Any = QUALITY):
+    """Status Lambda returning the given outcomes in turn (the last one repeats)."""
+    remaining = list(outcomes)
+
+    def handler(payload: dict[str, Any]) -> dict[str, Any]:
+        assert payload["job_run_id"] == "jr_0123456789abcdef" and payload["run_id"].startswith("run-")
+        outcome = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+        return {
+            "state": outcome,
+            "outcome": outcome,
+            "error": error if outcome == "FAILED" else None,
+            "duration_seconds": 42,
+            "quality": quality if outcome == "SUCCEEDED" else None,
+        }
+
+    return handler
+
+
+# ------------------------------------------------------------------------------------------------ setup
+
+
+def _client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 201)
+
+
+@dataclass
+class Env:
+    endpoint: str
+    lambdas: FakeLambdas
+    sfn: Any
+    sns: Any
+    sqs: Any
+    success_topic: str
+    failure_topic: str
+    queues: dict[str, str]  # topic ARN -> queue URL
+    function_arns: dict[str, str]
+    machines: dict[str, str] = field(default_factory=dict)
+
+    def machine(self, success_topic: str | None = None, failure_topic: str | None = None) -> str:
+        """ARN of a state machine rendered with tiny waits (created once per topic pair)."""
+        success_topic = success_topic or self.success_topic
+        failure_topic = failure_topic or self.failure_topic
+        key = f"{success_topic}|{failure_topic}"
+        if key not in self.machines:
+            definition = render_definition(
+                {
+                    "CheckFilesFunctionArn": self.function_arns[CHECK_FILES],
+                    "TriggerGlueFunctionArn": self.function_arns[TRIGGER_GLUE],
+                    "CheckGlueStatusFunctionArn": self.function_arns[CHECK_GLUE],
+                    "SuccessTopicArn": success_topic,
+                    "FailureTopicArn": failure_topic,
+                    "FileWaitSeconds": 0,
+                    "MaxFileChecks": MAX_FILE_CHECKS,
+                    "GlueWaitSeconds": 0,
+                    "MaxGluePolls": MAX_GLUE_POLLS,
+                    "RetryIntervalSeconds": 1,
+                }
+            )
+            name = f"{STATE_MACHINE_NAME}-{RUN}-{len(self.machines)}"
+            created = self.sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE_ARN)
+            self.machines[key] = created["stateMachineArn"]
+        return self.machines[key]
+
+    def drain(self) -> dict[str, list[dict[str, Any]]]:
+        """SNS notifications delivered to the queues since the last drain, by topic ARN."""
+        delivered: dict[str, list[dict[str, Any]]] = {}
+        for topic, queue_url in self.queues.items():
+            delivered[topic] = []
+            while True:
+                received = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+                batch = received.get("Messages", [])
+                if not batch:
+                    break
+                for message in batch:
+                    delivered[topic].append(json.loads(message["Body"]))
+                    self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return delivered
+
+    def run(self, execution_input: dict[str, Any], machine_arn: str | None = None) -> dict[str, Any]:
+        """Start a named execution, wait until it is terminal and return describe_execution."""
+        arn = self.sfn.start_execution(
+            stateMachineArn=machine_arn or self.machine(),
+            name=f"test-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(execution_input),
+        )["executionArn"]
+        deadline = time.monotonic() + 20
+        while True:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] in TERMINAL:
+                return described
+            assert time.monotonic() < deadline, f"execution still {described['status']}"
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[Env]:
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.config import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    lambdas = FakeLambdas()
+    previous_sfn_config = dict(default_user_config.get("stepfunctions", {}))
+    patcher = pytest.MonkeyPatch()
+    try:
+        # The interpreter's boto3 clients call back on http://localhost:$MOTO_PORT.
+        patcher.setenv("MOTO_PORT", str(port))
+        patcher.setattr(
+            LambdaFunction,
+            "_invoke_lambda",
+            lambda self, event=None: lambdas.invoke(self.function_name, event),
+        )
+        _post_json(f"{endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+
+        sfn, sns, sqs, lam = (_client(endpoint, s) for s in ("stepfunctions", "sns", "sqs", "lambda"))
+        # moto's CreateFunction checks that the role exists (a bare role ARN is rejected).
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]}
+        _client(endpoint, "iam").create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=json.dumps(trust))
+        queues = {}
+        topics = []
+        for topic_name in (f"etl-success-topic-{RUN}", f"etl-failure-topic-{RUN}"):
+            topic = sns.create_topic(Name=topic_name)["TopicArn"]
+            queue_url = sqs.create_queue(QueueName=f"{topic_name}-inbox")["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+            queue_arn = attributes["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+            queues[topic] = queue_url
+            topics.append(topic)
+        function_arns = {
+            name: lam.create_function(
+                FunctionName=f"{name}-{RUN}",
+                Runtime="python3.11",
+                Role=ROLE_ARN,
+                Handler="handler.handler",
+                Code={"ZipFile": b"not used: _invoke_lambda is replaced"},
+            )["FunctionArn"]
+            for name in (CHECK_FILES, TRIGGER_GLUE, CHECK_GLUE)
+        }
+        yield Env(endpoint, lambdas, sfn, sns, sqs, topics[0], topics[1], queues, function_arns)
+    finally:
+        try:
+            _post_json(f"{endpoint}/moto-api/config", {"stepfunctions": previous_sfn_config})
+        finally:
+            patcher.undo()
+            server.stop()
+
+
+@pytest.fixture
+def etl(env: Env) -> Env:
+    env.lambdas.handlers.clear()
+    env.lambdas.calls.clear()
+    env.drain()
+    return env
+
+
+def _only_notification(env: Env) -> tuple[str, dict[str, Any]]:
+    delivered = env.drain()
+    notifications = [(topic, body) for topic, bodies in delivered.items() for body in bodies]
+    assert len(notifications) == 1, notifications
+    return notifications[0]
+
+
+# ------------------------------------------------------------------------------------------------ tests
+
+
+def test_happy_path_notifies_success_once(etl: Env) -> None:
+    etl.lambdas.handlers.update(
+        {CHECK_FILES: files_exist, TRIGGER_GLUE: trigger_ok, CHECK_GLUE: glue_status("RUNNING", "SUCCEEDED")}
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "SUCCEEDED"
+    execution_name = described["name"]
+    output = json.loads(described["output"])
+    assert output["orders"] == ORDERS and output["trigger"] == EXECUTION_INPUT["trigger"]  # input kept
+    assert output["glue"]["run_id"] == f"run-{execution_name}"
+    assert output["glue_status"]["outcome"] == "SUCCEEDED"
+    assert output["counters"] == {"file_checks": 1, "glue_polls": 2}
+    assert "Payload" not in json.dumps(output)  # only selected fields, never the raw Lambda response
+    assert etl.lambdas.count(CHECK_GLUE) == 2
+    assert [p for n, p in etl.lambdas.calls if n == TRIGGER_GLUE][0]["execution_name"] == execution_name
+
+    topic, body = _only_notification(etl)
+    assert topic == etl.success_topic
+    assert body["Subject"] == "ETL run succeeded"
+    message = body["Message"]
+    for expected in (
+        f"ETL run run-{execution_name} succeeded",
+        f"Execution: {execution_name}",
+        "Orders file: s3://ecommerce-orders-raw/orders/Orders.csv",
+        "Returns file: s3://ecommerce-returns-raw/returns/Returns.csv",
+        "Rows in: 9994",
+        "Rows out: 9990",
+        "Returned lines: 800",
+        "Unmatched returns: 2",
+        "Quarantined lines: 4",
+        "Published: true",
+        "4 lines quarantined (0.04%)",
+        "took 42 s",
+    ):
+        assert expected in message, (expected, message)
+
+
+def test_files_never_arrive_fails_after_max_checks(etl: Env) -> None:
+    etl.lambdas.handlers.update({CHECK_FILES: files_missing})
+
+    described = etl.run({})  # an admin rerun may start with {}: nothing of the input is required
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ETLFailed"
+    assert described["cause"].startswith("FilesMissing in CheckForFiles: ")
+    assert etl.lambdas.count(CHECK_FILES) == MAX_FILE_CHECKS
+    assert etl.lambdas.count(TRIGGER_GLUE) == 0
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic
+    assert body["Subject"] == "ETL run failed at CheckForFiles"
+    message = body["Message"]
+    assert "Failed state: CheckForFiles" in message and "Error: FilesMissing" in message
+    assert f"after {MAX_FILE_CHECKS} checks" in message
+    assert f"Execution: {described['name']}" in message
+    assert "Execution input: {}" in message
+
+
+def test_glue_failure_notifies_the_glue_error(etl: Env) -> None:
+    glue_error = "AnalysisException: column order_date not found"
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: files_exist,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("RUNNING", "FAILED", error=glue_error),
+        }
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ETLFailed"
+    assert described["cause"].startswith("GlueJobFailed in GlueJob: ")
+    assert glue_error in described["cause"]
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic
+    message = body["Message"]
+    assert "Failed state: GlueJob" in message and "Error: GlueJobFailed" in message
+    assert glue_error in message
+    assert "ended in state FAILED" in message
+    assert "s3://ecommerce-orders-raw/orders/Orders.csv" in message
+    # the input files, as the execution input (States.JsonToString($$.Execution.Input))
+    assert '"key":"orders/Orders.csv"' in message.replace(" ", "")
+
+
+def test_glue_running_forever_times_out(etl: Env) -> None:
+    etl.lambdas.handlers.update(
+        {CHECK_FILES: files_exist, TRIGGER_GLUE: trigger_ok, CHECK_GLUE: glue_status("RUNNING")}
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ETLFailed"
+    assert described["cause"].startswith("GlueJobTimeout in GlueJob: ")
+    assert etl.lambdas.count(CHECK_GLUE) == MAX_GLUE_POLLS
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic
+    assert "Error: GlueJobTimeout" in body["Message"]
+    assert f"still RUNNING after {MAX_GLUE_POLLS} status checks" in body["Message"]
+
+
+def test_trigger_function_error_is_caught_and_notified(etl: Env) -> None:
+    def trigger_fails(payload: dict[str, Any]) -> dict[str, Any]:
+        raise GlueStartError("ConcurrentRunsExceededException: too many runs of ecommerce_join_data")
+
+    etl.lambdas.handlers.update({CHECK_FILES: files_exist, TRIGGER_GLUE: trigger_fails})
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ETLFailed"
+    assert described["cause"].startswith("GlueStartError in TriggerGlueJob: ")
+    assert etl.lambdas.count(TRIGGER_GLUE) == 1  # not a transient error: no retry
+    assert etl.lambdas.count(CHECK_GLUE) == 0
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic
+    assert body["Subject"] == "ETL run failed at TriggerGlueJob"
+    message = body["Message"]
+    assert "Failed state: TriggerGlueJob" in message and "Error: GlueStartError" in message
+    assert "ConcurrentRunsExceededException: too many runs of ecommerce_join_data" in message
+
+
+def test_transient_trigger_error_is_retried(etl: Env) -> None:
+    attempts = []
+
+    def flaky_trigger(payload: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(payload)
+        if len(attempts) == 1:
+            raise TransientError("Glue throttled the StartJobRun call")
+        return trigger_ok(payload)
+
+    etl.lambdas.handlers.update(
+        {CHECK_FILES: files_exist, TRIGGER_GLUE: flaky_trigger, CHECK_GLUE: glue_status("SUCCEEDED")}
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "SUCCEEDED"
+    assert len(attempts) == 2
+    topic, _ = _only_notification(etl)
+    assert topic == etl.success_topic
+
+
+def test_success_without_quality_report_still_notifies(etl: Env) -> None:
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: files_exist,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("SUCCEEDED", quality=None),
+        }
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "SUCCEEDED"
+    topic, body = _only_notification(etl)
+    assert topic == etl.success_topic
+    assert "Rows in: n/a" in body["Message"]
+    assert "no data-quality report" in body["Message"]
+
+
+def test_failed_success_notification_notifies_failure_once(etl: Env) -> None:
+    missing_topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:etl-success-topic-does-not-exist"
+    etl.lambdas.handlers.update(
+        {CHECK_FILES: files_exist, TRIGGER_GLUE: trigger_ok, CHECK_GLUE: glue_status("SUCCEEDED")}
+    )
+
+    described = etl.run(EXECUTION_INPUT, machine_arn=etl.machine(success_topic=missing_topic))
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "ETLFailed"
+    assert described["cause"].startswith("SNS.NotFoundException in NotifySuccess: ")
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic
+    assert "Failed state: NotifySuccess" in body["Message"]
+
+
+def test_describe_execution_and_history_work(etl: Env) -> None:
+    etl.lambdas.handlers.update(
+        {CHECK_FILES: files_exist, TRIGGER_GLUE: trigger_ok, CHECK_GLUE: glue_status("SUCCEEDED")}
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["input"]) == EXECUTION_INPUT
+    events = etl.sfn.get_execution_history(executionArn=described["executionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert entered[:3] == ["Init", "CheckForFiles", "CountFileCheck"]
+    assert entered[-2:] == ["NotifySuccess", "ETLSucceeded"]
+    assert sum(1 for e in events if e["type"] == "TaskSucceeded") == 4  # 3 Lambdas + 1 SNS publish
+    etl.drain()

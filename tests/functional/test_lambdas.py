@@ -1,0 +1,528 @@
+"""The four Lambda handlers against in-process moto, driven by the event fixtures in tests/events/.
+
+moto facts these tests rely on (moto 5.2.5):
+- Step Functions executions stay RUNNING unless ``execute_state_machine`` is configured (it is not here).
+- Glue job runs follow the state manager model ``glue::job_run`` (STARTING → RUNNING → SUCCEEDED,
+  "immediate" by default: the first get_job_run already says SUCCEEDED). Other states are set on the
+  backend's FakeJobRun; ErrorMessage and exact timestamps come from a botocore Stubber.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.glue.models import glue_backends
+from moto.moto_api import state_manager
+from moto.s3.models import s3_backends
+
+from deploy import artifacts
+from pipeline.lambdas import check_files, check_glue_status, on_upload, runs, trigger_glue
+from pipeline.lambdas.config import ConfigError, LambdaConfig
+
+EVENTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "events")
+REGION = "us-east-1"
+ORDERS_BUCKET = "ecommerce-orders-raw"
+RETURNS_BUCKET = "ecommerce-returns-raw"
+PROCESSED_BUCKET = "ecommerce-processed"
+JOB = "ecommerce_join_data"
+ORDERS_KEY = "Sample - Superstore Orders.csv"  # the key of s3_put_orders.json, URL-decoded
+RETURNS_KEY = "returns.csv"
+
+
+def load_event(name: str) -> dict:
+    with open(os.path.join(EVENTS, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """moto with the raw and processed buckets, a trivial state machine and the Glue job."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for var, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        s3 = boto3.client("s3")
+        for bucket in (ORDERS_BUCKET, RETURNS_BUCKET, PROCESSED_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        sfn = boto3.client("stepfunctions")
+        machine = sfn.create_state_machine(
+            name="ETL-StepFunction-Controller",
+            definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/etl-states",
+        )
+        glue = boto3.client("glue")
+        glue.create_job(
+            Name=JOB,
+            Role=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/etl-glue",
+            Command={
+                "Name": "glueetl",
+                "ScriptLocation": "s3://ecommerce-glue-scripts/ecommerce_join_data.py",
+            },
+            GlueVersion="5.0",
+        )
+        env = {
+            "ORDERS_BUCKET": ORDERS_BUCKET,
+            "RETURNS_BUCKET": RETURNS_BUCKET,
+            "STATE_MACHINE_ARN": machine["stateMachineArn"],
+            "GLUE_JOB_NAME": JOB,
+            "OUTPUT_PATH": f"s3://{PROCESSED_BUCKET}/joined-data/",
+            "DATABASE": "ecommerce_analytics",
+            "TABLE": "joined_data",
+        }
+        for var, value in env.items():
+            monkeypatch.setenv(var, value)
+        yield {"s3": s3, "sfn": sfn, "glue": glue, "state_machine_arn": machine["stateMachineArn"]}
+
+
+@pytest.fixture
+def manual_glue_runs():
+    """Glue job runs stay STARTING (they advance only after a huge number of get_job_run calls)."""
+    state_manager.set_transition(
+        model_name="glue::job_run", transition={"progression": "manual", "times": 10**6}
+    )
+    yield
+    state_manager.unset_transition("glue::job_run")
+
+
+def put(s3, bucket: str, key: str, body: bytes = b"a,b\n1,2\n", when: datetime | None = None) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    if when is not None:  # moto stamps "now"; set LastModified on the backend to order objects exactly
+        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket].keys[key].last_modified = when
+
+
+def executions(aws) -> list[dict]:
+    return aws["sfn"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]
+
+
+def execution_input(aws, name: str) -> dict:
+    arn = runs.execution_arn(aws["state_machine_arn"], name)
+    return json.loads(aws["sfn"].describe_execution(executionArn=arn)["input"])
+
+
+# --- check-orders-returns-exist --------------------------------------------------------------------
+
+
+def test_check_files_finds_newest_over_pages(aws):
+    s3 = aws["s3"]
+    early = datetime(2026, 11, 1, tzinfo=UTC)
+    for i in range(1000):
+        put(s3, ORDERS_BUCKET, f"orders-{i:04d}.csv", when=early)
+    # The newest sorts last, so it is on the second page of the listing (1000 keys per page).
+    put(s3, ORDERS_BUCKET, "zz-orders-latest.csv", when=datetime(2026, 11, 25, 18, 30, tzinfo=UTC))
+    put(s3, ORDERS_BUCKET, "folder/", body=b"")
+    put(s3, RETURNS_BUCKET, "b-returns.csv", when=datetime(2026, 11, 25, 18, 31, tzinfo=UTC))
+    put(s3, RETURNS_BUCKET, "a-returns-newer.csv", when=datetime(2026, 11, 25, 18, 32, tzinfo=UTC))
+    assert s3.list_objects_v2(Bucket=ORDERS_BUCKET)["IsTruncated"] is True
+
+    result = check_files.handler({}, None)
+
+    assert result["both_exist"] is True
+    assert result["orders"]["key"] == "zz-orders-latest.csv"
+    assert result["orders"]["last_modified"] == "2026-11-25T18:30:00Z"
+    assert result["returns"]["key"] == "a-returns-newer.csv"  # newest by time, not by key
+    assert result["returns"]["etag"] and '"' not in result["returns"]["etag"]
+    assert result["returns"]["size"] == 8
+    json.dumps(result)
+
+
+def test_check_files_when_one_bucket_is_empty(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(aws["s3"], RETURNS_BUCKET, "folder/", body=b"")
+    result = check_files.handler({"anything": "ignored"}, None)
+    assert result["both_exist"] is False
+    assert result["orders"]["key"] == ORDERS_KEY
+    assert result["returns"] is None
+
+
+def test_check_files_honours_prefixes(aws, monkeypatch):
+    put(aws["s3"], ORDERS_BUCKET, "incoming/o.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
+    put(aws["s3"], ORDERS_BUCKET, "archive/newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
+    monkeypatch.setenv("ORDERS_PREFIX", "incoming/")
+    assert check_files.handler({}, None)["orders"]["key"] == "incoming/o.csv"
+
+
+def test_missing_environment_is_a_clear_error(aws, monkeypatch):
+    monkeypatch.delenv("RETURNS_BUCKET")
+    with pytest.raises(ConfigError, match="RETURNS_BUCKET"):
+        check_files.handler({}, None)
+
+
+# --- ecommerce-on-upload ---------------------------------------------------------------------------
+
+
+def test_on_upload_starts_one_execution_for_duplicate_events(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+
+    first = on_upload.handler(load_event("s3_put_orders.json"), None)
+    assert first["started"] is True and first["reason"] == "started"
+    objects = check_files.handler({}, None)
+    expected = runs.execution_name(runs.as_object(objects["orders"]), runs.as_object(objects["returns"]))
+    assert first["execution_name"] == expected
+    assert first["execution_arn"] == runs.execution_arn(aws["state_machine_arn"], expected)
+
+    # The same event again, an event holding the record twice, and the other upload of the batch.
+    for fixture in ("s3_put_orders.json", "s3_put_duplicate.json", "s3_put_returns.json"):
+        again = on_upload.handler(load_event(fixture), None)
+        assert again == {
+            "started": False,
+            "reason": "duplicate",
+            "execution_name": expected,
+            "execution_arn": first["execution_arn"],
+            "status": "RUNNING",
+        }
+    assert [e["name"] for e in executions(aws)] == [expected]
+    assert execution_input(aws, expected) == {
+        "orders": objects["orders"],
+        "returns": objects["returns"],
+        "trigger": {"bucket": ORDERS_BUCKET, "key": ORDERS_KEY, "event_name": "ObjectCreated:Put"},
+    }
+
+
+def test_on_upload_execution_already_exists_is_a_duplicate(aws, monkeypatch):
+    """The race that the describe_execution check cannot close: StartExecution itself says it exists."""
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    first = on_upload.handler(load_event("s3_put_orders.json"), None)
+    aws["sfn"].stop_execution(executionArn=first["execution_arn"])  # finished: same name is refused
+    monkeypatch.setattr(on_upload, "execution_status", lambda sfn, arn: None)  # as if it started meanwhile
+
+    again = on_upload.handler(load_event("s3_put_returns.json"), None)
+
+    assert again["started"] is False and again["reason"] == "duplicate"
+    assert again["execution_name"] == first["execution_name"]
+    assert len(executions(aws)) == 1
+
+
+def test_on_upload_finished_execution_is_not_started_again(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    first = on_upload.handler(load_event("s3_put_orders.json"), None)
+    aws["sfn"].stop_execution(executionArn=first["execution_arn"])
+    again = on_upload.handler(load_event("s3_put_orders.json"), None)
+    assert (again["reason"], again["status"]) == ("duplicate", "ABORTED")
+    assert len(executions(aws)) == 1
+
+
+def test_moto_start_execution_same_name_and_input_returns_the_running_execution(aws):
+    """Why on_upload describes before starting: like AWS, moto treats it as idempotent, no error."""
+    args = {"stateMachineArn": aws["state_machine_arn"], "name": "n1", "input": "{}"}
+    assert (
+        aws["sfn"].start_execution(**args)["executionArn"]
+        == aws["sfn"].start_execution(**args)["executionArn"]
+    )
+    with pytest.raises(ClientError, match="ExecutionAlreadyExists"):
+        aws["sfn"].start_execution(**{**args, "input": '{"other": 1}'})
+
+
+def test_on_upload_waiting_execution_picks_up_the_second_file(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+
+    waiting = on_upload.handler(load_event("s3_put_orders.json"), None)
+    assert waiting["started"] is True
+    assert waiting["execution_name"].endswith("-awaiting-returns")
+    assert execution_input(aws, waiting["execution_name"])["returns"] is None
+
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    attached = on_upload.handler(load_event("s3_put_returns.json"), None)
+    assert attached == {
+        "started": False,
+        "reason": "attached",
+        "execution_name": waiting["execution_name"],
+        "execution_arn": waiting["execution_arn"],
+    }
+    assert len(executions(aws)) == 1
+
+    # Once the waiting execution has ended, the pair gets its own execution.
+    aws["sfn"].stop_execution(executionArn=waiting["execution_arn"])
+    paired = on_upload.handler(load_event("s3_put_returns.json"), None)
+    assert paired["started"] is True
+    assert "awaiting" not in paired["execution_name"]
+    assert len(executions(aws)) == 2
+
+
+def test_on_upload_returns_first_then_orders(aws):
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    waiting = on_upload.handler(load_event("s3_put_returns.json"), None)
+    assert waiting["execution_name"].endswith("-awaiting-orders")
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    attached = on_upload.handler(load_event("s3_put_orders.json"), None)
+    assert (attached["reason"], attached["execution_name"]) == ("attached", waiting["execution_name"])
+
+
+def test_on_upload_new_file_version_starts_a_new_execution(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    first = on_upload.handler(load_event("s3_put_orders.json"), None)
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n3,4\n")  # same key, new ETag
+    second = on_upload.handler(load_event("s3_put_orders.json"), None)
+    assert second["started"] is True and second["execution_name"] != first["execution_name"]
+
+
+def test_on_upload_ignores_other_buckets_and_folders(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    event = load_event("s3_put_orders.json")
+    event["Records"][0]["s3"]["bucket"]["name"] = "someone-elses-bucket"
+    assert on_upload.handler(event, None) == {"started": False, "reason": "ignored", "execution_name": None}
+    event = load_event("s3_put_orders.json")
+    event["Records"][0]["s3"]["object"]["key"] = "incoming/"
+    assert on_upload.handler(event, None)["reason"] == "ignored"
+    assert executions(aws) == []
+
+
+def test_on_upload_object_gone(aws):
+    assert on_upload.handler(load_event("s3_put_orders.json"), None)["reason"] == "no_files"
+    assert executions(aws) == []
+
+
+# --- ecommerce-trigger-glue ------------------------------------------------------------------------
+
+
+def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
+    event = load_event("sfn_trigger_glue.json")
+    result = trigger_glue.handler(event, None)
+
+    expected_run_id = load_event("sfn_check_glue_status.json")["run_id"]
+    assert result == {
+        "job_name": JOB,
+        "job_run_id": result["job_run_id"],
+        "run_id": expected_run_id,
+        "orders_path": f"s3://{ORDERS_BUCKET}/{ORDERS_KEY}",
+        "returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
+        "output_path": f"s3://{PROCESSED_BUCKET}/joined-data/",
+        "batch_time": "2026-11-25T18:31:00Z",
+    }
+    run = aws["glue"].get_job_run(JobName=JOB, RunId=result["job_run_id"])["JobRun"]
+    assert run["Arguments"] == {
+        "--orders_path": f"s3://{ORDERS_BUCKET}/{ORDERS_KEY}",
+        "--returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
+        "--output_path": f"s3://{PROCESSED_BUCKET}/joined-data/",
+        "--database": "ecommerce_analytics",
+        "--table": "joined_data",
+        "--run_id": expected_run_id,
+        "--batch_time": "2026-11-25T18:31:00Z",
+        "--max_quarantine_fraction": "0.01",
+        "--keep_runs": "5",
+    }
+    json.dumps(result)
+
+
+def test_trigger_glue_raises_when_the_job_does_not_exist(aws, monkeypatch):
+    monkeypatch.setenv("GLUE_JOB_NAME", "no_such_job")
+    with pytest.raises(ClientError) as raised:
+        trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    assert raised.value.response["Error"]["Code"] == "EntityNotFoundException"
+
+
+def test_trigger_glue_concurrent_runs_are_transient(aws, manual_glue_runs):
+    trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)  # stays STARTING
+    with pytest.raises(runs.TransientError, match="ConcurrentRunsExceededException"):
+        trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+
+
+def test_trigger_glue_throttling_is_transient():
+    glue = boto3.client("glue", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    cfg = LambdaConfig(glue_job_name=JOB, output_path="s3://p/out/", database="d", table="t")
+    with Stubber(glue) as stub:
+        stub.add_client_error("start_job_run", service_error_code="ThrottlingException", http_status_code=400)
+        with pytest.raises(runs.TransientError):
+            trigger_glue.process(load_event("sfn_trigger_glue.json"), cfg, glue=glue)
+
+
+@pytest.mark.parametrize("missing", ["orders", "returns", "execution_name"])
+def test_trigger_glue_rejects_incomplete_input(aws, missing):
+    event = load_event("sfn_trigger_glue.json")
+    event[missing] = None
+    with pytest.raises(ValueError, match=missing):
+        trigger_glue.handler(event, None)
+
+
+# --- check-glue-job-status -------------------------------------------------------------------------
+
+REPORT = {
+    "run_id": "set below",
+    "rows_in": 9994,
+    "rows_out": 9993,
+    "returned_lines": 800,
+    "unmatched_returns": 3,
+    "quarantined_lines": 1,
+    "quarantine_reasons": {"bad order_date": 1},
+    "published": True,
+    "warnings": ["1 of 9994 order lines quarantined (0.01%)"],
+    "orders": {"encoding": "utf-8", "delimiter": ","},
+    "returns": {"encoding": "utf-8", "delimiter": "\t"},
+}
+
+
+def started_run(aws) -> dict:
+    return trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+
+
+def test_check_glue_status_succeeded_with_report(aws):
+    started = started_run(aws)
+    bucket, key = runs.report_key(f"s3://{PROCESSED_BUCKET}/joined-data/", started["run_id"])
+    aws["s3"].put_object(Bucket=bucket, Key=key, Body=json.dumps({**REPORT, "run_id": started["run_id"]}))
+
+    result = check_glue_status.handler(started, None)  # the trigger's output is the next input
+
+    assert result["state"] == "SUCCEEDED" and result["outcome"] == "SUCCEEDED"
+    assert result["error"] is None
+    assert result["duration_seconds"] == 123  # moto's fixed ExecutionTime
+    assert isinstance(result["started_on"], str) and result["started_on"].endswith("Z")
+    assert result["quality"] == {
+        "rows_in": 9994,
+        "rows_out": 9993,
+        "returned_lines": 800,
+        "unmatched_returns": 3,
+        "quarantined_lines": 1,
+        "published": True,
+        "warnings": ["1 of 9994 order lines quarantined (0.01%)"],
+        "report_uri": f"s3://{bucket}/{key}",
+    }
+    json.dumps(result)
+
+
+def test_check_glue_status_without_report(aws):
+    result = check_glue_status.handler(started_run(aws), None)
+    assert result["outcome"] == "SUCCEEDED" and result["quality"] is None
+
+
+def test_check_glue_status_running(aws, manual_glue_runs):
+    result = check_glue_status.handler(started_run(aws), None)
+    assert (result["state"], result["outcome"], result["error"], result["quality"]) == (
+        "STARTING",
+        "RUNNING",
+        None,
+        None,
+    )
+    assert result["completed_on"] is None
+
+
+@pytest.mark.parametrize("state", ["FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"])
+def test_check_glue_status_failed_states(aws, state):
+    started = started_run(aws)
+    (job_run,) = glue_backends[DEFAULT_ACCOUNT_ID][REGION].jobs[JOB].job_runs
+    job_run.status = state  # terminal: moto's transitions do not move it on
+    result = check_glue_status.handler(started, None)
+    assert (result["state"], result["outcome"]) == (state, "FAILED")
+    assert result["error"] == f"Glue job ended in state {state}"  # moto's JobRun has no ErrorMessage
+
+
+def test_check_glue_status_error_message_and_dates():
+    """Stubbed Glue (moto has no ErrorMessage): the message is passed on, datetimes become ISO strings."""
+    glue = boto3.client("glue", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    s3 = boto3.client("s3", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    event = load_event("sfn_check_glue_status.json")
+    cfg = LambdaConfig(output_path=f"s3://{PROCESSED_BUCKET}/joined-data/")
+    bucket, key = runs.report_key(cfg.output_path, event["run_id"])
+    with Stubber(glue) as glue_stub, Stubber(s3) as s3_stub:
+        glue_stub.add_response(
+            "get_job_run",
+            {
+                "JobRun": {
+                    "Id": event["job_run_id"],
+                    "JobName": JOB,
+                    "JobRunState": "FAILED",
+                    "ErrorMessage": "AnalysisException: quarantined 5.0% of lines > 1.0%",
+                    "StartedOn": datetime(2026, 11, 25, 18, 31, 5, tzinfo=UTC),
+                    "CompletedOn": datetime(2026, 11, 25, 18, 33, 0, tzinfo=UTC),
+                    "ExecutionTime": 115,
+                }
+            },
+            {"JobName": JOB, "RunId": event["job_run_id"]},
+        )
+        s3_stub.add_client_error("get_object", service_error_code="NoSuchKey", http_status_code=404)
+        result = check_glue_status.process(event, cfg, glue=glue, s3=s3)
+        s3_stub.assert_no_pending_responses()
+    assert result == {
+        "state": "FAILED",
+        "outcome": "FAILED",
+        "error": "AnalysisException: quarantined 5.0% of lines > 1.0%",
+        "duration_seconds": 115,
+        "started_on": "2026-11-25T18:31:05Z",
+        "completed_on": "2026-11-25T18:33:00Z",
+        "quality": None,
+    }
+    assert (bucket, key) == (PROCESSED_BUCKET, f"joined-data/run_id={event['run_id']}/_quality/report.json")
+
+
+def test_check_glue_status_unknown_run_raises(aws):
+    event = load_event("sfn_check_glue_status.json")
+    with pytest.raises(ClientError):
+        check_glue_status.handler(event, None)
+
+
+# --- artifacts -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function_name", sorted(artifacts.LAMBDA_MODULES))
+def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, function_name):
+    data = artifacts.build_lambda_zip(function_name)
+    assert data == artifacts.build_lambda_zip(function_name)
+    module = artifacts.LAMBDA_MODULES[function_name]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.namelist() == sorted(f"lambdas/{m}.py" for m in ("__init__", "config", "runs", module))
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        archive.extractall(tmp_path)
+
+    handler = artifacts.lambda_handler(function_name)
+    assert handler == f"lambdas.{module}.handler"
+    module_name, _, attr = handler.rpartition(".")
+    code = (
+        "import importlib, sys\n"
+        f"m = importlib.import_module({module_name!r})\n"
+        f"assert callable(getattr(m, {attr!r}))\n"
+        f"assert m.__file__.startswith({str(tmp_path)!r}), m.__file__\n"
+        "assert 'pipeline' not in sys.modules\n"
+    )
+    env = {"PYTHONPATH": str(tmp_path), "PATH": os.environ.get("PATH", "")}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_lambda_code_sha256_matches_what_lambda_reports(aws):
+    iam = boto3.client("iam")
+    role = iam.create_role(RoleName="etl-lambda", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    data = artifacts.build_lambda_zip("check-orders-returns-exist")
+    created = boto3.client("lambda").create_function(
+        FunctionName="check-orders-returns-exist",
+        Runtime="python3.11",
+        Role=role,
+        Handler=artifacts.lambda_handler("check-orders-returns-exist"),
+        Code={"ZipFile": data},
+    )
+    assert created["CodeSha256"] == artifacts.sha256_b64(data)
+
+
+def test_unknown_lambda_is_rejected():
+    with pytest.raises(KeyError, match="known"):
+        artifacts.build_lambda_zip("no-such-function")
+
+
+def test_glue_artifacts():
+    assert artifacts.glue_script_bytes() == artifacts.GLUE_SCRIPT.read_bytes()
+    if not artifacts.GLUE_EXTRA_PY.exists():
+        pytest.skip("pipeline/glue/csv_profile.py is not written yet")
+    data = artifacts.build_glue_extra_py_zip()
+    assert data == artifacts.build_glue_extra_py_zip()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.namelist() == ["csv_profile.py"]
+        assert archive.read("csv_profile.py") == artifacts.GLUE_EXTRA_PY.read_bytes()

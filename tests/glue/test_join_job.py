@@ -1,0 +1,287 @@
+"""The Glue job on real local Spark: the sample exports, bad inputs, quarantine and atomic publish."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import ecommerce_join_data
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from csv_profile import ProfileError
+from ecommerce_join_data import JobArgs, JobError, prune_runs, run_job
+from moto import mock_aws
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.spark
+SCRIPT = REPO / "pipeline" / "glue" / "ecommerce_join_data.py"
+
+
+def run(spark, tmp_path, orders, returns, run_id="r1", **kwargs):
+    args = JobArgs(str(orders), str(returns), str(tmp_path / "out"), run_id, **kwargs)
+    return run_job(spark, args)
+
+
+def read_output(report) -> pd.DataFrame:
+    return pd.read_parquet(report.run_path)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_seed_exact_table(spark, tmp_path, sample_data):
+    orders, returns = sample_data / "seed/ordercsv.csv", sample_data / "seed/returncsv.csv"
+    report = run(spark, tmp_path, orders, returns)
+    out = read_output(report).sort_values("order_id").reset_index(drop=True)
+
+    expected = pd.read_csv(orders, dtype=str).rename(columns=lambda c: c.strip().lower().replace(" ", "_"))
+    expected_returns = pd.read_csv(returns, dtype=str).rename(
+        columns=lambda c: c.strip().lower().replace(" ", "_")
+    )
+    expected = expected.merge(expected_returns, on="order_id", how="left", indicator=True)
+    expected["is_returned"] = expected.pop("_merge") == "both"
+    expected = expected.sort_values("order_id").reset_index(drop=True)
+
+    assert (report.rows_in, report.rows_out, report.returned_lines, report.quarantined_lines) == (
+        20,
+        20,
+        10,
+        0,
+    )
+    assert list(out.columns[:4]) == ["order_id", "customer_id", "product_id", "order_date"]
+    assert {
+        "is_returned",
+        "return_reason",
+        "return_date",
+        "run_id",
+        "processed_at",
+        "order_year",
+        "order_month",
+    } <= set(out.columns)
+    assert out["order_id"].tolist() == expected["order_id"].tolist()
+    assert out["is_returned"].tolist() == expected["is_returned"].tolist()
+    assert out["return_reason"].fillna("").tolist() == expected["return_reason"].fillna("").tolist()
+    assert [str(d) for d in out["order_date"]] == expected["order_date"].tolist()
+    assert [str(d) if pd.notna(d) else None for d in out["return_date"]] == [
+        d if isinstance(d, str) else None for d in expected["return_date"]
+    ]
+    assert set(out["run_id"]) == {"r1"}
+    assert report.orders["encoding"] == "utf-8" and report.orders["delimiter"] == ","
+    assert Path(report.run_path, "_quality", "report.json").exists()
+
+
+def test_us_superstore(spark, tmp_path, sample_data):
+    orders, returns = sample_data / "superstore-us/orders.csv", sample_data / "superstore-us/returns.csv"
+    report = run(spark, tmp_path, orders, returns)
+    out = read_output(report)
+    source = pd.read_csv(orders, dtype=str)
+
+    assert (report.rows_in, report.rows_out, report.returned_lines) == (9994, 9994, 800)
+    assert len(out) == 9994 and out["is_returned"].notna().all() and out["is_returned"].sum() == 800
+    assert report.join_key == ["order_id"]
+    assert report.orders["date_formats"]["order_date"] == "M/D/YYYY"
+    # Doubled quotes inside product names stay inside one field (Spark's default escape splits 8.6% of lines).
+    assert sorted(out["product_name"]) == sorted(source["Product Name"])
+    assert out["sales"].sum() == pytest.approx(source["Sales"].astype(float).sum())
+    schema = pq.read_schema(next(Path(report.run_path).rglob("*.parquet")))
+    assert schema.field("postal_code").type == pa.string() and schema.field("row_id").type == pa.string()
+    assert schema.field("order_date").type == pa.date32() and schema.field("ship_date").type == pa.date32()
+    assert schema.field("sales").type == pa.float64() and schema.field("quantity").type == pa.int64()
+    assert schema.field("processed_at").type == pa.timestamp("us", tz="UTC")
+    assert report.unmatched_returns == 0
+
+
+def test_global_superstore_joins_on_order_and_market(spark, tmp_path, sample_data):
+    orders, returns = (
+        sample_data / "superstore-global/orders.csv",
+        sample_data / "superstore-global/returns.csv",
+    )
+    report = run(spark, tmp_path, orders, returns)
+    out = read_output(report)
+
+    assert report.join_key == ["order_id", "market"]
+    assert report.orders["encoding"] == "cp1252"
+    assert (report.rows_in, report.rows_out, report.returned_lines) == (51290, 51290, 3041)
+    assert out["is_returned"].sum() == 3041
+    text = "".join(out["product_name"])
+    assert "\u201d" in text or "\u2019" in text or "\u201c" in text  # curly quotes decoded as cp1252
+    assert "\ufffd" not in text
+
+
+def test_quarantine_below_threshold_warns(spark, tmp_path):
+    lines = ["Order ID,Order Date,Sales"] + [f"O{i},2024-01-{i % 28 + 1:02d},{i}.5" for i in range(300)]
+    lines[5] = "O4,2024-13-45,4.5"  # not a date
+    lines[6] = "O5,2024-01-06"  # wrong field count
+    orders = write(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    returns = write(tmp_path / "returns.csv", "Order ID,Returned\nO1,Yes\nO2,Yes\nO2,Yes\nZZ,Yes\n")
+    report = run(spark, tmp_path, orders, returns, max_quarantine_fraction=0.01)
+
+    assert (report.rows_in, report.rows_out, report.quarantined_lines) == (300, 298, 2)
+    assert report.returned_lines == 2 and report.unmatched_returns == 1
+    assert any("quarantined" in w for w in report.warnings)
+    reasons = " ".join(report.quarantine_reasons)
+    assert "order_date" in reasons and "wrong number of fields" in reasons
+    quarantine = pd.concat(
+        pd.read_csv(p) for p in Path(report.run_path, "_quality", "quarantine").glob("*.csv")
+    )
+    assert sorted(quarantine["line"].str.split(",").str[0]) == ["O4", "O5"]
+
+
+def test_quarantine_above_threshold_fails_with_reasons(spark, tmp_path, monkeypatch):
+    lines = (
+        ["Order ID,Order Date"] + [f"O{i},2024-01-0{i % 9 + 1}" for i in range(50)] + ["X1,not-a-date"] * 3
+    )
+    orders = write(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    returns = write(tmp_path / "returns.csv", "Order ID\nO1\n")
+    # The profile sees only the head of a big file; bad lines further down are caught by the Spark pass.
+    monkeypatch.setattr(ecommerce_join_data, "HEAD_BYTES", 400)
+    with pytest.raises(JobError, match=r"3 of 53 order lines .* above the 1.0% limit.*order_date"):
+        run(spark, tmp_path, orders, returns)
+    report = (tmp_path / "out" / "run_id=r1" / "_quality" / "report.json").read_text()
+    assert '"status": "FAILED"' in report
+
+
+def test_too_many_bad_values_in_the_profiled_head_fail_early(spark, tmp_path):
+    lines = (
+        ["Order ID,Order Date"] + [f"O{i},2024-01-0{i % 9 + 1}" for i in range(50)] + ["X1,not-a-date"] * 3
+    )
+    orders = write(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    returns = write(tmp_path / "returns.csv", "Order ID\nO1\n")
+    with pytest.raises(
+        ProfileError, match=r"order_date: 3 of 53 values .* are not YYYY-MM-DD dates .*'not-a-date'"
+    ):
+        run(spark, tmp_path, orders, returns)
+
+
+@pytest.mark.parametrize(
+    ("orders_text", "returns_text", "message"),
+    [
+        (
+            "Order ID,Order Date\nO1,2024-01-01\n",
+            "Returned,Order Number\nYes,O1\n",
+            "returns file has no order id column",
+        ),
+        ("", "Order ID\nO1\n", "orders file is empty"),
+        ("Order ID,Order Date\n", "Order ID\nO1\n", "orders file has a header but no data rows"),
+        (
+            "Order ID,Order Date\nO1,1/2/2024\nO2,3/4/2024\n",
+            "Order ID\nO1\n",
+            "values fit both M/D/YYYY and D/M/YYYY",
+        ),
+    ],
+    ids=["missing-column", "empty", "header-only", "ambiguous-dates"],
+)
+def test_bad_inputs_fail_with_actionable_message(spark, tmp_path, orders_text, returns_text, message):
+    orders = write(tmp_path / "orders.csv", orders_text)
+    returns = write(tmp_path / "returns.csv", returns_text)
+    with pytest.raises(ProfileError, match=message):
+        run(spark, tmp_path, orders, returns)
+    assert not (tmp_path / "out").exists()
+
+
+def test_binary_file_is_refused(spark, tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    returns = write(tmp_path / "returns.csv", "Order ID\nO1\n")
+    with pytest.raises(ProfileError, match="orders file is not CSV text"):
+        run(spark, tmp_path, orders, returns)
+
+
+def test_standalone_command(tmp_path, sample_data):
+    out = tmp_path / "out"
+    seed = sample_data / "seed"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--orders_path", str(seed / "ordercsv.csv"), "--returns_path",
+         str(seed / "returncsv.csv"), "--output_path", str(out), "--run_id", "cli"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"rows_out": 20' in done.stdout
+    table = pd.read_parquet(out / "run_id=cli")
+    assert len(table) == 20 and table["is_returned"].sum() == 10
+
+    bad = write(tmp_path / "bad_returns.csv", "Returned,Order Number\nYes,O101\n")
+    failed = subprocess.run(
+        [sys.executable, str(SCRIPT), "--orders_path", str(seed / "ordercsv.csv"), "--returns_path", str(bad),
+         "--output_path", str(tmp_path / "out2")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert failed.returncode == 1
+    assert "returns file has no order id column (found: returned, order_number)" in failed.stderr
+
+
+@pytest.fixture
+def catalog(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        glue = boto3.client("glue")
+        glue.create_database(DatabaseInput={"Name": "ecommerce_analytics"})
+        yield glue
+
+
+def test_publish_is_atomic_and_ignores_older_batches(spark, tmp_path, sample_data, catalog):
+    seed = sample_data / "seed"
+    orders, returns = seed / "ordercsv.csv", seed / "returncsv.csv"
+    names = {"database": "ecommerce_analytics", "table": "joined_data"}
+
+    def table():
+        return catalog.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"]
+
+    first = run(
+        spark, tmp_path, orders, returns, "20240102T000000Z-a", batch_time="2024-01-02T00:00:00Z", **names
+    )
+    assert first.published
+    published = table()
+    assert published["StorageDescriptor"]["Location"] == first.run_path
+    assert published["Parameters"]["run_id"] == "20240102T000000Z-a"
+    assert published["Parameters"]["storage.location.template"].startswith(first.run_path)
+    assert [k["Name"] for k in published["PartitionKeys"]] == ["order_year", "order_month"]
+    columns = {c["Name"]: c["Type"] for c in published["StorageDescriptor"]["Columns"]}
+    assert columns["order_date"] == "date" and columns["is_returned"] == "boolean"
+    assert columns["processed_at"] == "timestamp" and "order_year" not in columns
+
+    older = run(
+        spark, tmp_path, orders, returns, "20240101T000000Z-b", batch_time="2024-01-01T00:00:00Z", **names
+    )
+    assert not older.published and "older than the published run" in older.warnings[0]
+    assert table()["Parameters"]["run_id"] == "20240102T000000Z-a"
+
+    bad_returns = write(tmp_path / "bad.csv", "Returned,Order Number\nYes,O101\n")
+    with pytest.raises(ProfileError):
+        run(
+            spark,
+            tmp_path,
+            orders,
+            bad_returns,
+            "20240103T000000Z-c",
+            batch_time="2024-01-03T00:00:00Z",
+            **names,
+        )
+    assert table()["Parameters"]["run_id"] == "20240102T000000Z-a"
+
+    newer = run(
+        spark, tmp_path, orders, returns, "20240104T000000Z-d", batch_time="2024-01-04T00:00:00Z", **names
+    )
+    assert newer.published and table()["StorageDescriptor"]["Location"] == newer.run_path
+
+
+def test_prune_keeps_newest_runs_and_current(tmp_path):
+    for run_id in ["20240101-a", "20240102-b", "20240103-c", "20240104-d"]:
+        (tmp_path / f"run_id={run_id}").mkdir()
+    deleted = prune_runs(str(tmp_path), keep=2, current="20240101-a")
+    assert deleted == ["run_id=20240102-b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "run_id=20240101-a",
+        "run_id=20240103-c",
+        "run_id=20240104-d",
+    ]

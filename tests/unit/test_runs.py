@@ -1,0 +1,349 @@
+"""Run semantics (design.md §4) as pure functions: names, run ids, newest objects, Glue states."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline.lambdas import runs
+from pipeline.lambdas.config import ConfigError, LambdaConfig
+from pipeline.lambdas.runs import S3Object
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+def obj(key="orders.csv", etag="abc", when="2026-11-25T18:30:00Z", size=10, bucket="ecommerce-orders-raw"):
+    return S3Object.create(bucket, key, etag, when, size)
+
+
+ORDERS = obj()
+RETURNS = obj("returns.csv", "def", "2026-11-25T18:31:00Z", bucket="ecommerce-returns-raw")
+
+
+# --- objects ---------------------------------------------------------------------------------------
+
+
+def test_create_strips_etag_quotes_and_normalises_time():
+    o = S3Object.create(
+        "b", "k", '"0f34"', datetime(2026, 11, 25, 19, 30, tzinfo=timezone(timedelta(hours=1))), 3
+    )
+    assert o.etag == "0f34"
+    assert o.last_modified == "2026-11-25T18:30:00Z"
+    assert o.uri == "s3://b/k"
+
+
+def test_from_listing_and_dict_round_trip():
+    entry = {
+        "Key": "a/b.csv",
+        "ETag": '"e1"',
+        "LastModified": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "Size": 7,
+    }
+    o = S3Object.from_listing("bkt", entry)
+    assert o.to_dict() == {
+        "bucket": "bkt",
+        "key": "a/b.csv",
+        "etag": "e1",
+        "last_modified": "2026-01-02T03:04:05Z",
+        "size": 7,
+    }
+    assert S3Object.from_dict(json.loads(json.dumps(o.to_dict()))) == o
+    assert runs.as_object(o.to_dict()) == o
+    assert runs.as_object(None) is None
+
+
+def test_from_dict_names_missing_fields():
+    with pytest.raises(ValueError, match="etag"):
+        S3Object.from_dict({"bucket": "b", "key": "k", "last_modified": "2026-01-01T00:00:00Z", "size": 1})
+
+
+def test_newest_by_last_modified_then_key():
+    a = obj("a.csv", when="2026-11-25T18:30:00Z")
+    b = obj("b.csv", when="2026-11-25T18:29:59Z")
+    c = obj("c.csv", when="2026-11-25T18:30:00Z")
+    assert runs.newest([a, b]) == a
+    assert runs.newest([c, a, b]) == c  # tie on time: larger key
+    assert runs.newest([a, c, b]) == c
+
+
+def test_newest_compares_times_not_strings():
+    later = obj("a.csv", when="2026-11-25T19:00:00+00:00")
+    earlier = obj("z.csv", when="2026-11-25T19:30:00+02:00")  # 17:30Z
+    assert runs.newest([earlier, later]) == later
+
+
+def test_newest_ignores_folder_keys_and_empty_objects():
+    data = obj("in/data.csv", when="2026-11-25T18:00:00Z")
+    folder = obj("in/", when="2026-11-25T19:00:00Z", size=0)
+    folder_with_bytes = obj("in/sub/", when="2026-11-25T19:00:00Z", size=5)
+    empty = obj("in/empty.csv", when="2026-11-25T20:00:00Z", size=0)
+    assert runs.newest([folder, data, empty, folder_with_bytes]) == data
+    assert runs.newest([folder, empty]) is None
+    assert runs.newest([]) is None
+
+
+def test_newest_listed_over_pages():
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    pages = [
+        {"Contents": [{"Key": "x.csv", "ETag": '"1"', "LastModified": t, "Size": 1}]},
+        {},  # an empty page has no Contents
+        {"Contents": [{"Key": "y.csv", "ETag": '"2"', "LastModified": t + timedelta(seconds=1), "Size": 1}]},
+    ]
+    assert runs.newest_listed("b", pages).key == "y.csv"
+    assert runs.newest_listed("b", [{"KeyCount": 0}]) is None
+
+
+# --- names -----------------------------------------------------------------------------------------
+
+
+def test_execution_name_is_deterministic_and_valid():
+    name = runs.execution_name(ORDERS, RETURNS)
+    assert name == runs.execution_name(obj(), RETURNS)
+    assert NAME_RE.match(name)
+    assert re.fullmatch(r"20261125T183100Z-[0-9a-f]{12}", name)  # the batch time is the newer object's
+
+
+def test_execution_name_changes_with_etag_and_key():
+    name = runs.execution_name(ORDERS, RETURNS)
+    assert runs.execution_name(obj(etag="abd"), RETURNS) != name
+    assert runs.execution_name(ORDERS, obj("returns.csv", "xyz", "2026-11-25T18:31:00Z")) != name
+    assert runs.execution_name(obj("orders2.csv"), RETURNS) != name
+
+
+def test_execution_name_ignores_bucket_and_size_but_uses_the_pair_order():
+    # The hash is over "orders_key|orders_etag|returns_key|returns_etag": swapping roles changes it.
+    assert runs.execution_name(ORDERS, RETURNS) != runs.execution_name(
+        obj("returns.csv", "def", "2026-11-25T18:31:00Z"), obj("orders.csv", "abc")
+    )
+
+
+def test_awaiting_names():
+    orders_only = runs.execution_name(ORDERS, None)
+    returns_only = runs.execution_name(None, RETURNS)
+    assert re.fullmatch(r"20261125T183000Z-[0-9a-f]{12}-awaiting-returns", orders_only)
+    assert re.fullmatch(r"20261125T183100Z-[0-9a-f]{12}-awaiting-orders", returns_only)
+    assert NAME_RE.match(orders_only) and NAME_RE.match(returns_only)
+    assert runs.execution_name(obj(etag="other"), None) != orders_only
+    with pytest.raises(ValueError):
+        runs.execution_name(None, None)
+
+
+def test_names_stay_valid_for_odd_keys():
+    odd = obj("dir with spaces/Ördérs (1) ü.csv" + "x" * 900, etag="e" * 32)
+    for name in (runs.execution_name(odd, RETURNS), runs.execution_name(odd, None)):
+        assert NAME_RE.match(name), name
+
+
+def test_rerun_name():
+    now = datetime(2026, 11, 26, 9, 15, 0, tzinfo=UTC)
+    base = runs.execution_name(ORDERS, RETURNS)
+    rerun = runs.rerun_name(base, now)
+    assert rerun == f"{base}-rerun-20261126T091500Z"
+    assert NAME_RE.match(rerun)
+    long = runs.rerun_name("n" * 80, now)
+    assert len(long) == 80 and long.endswith("-rerun-20261126T091500Z")
+    twice = runs.rerun_name(runs.rerun_name(runs.execution_name(ORDERS, None), now), now + timedelta(hours=1))
+    assert NAME_RE.match(twice) and twice.endswith("-rerun-20261126T101500Z")
+    assert NAME_RE.match(runs.rerun_name("bad name:with/chars", now))
+
+
+def test_run_id():
+    name = runs.execution_name(ORDERS, RETURNS)
+    rid = runs.run_id(runs.batch_time(ORDERS, RETURNS), name)
+    assert re.fullmatch(r"20261125T183100Z-[0-9a-f]{8}", rid)
+    assert rid == runs.run_id("2026-11-25T18:31:00Z", name)
+    assert rid != runs.run_id(
+        "2026-11-25T18:31:00Z", runs.rerun_name(name, datetime(2026, 12, 1, tzinfo=UTC))
+    )
+    assert runs.run_id("2026-11-25T18:31:00Z", "a") < runs.run_id("2026-11-25T18:31:01Z", "a")
+
+
+def test_event_fixture_names_match_the_functions():
+    event = json.loads((EVENTS / "sfn_trigger_glue.json").read_text())
+    orders, returns = S3Object.from_dict(event["orders"]), S3Object.from_dict(event["returns"])
+    assert event["execution_name"] == runs.execution_name(orders, returns)
+    status = json.loads((EVENTS / "sfn_check_glue_status.json").read_text())
+    assert status["run_id"] == runs.run_id(runs.batch_time(orders, returns), event["execution_name"])
+
+
+def test_execution_arn():
+    sm = "arn:aws:states:us-east-1:123456789012:stateMachine:ETL-StepFunction-Controller"
+    assert (
+        runs.execution_arn(sm, "n1")
+        == "arn:aws:states:us-east-1:123456789012:execution:ETL-StepFunction-Controller:n1"
+    )
+    with pytest.raises(ValueError):
+        runs.execution_arn("arn:aws:lambda:us-east-1:1:function:f", "n")
+
+
+# --- S3 events -------------------------------------------------------------------------------------
+
+PREFIXES = {"ecommerce-orders-raw": "", "ecommerce-returns-raw": ""}
+
+
+def test_upload_records_from_fixtures():
+    event = json.loads((EVENTS / "s3_put_orders.json").read_text())
+    assert runs.upload_records(event, PREFIXES) == [
+        {
+            "bucket": "ecommerce-orders-raw",
+            "key": "Sample - Superstore Orders.csv",
+            "event_name": "ObjectCreated:Put",
+        }
+    ]
+    assert len(runs.upload_records(json.loads((EVENTS / "s3_put_duplicate.json").read_text()), PREFIXES)) == 2
+
+
+def test_upload_records_filters():
+    event = json.loads((EVENTS / "s3_put_returns.json").read_text())
+    record = event["Records"][0]
+
+    def variant(**changes):
+        r = json.loads(json.dumps(record))
+        for path, value in changes.items():
+            target = r
+            *parents, leaf = path.split("__")
+            for p in parents:
+                target = target[p]
+            target[leaf] = value
+        return {"Records": [r]}
+
+    assert runs.upload_records(variant(s3__bucket__name="other-bucket"), PREFIXES) == []
+    assert runs.upload_records(variant(s3__object__key="folder/"), PREFIXES) == []
+    assert runs.upload_records(variant(s3__object__size=0), PREFIXES) == []
+    assert runs.upload_records(variant(eventName="ObjectRemoved:Delete"), PREFIXES) == []
+    assert runs.upload_records(variant(), {"ecommerce-returns-raw": "incoming/"}) == []
+    assert runs.upload_records(
+        variant(s3__object__key="incoming/r.csv"), {"ecommerce-returns-raw": "incoming/"}
+    )
+    assert runs.upload_records({}, PREFIXES) == []
+    assert runs.upload_records({"Records": None}, PREFIXES) == []
+
+
+# --- Glue ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "outcome"),
+    [
+        ("SUCCEEDED", "SUCCEEDED"),
+        ("FAILED", "FAILED"),
+        ("STOPPED", "FAILED"),
+        ("TIMEOUT", "FAILED"),
+        ("ERROR", "FAILED"),
+        ("EXPIRED", "FAILED"),
+        ("STARTING", "RUNNING"),
+        ("RUNNING", "RUNNING"),
+        ("WAITING", "RUNNING"),
+        ("STOPPING", "RUNNING"),
+        ("SOMETHING_NEW", "FAILED"),
+        (None, "FAILED"),
+    ],
+)
+def test_glue_outcome(state, outcome):
+    assert runs.glue_outcome(state) == outcome
+
+
+def test_glue_error():
+    assert runs.glue_error("SUCCEEDED", None) is None
+    assert runs.glue_error("RUNNING", "ignored while running") is None
+    assert runs.glue_error("FAILED", "boom") == "boom"
+    assert runs.glue_error("TIMEOUT", None) == "Glue job ended in state TIMEOUT"
+    assert "unknown" in runs.glue_error("SOMETHING_NEW", None)
+
+
+def test_report_key():
+    assert runs.report_key("s3://ecommerce-processed/joined-data/", "R1") == (
+        "ecommerce-processed",
+        "joined-data/run_id=R1/_quality/report.json",
+    )
+    assert runs.report_key("s3://p/out", "R1") == ("p", "out/run_id=R1/_quality/report.json")
+    with pytest.raises(ValueError):
+        runs.report_key("/local/path/", "R1")
+
+
+def test_glue_arguments():
+    cfg = LambdaConfig(
+        output_path="s3://ecommerce-processed/joined-data/",
+        database="ecommerce_analytics",
+        table="joined_data",
+        max_quarantine_fraction=0.02,
+        keep_runs=3,
+    )
+    args = runs.glue_arguments(cfg, ORDERS, RETURNS, "RID")
+    assert args == {
+        "--orders_path": "s3://ecommerce-orders-raw/orders.csv",
+        "--returns_path": "s3://ecommerce-returns-raw/returns.csv",
+        "--output_path": "s3://ecommerce-processed/joined-data/",
+        "--database": "ecommerce_analytics",
+        "--table": "joined_data",
+        "--run_id": "RID",
+        "--batch_time": "2026-11-25T18:31:00Z",
+        "--max_quarantine_fraction": "0.02",
+        "--keep_runs": "3",
+    }
+    assert all(isinstance(v, str) for v in args.values())
+    with pytest.raises(ConfigError, match="DATABASE"):
+        runs.glue_arguments(LambdaConfig(output_path="s3://p/", table="t"), ORDERS, RETURNS, "RID")
+
+
+def test_quality_summary_is_tolerant():
+    full = {
+        "run_id": "R",
+        "rows_in": 10,
+        "rows_out": 9,
+        "returned_lines": 2,
+        "unmatched_returns": 1,
+        "quarantined_lines": 1,
+        "quarantine_reasons": {"bad date": 1},
+        "published": True,
+        "warnings": ["1 line quarantined"],
+        "orders": {"encoding": "utf-8"},
+    }
+    assert runs.quality_summary(full, "s3://p/r.json") == {
+        "rows_in": 10,
+        "rows_out": 9,
+        "returned_lines": 2,
+        "unmatched_returns": 1,
+        "quarantined_lines": 1,
+        "published": True,
+        "warnings": ["1 line quarantined"],
+        "report_uri": "s3://p/r.json",
+    }
+    empty = runs.quality_summary({})
+    assert empty["rows_in"] is None and empty["published"] is False and empty["warnings"] == []
+    many = runs.quality_summary({"warnings": ["w" * 1000] * 50})
+    assert len(many["warnings"]) == runs.MAX_WARNINGS and len(many["warnings"][0]) == runs.MAX_WARNING_CHARS
+
+
+def test_jsonable_converts_datetimes():
+    value = {"a": datetime(2026, 1, 1, 12, tzinfo=UTC), "b": [datetime(2026, 1, 1)], "c": 1}
+    assert runs.jsonable(value) == {"a": "2026-01-01T12:00:00Z", "b": ["2026-01-01T00:00:00Z"], "c": 1}
+    json.dumps(runs.jsonable(value))
+
+
+# --- config ----------------------------------------------------------------------------------------
+
+
+def test_config_from_env():
+    cfg = LambdaConfig.from_env(
+        {"ORDERS_BUCKET": " o ", "RETURNS_PREFIX": "in/", "KEEP_RUNS": "7", "MAX_QUARANTINE_FRACTION": "0.05"}
+    )
+    assert (cfg.orders_bucket, cfg.returns_prefix, cfg.keep_runs, cfg.max_quarantine_fraction) == (
+        "o",
+        "in/",
+        7,
+        0.05,
+    )
+    defaults = LambdaConfig.from_env({})
+    assert (defaults.orders_prefix, defaults.max_quarantine_fraction, defaults.keep_runs) == ("", 0.01, 5)
+    with pytest.raises(ConfigError, match="RETURNS_BUCKET, STATE_MACHINE_ARN"):
+        cfg.require("orders_bucket", "returns_bucket", "state_machine_arn")
+    with pytest.raises(ConfigError):
+        LambdaConfig.from_env({"KEEP_RUNS": "many"})
+    with pytest.raises(ConfigError):
+        LambdaConfig.from_env({"MAX_QUARANTINE_FRACTION": "2"})
