@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 check-java:
-	@$(PY) -c "from pipeline.glue.spark_env import require_java; require_java()"
+	@PYTHONPATH=pipeline/glue $(PY) -c "from ecommerce_join_data import require_java; require_java()"
 
 test: venv check-java
 	$(PY) -m pytest $(PYTEST_ARGS)
