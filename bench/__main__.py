@@ -101,6 +101,7 @@ def bench_glue_vs_duckdb(lines: int, repeat: int) -> dict:
     results: dict[str, list[float]] = {"duckdb": [], "glue_script": []}
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
         results["duckdb"].append(
             timed([sys.executable, "-c", DUCKDB_JOIN, str(orders), str(returns), str(out / "duckdb")])
         )

@@ -90,7 +90,6 @@ JOB_CONF = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",  # not legacy INT96
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "4",
-    "spark.sql.maxConcurrentOutputFileWriters": "64",  # partitioned write without a sort per task
 }
 SESSION_CONF = {
     **JOB_CONF,
@@ -384,9 +383,16 @@ def _transform_and_write(
 
     returns_counts = returns_typed.agg(F.count(F.lit(1)).alias("n"), F.count(REASON).alias("bad")).first()
     report.returns_in, report.returns_rejected = returns_counts["n"], returns_counts["bad"]
-    output_keys = spark.read.parquet(report.run_path).select(*key)
-    report.unmatched_returns = returns.join(output_keys.distinct(), on=key, how="left_anti").count()
-    keyed_lines = output_keys.join(F.broadcast(returns.select(*key)), on=key, how="left_semi").count()
+    # Independent of the join: which written lines carry a returns key, and how many keys they cover.
+    keyed = (
+        spark.read.parquet(report.run_path)
+        .select(*key)
+        .join(F.broadcast(returns.select(*key)), on=key, how="left_semi")
+        .agg(F.count(F.lit(1)).alias("lines"), F.count_distinct(*key).alias("keys"))
+        .first()
+    )
+    keyed_lines, matched_keys = keyed["lines"], keyed["keys"]
+    report.unmatched_returns = returns.count() - matched_keys
 
     if report.quarantined_lines:
         _write_quarantine(orders, returns_typed, report)
