@@ -75,7 +75,7 @@ def synthesize(lines: int) -> tuple[Path, Path]:
                             "Order ID" || '-' || c.range AS "Order ID")
           FROM us, range({copies}) c
           ORDER BY c.range, "Row ID"::BIGINT LIMIT {lines}
-        ) TO '{orders_csv}' (HEADER, DELIMITER ',', QUOTE '"', ESCAPE '"', FORCE_QUOTE *)
+        ) TO '{orders_csv}' (HEADER, DELIMITER ',', QUOTE '"', ESCAPE '"')
     """)
     con.execute(f"""
         COPY (

@@ -35,6 +35,7 @@ RAW_LINE = "_raw_line"
 MATCHED = "_matched"
 PARTITIONS = ("order_year", "order_month")
 RESERVED = ("is_returned", "run_id", "processed_at", *PARTITIONS)
+KIND_LABELS = {"integer": "an integer", "double": "a number"}
 SPARK_TYPES = {
     "string": T.StringType(),
     "integer": T.LongType(),
@@ -132,42 +133,24 @@ def type_columns(raw: DataFrame, profile: CsvProfile, required: tuple[str, ...] 
 
     Required columns must not be empty. The line's text is kept in `_raw_line` for the quarantine.
     """
-    typed, reasons = (
-        [],
-        [
-            F.when(
-                F.col(CORRUPT).isNotNull(), F.lit(f"wrong number of fields, expected {len(profile.columns)}")
-            )
-        ],
-    )
+    field_count = F.lit(f"wrong number of fields, expected {len(profile.columns)}")
+    typed, reasons = [], [F.when(F.col(CORRUPT).isNotNull(), field_count)]
     for col in profile.columns:
         source = F.col(col.name)
-        pattern = col.date_format.spark_pattern if col.date_format else None
-        parsed = _parse(source, col.kind, profile, pattern)
+        parsed = _parse(source, col.kind, profile, col.date_format.spark_pattern if col.date_format else None)
         typed.append(parsed.alias(col.name))
         if col.kind != "string":
-            label = (
-                col.date_format.label
-                if col.date_format
-                else f"a{'n' if col.kind == 'integer' else ''} {col.kind}"
-            )
-            reasons.append(
-                F.when(
-                    source.isNotNull() & parsed.isNull(),
-                    F.format_string(f"{col.name}: '%s' is not {label}", source),
-                )
-            )
+            label = col.date_format.label if col.date_format else KIND_LABELS[col.kind]
+            message = F.format_string(f"{col.name}: '%s' is not {label}", source)
+            reasons.append(F.when(source.isNotNull() & parsed.isNull(), message))
         if col.name in required:
             reasons.append(F.when(source.isNull(), F.lit(f"{col.name}: empty")))
     reason = F.concat_ws("; ", *reasons)
-    raw_line = F.coalesce(
-        F.col(CORRUPT),
-        F.concat_ws(profile.delimiter, *[F.coalesce(F.col(c.name), F.lit("")) for c in profile.columns]),
-    )
+    line = F.concat_ws(profile.delimiter, *[F.coalesce(F.col(c.name), F.lit("")) for c in profile.columns])
     return raw.select(
         *typed,
         F.when(reason != "", reason).alias(REASON),
-        F.when(reason != "", raw_line).alias(RAW_LINE),
+        F.when(reason != "", F.coalesce(F.col(CORRUPT), line)).alias(RAW_LINE),
     )
 
 
