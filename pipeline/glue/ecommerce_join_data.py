@@ -233,6 +233,13 @@ def write_text(uri: str, text: str) -> None:
         Path(uri).write_text(text, encoding="utf-8")
 
 
+def utc_iso(value: str) -> str:
+    """One comparable form for batch times: 2026-11-25T18:30:00Z."""
+    moment = datetime.fromisoformat(value)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def join_path(base: str, *parts: str) -> str:
     return base.rstrip("/") + "/" + "/".join(p.strip("/") for p in parts) + "/"
 
@@ -484,7 +491,7 @@ def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
             "storage.location.template": report.run_path
             + "order_year=${order_year}/order_month=${order_month}/",
             "run_id": args.run_id,
-            "batch_time": args.batch_time or report.processed_at,
+            "batch_time": utc_iso(args.batch_time or report.processed_at),
             "rows": str(report.rows_out),
             "returned_lines": str(report.returned_lines),
             "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -517,7 +524,8 @@ def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
         glue.create_table(DatabaseName=args.database, TableInput=definition)
     else:
         published = current.get("Parameters", {})
-        if args.batch_time and published.get("batch_time", "") > args.batch_time:
+        published_batch = published.get("batch_time")
+        if args.batch_time and published_batch and utc_iso(published_batch) > utc_iso(args.batch_time):
             report.warnings.append(
                 f"not published: this batch ({args.batch_time}) is older than the published run "
                 f"{published.get('run_id')} (batch {published.get('batch_time')})"

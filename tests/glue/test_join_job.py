@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from csv_profile import ProfileError
-from ecommerce_join_data import JobArgs, JobError, prune_runs, run_job
+from ecommerce_join_data import JobArgs, JobError, prune_runs, require_java, run_job, utc_iso
 from moto import mock_aws
 
 from tests.conftest import REPO
@@ -285,3 +285,15 @@ def test_prune_keeps_newest_runs_and_current(tmp_path):
         "run_id=20240103-c",
         "run_id=20240104-d",
     ]
+
+
+def test_batch_times_compare_in_one_form():
+    assert utc_iso("2024-01-02T01:00:00+01:00") == utc_iso("2024-01-02T00:00:00Z") == "2024-01-02T00:00:00Z"
+    assert utc_iso("2024-01-02T00:00:00") == "2024-01-02T00:00:00Z"  # naive means UTC
+
+
+def test_missing_java_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SystemExit, match="Java 17 is required.*apt-get install openjdk-17-jre-headless"):
+        require_java()
