@@ -196,6 +196,14 @@ def join_orders_returns(
 # --------------------------------------------------------------------------- file and S3 helpers
 
 
+def aws_client(service: str):
+    """Every AWS client of this job comes from here: the local AWS runner (deploy/local_patches.py) points
+    its own copy of this module at the local endpoint without touching the process environment."""
+    import boto3
+
+    return boto3.client(service)
+
+
 def is_s3(path: str) -> bool:
     return path.startswith("s3://")
 
@@ -209,10 +217,8 @@ def read_head(path: str, size: int | None = None) -> tuple[bytes, bool]:
     """The first `size` bytes of a local or S3 file, and whether that is the whole file."""
     size = size or HEAD_BYTES
     if is_s3(path):
-        import boto3
-
         bucket, key = split_s3(path)
-        obj = boto3.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size}")
+        obj = aws_client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size}")
         data = obj["Body"].read()
     else:
         with open(path, "rb") as handle:
@@ -222,10 +228,8 @@ def read_head(path: str, size: int | None = None) -> tuple[bytes, bool]:
 
 def write_text(uri: str, text: str) -> None:
     if is_s3(uri):
-        import boto3
-
         bucket, key = split_s3(uri)
-        boto3.client("s3").put_object(
+        aws_client("s3").put_object(
             Bucket=bucket, Key=key, Body=text.encode(), ContentType="application/json"
         )
     else:
@@ -297,17 +301,20 @@ def profile_file(path: str, kind: str, max_bad_fraction: float) -> CsvProfile:
     return csv_profile.profile_bytes(head, kind=kind, complete=complete, max_bad_fraction=max_bad_fraction)
 
 
-def run_job(spark: SparkSession, args: JobArgs) -> Report:
-    """Profile, transform, write the run prefix, check the invariants, then publish. Raises JobError."""
-    for key, value in JOB_CONF.items():
-        spark.conf.set(key, value)
+def new_report(args: JobArgs) -> Report:
+    """The report of a new run: its run prefix under the output path, processed now."""
     run_path = join_path(args.output_path, f"run_id={args.run_id}")
     processed_at = datetime.now(UTC).replace(microsecond=0)
-    report = Report(
+    return Report(
         args.run_id, run_path, args.orders_path, args.returns_path, processed_at=processed_at.isoformat()
     )
+
+
+def run_job(spark: SparkSession, args: JobArgs) -> Report:
+    """Profile, transform, write the run prefix, check the invariants, then publish. Raises JobError."""
+    report = new_report(args)
     try:
-        schema = _transform_and_write(spark, args, report, processed_at)
+        schema = build_run(spark, args, report)
         if args.database and args.table:
             publish(args, report, schema)
         report.status = "SUCCEEDED"
@@ -317,13 +324,23 @@ def run_job(spark: SparkSession, args: JobArgs) -> Report:
         raise
     finally:
         if report.orders:  # profiles passed: there is a run prefix to hold the report
-            write_text(run_path + "_quality/report.json", report.to_json())
+            write_text(report.run_path + "_quality/report.json", report.to_json())
 
 
-def _transform_and_write(
-    spark: SparkSession, args: JobArgs, report: Report, processed_at: datetime
+def build_run(
+    spark: SparkSession, args: JobArgs, report: Report, write_path: str | None = None
 ) -> T.StructType:
-    """Write the run prefix in one pass over the orders; the counts come from observed metrics."""
+    """Profile, transform and write the run prefix, fill in the report and check the invariants; returns
+    the written schema (for publish). Raises ProfileError or JobError. Nothing is published here.
+
+    The output is written to ``report.run_path``, or to ``write_path`` when given: a local staging copy of
+    the run prefix that the caller uploads (the local AWS has no s3a). Messages always name
+    ``report.run_path``. One pass over the orders; the counts come from observed metrics.
+    """
+    for key, value in JOB_CONF.items():
+        spark.conf.set(key, value)
+    write_path = write_path or report.run_path
+    processed_at = datetime.fromisoformat(report.processed_at)
     orders_profile = profile_file(args.orders_path, "orders", args.max_quarantine_fraction)
     returns_profile = profile_file(args.returns_path, "returns", args.max_quarantine_fraction)
     report.orders, report.returns = orders_profile.to_report(), returns_profile.to_report()
@@ -361,7 +378,7 @@ def _transform_and_write(
         F.max("order_date").alias("max_date"),
     )
     joined.write.mode("overwrite").partitionBy(*PARTITIONS).option("compression", "snappy").parquet(
-        report.run_path
+        write_path
     )
 
     seen_in, seen_out = seen.get, written.get
@@ -375,7 +392,7 @@ def _transform_and_write(
     report.returns_in, report.returns_rejected = returns_counts["n"], returns_counts["bad"]
     # Independent of the join: which written lines carry a returns key, and how many keys they cover.
     keyed = (
-        spark.read.parquet(report.run_path)
+        spark.read.parquet(write_path)
         .select(*key)
         .join(F.broadcast(returns.select(*key)), on=key, how="left_semi")
         .agg(F.count(F.lit(1)).alias("lines"), F.count_distinct(*key).alias("keys"))
@@ -385,7 +402,7 @@ def _transform_and_write(
     report.unmatched_returns = returns.count() - matched_keys
 
     if report.quarantined_lines:
-        _write_quarantine(orders, returns_typed, report)
+        _write_quarantine(orders, returns_typed, report, join_path(write_path, "_quality", "quarantine"))
     returns_typed.unpersist()
     returns.unpersist()
     if report.rows_out == 0:
@@ -415,7 +432,7 @@ def _transform_and_write(
     return joined.schema
 
 
-def _write_quarantine(orders: DataFrame, returns: DataFrame, report: Report) -> None:
+def _write_quarantine(orders: DataFrame, returns: DataFrame, report: Report, path: str) -> None:
     rejected = orders.where(F.col(REASON).isNotNull()).select(
         F.lit("orders").alias("file"), F.col(RAW_LINE).alias("line"), F.col(REASON).alias("reason")
     )
@@ -424,9 +441,7 @@ def _write_quarantine(orders: DataFrame, returns: DataFrame, report: Report) -> 
             F.lit("returns").alias("file"), F.col(RAW_LINE).alias("line"), F.col(REASON).alias("reason")
         )
     ).cache()
-    rejected.coalesce(1).write.mode("overwrite").option("header", True).csv(
-        report.run_path + "_quality/quarantine/"
-    )
+    rejected.coalesce(1).write.mode("overwrite").option("header", True).csv(path)
     by_reason = (
         rejected.where("file = 'orders'")
         .groupBy(F.regexp_replace("reason", r": '.*?' is not ", ": not ").alias("reason"))
@@ -512,9 +527,7 @@ def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
 
 def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
     """Point the table at this run unless the published batch is newer; then prune old run prefixes."""
-    import boto3
-
-    glue = boto3.client("glue")
+    glue = aws_client("glue")
     try:
         current = glue.get_table(DatabaseName=args.database, Name=args.table)["Table"]
     except glue.exceptions.EntityNotFoundException:
@@ -539,9 +552,7 @@ def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
 def prune_runs(output_path: str, keep: int, current: str) -> list[str]:
     """Delete all but the newest `keep` run prefixes (run ids sort by batch time); never the current one."""
     if is_s3(output_path):
-        import boto3
-
-        s3 = boto3.client("s3")
+        s3 = aws_client("s3")
         bucket, prefix = split_s3(join_path(output_path))
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
         runs = [
