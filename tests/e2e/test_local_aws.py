@@ -1,0 +1,540 @@
+"""The local AWS (deploy/local.py + deploy/local_patches.py): each patch really executes, then the pipeline.
+
+All tests share one local AWS (tests/e2e/conftest.py). Resources made by hand carry a per-run suffix so that
+they never collide with the deployed pipeline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import date, datetime
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from deploy import artifacts
+from tests.conftest import REPO
+from tests.e2e.conftest import NOTIFY, deployer_available, free_port
+
+pytestmark = pytest.mark.spark
+REGION = "us-east-1"
+RUN = uuid.uuid4().hex[:8]
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+class Aws:
+    """boto3 clients and a session at the local AWS."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = boto3.Session(
+            aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+        )
+
+    def __getattr__(self, service: str):
+        name = {"awslambda": "lambda"}.get(service, service)
+        client = self.session.client(name, endpoint_url=self.url)
+        setattr(self, service, client)
+        return client
+
+
+@pytest.fixture(scope="module")
+def aws(local_aws) -> Aws:
+    return Aws(local_aws.url)
+
+
+@pytest.fixture(scope="module")
+def role(aws) -> str:
+    return aws.iam.create_role(RoleName=f"e2e-role-{RUN}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+
+
+@pytest.fixture
+def wrangler(local_aws, monkeypatch):
+    """awswrangler pointed at the local AWS, the way the console's explorer calls it."""
+    import awswrangler as wr
+
+    for service in ("s3", "athena", "glue", "sts"):
+        monkeypatch.setattr(wr.config, f"{service}_endpoint_url", local_aws.url)
+    return wr
+
+
+def bucket(aws, base: str) -> str:
+    name = f"{base}-{RUN}"
+    aws.s3.create_bucket(Bucket=name)
+    return name
+
+
+def create_function(aws, role: str, name: str, handler: str, code: bytes, env=None, timeout: int = 10) -> str:
+    return aws.awslambda.create_function(
+        FunctionName=f"{name}-{RUN}",
+        Runtime="python3.11",
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": code},
+        Timeout=timeout,
+        Environment={"Variables": env or {}},
+    )["FunctionArn"]
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(interval)
+
+
+def athena_workgroup(aws, results_bucket: str) -> str:
+    name = f"e2e-{RUN}-{results_bucket}"
+    if name not in [w["Name"] for w in aws.athena.list_work_groups()["WorkGroups"]]:
+        aws.athena.create_work_group(
+            Name=name,
+            Configuration={
+                "ResultConfiguration": {"OutputLocation": f"s3://{results_bucket}/athena-results/"}
+            },
+        )
+    return name
+
+
+# ------------------------------------------------------------------------------------------ 1. Lambda
+
+
+def test_lambda_runs_the_deployed_zip(aws, role):
+    orders, returns = bucket(aws, "e2e-orders"), bucket(aws, "e2e-returns")
+    name = "check-orders-returns-exist"
+    create_function(
+        aws,
+        role,
+        name,
+        artifacts.lambda_handler(name),
+        artifacts.build_lambda_zip(name),
+        env={"ORDERS_BUCKET": orders, "RETURNS_BUCKET": returns},
+    )
+
+    empty = aws.awslambda.invoke(FunctionName=f"{name}-{RUN}", Payload=b"{}")
+    aws.s3.put_object(Bucket=orders, Key="o.csv", Body=b"Order ID,Order Date\nA,2024-01-01\n")
+    aws.s3.put_object(Bucket=returns, Key="r.csv", Body=b"Order ID\nA\n")
+    full = aws.awslambda.invoke(FunctionName=f"{name}-{RUN}", Payload=b"{}")
+
+    assert "FunctionError" not in empty
+    assert json.loads(empty["Payload"].read()) == {"both_exist": False, "orders": None, "returns": None}
+    result = json.loads(full["Payload"].read())
+    assert result["both_exist"] is True
+    assert (result["orders"]["key"], result["returns"]["key"]) == ("o.csv", "r.csv")
+
+
+def test_lambda_errors_are_function_errors(aws, role):
+    code = artifacts.reproducible_zip(
+        {
+            "app.py": b"import time\n"
+            b"class TransientError(Exception):\n    pass\n"
+            b"def fail(event, context):\n    raise TransientError('throttled: ' + event['why'])\n"
+            b"def slow(event, context):\n    time.sleep(5)\n"
+        }
+    )
+    create_function(aws, role, "e2e-fails", "app.fail", code)
+    create_function(aws, role, "e2e-slow", "app.slow", code, timeout=1)
+
+    failed = aws.awslambda.invoke(FunctionName=f"e2e-fails-{RUN}", Payload=json.dumps({"why": "test"}))
+    started = time.monotonic()
+    timed_out = aws.awslambda.invoke(FunctionName=f"e2e-slow-{RUN}", Payload=b"{}")
+
+    assert failed["FunctionError"]
+    error = json.loads(failed["Payload"].read())
+    assert error["errorType"] == "TransientError"  # what Step Functions' Retry/Catch match on
+    assert error["errorMessage"] == "throttled: test"
+    assert any("app.py" in line for line in error["stackTrace"])
+    assert timed_out["FunctionError"]
+    assert json.loads(timed_out["Payload"].read())["errorType"] == "Sandbox.Timedout"
+    assert time.monotonic() - started < 4
+
+
+def test_s3_notifications_are_asynchronous(aws, role, local_aws):
+    source, sink = bucket(aws, "e2e-events"), bucket(aws, "e2e-sink")
+    code = artifacts.reproducible_zip(
+        {
+            "forward.py": b"import json, os, time, boto3\n"
+            b"def handler(event, context):\n"
+            b"    time.sleep(1)\n"
+            b"    key = event['Records'][0]['s3']['object']['key']\n"
+            b"    boto3.client('s3').put_object(Bucket=os.environ['SINK'], Key=key, Body=json.dumps(event))\n"
+        }
+    )
+    arn = create_function(aws, role, "e2e-forward", "forward.handler", code, env={"SINK": sink})
+    aws.s3.put_bucket_notification_configuration(
+        Bucket=source,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+
+    started = time.monotonic()
+    aws.s3.put_object(Bucket=source, Key="first.csv", Body=b"1")
+    aws.s3.put_object(Bucket=source, Key="second.csv", Body=b"2")
+    put_seconds = time.monotonic() - started
+
+    assert put_seconds < 1.0  # the PUTs did not wait for the 1 s handler
+    assert local_aws.wait_idle(30)
+    keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket=sink)["Contents"]]
+    assert sorted(keys) == ["first.csv", "second.csv"]
+    event = json.loads(aws.s3.get_object(Bucket=sink, Key="second.csv")["Body"].read())
+    assert event["Records"][0]["eventName"] == "ObjectCreated:Put"
+    assert event["Records"][0]["s3"]["bucket"]["name"] == source
+
+
+# ------------------------------------------------------------------------------------------ 5. Athena
+
+
+def publish_small_table(aws, data_bucket: str, database: str, table: str) -> None:
+    """Two partitions of Parquet under a run prefix; the table found through partition projection."""
+    rows = {
+        (2016, 11): {
+            "order_id": ["A", "B", "C"],
+            "is_returned": [True, False, True],
+            "sales": [1.5, 2.0, 3.0],
+        },
+        (2017, 1): {"order_id": ["D", "E"], "is_returned": [False, True], "sales": [4.0, None]},
+    }
+    run = f"joined/run_id={RUN}/"
+    for (year, month), columns in rows.items():
+        frame = pa.table(
+            {
+                **columns,
+                "order_date": [date(year, month, 1)] * len(columns["order_id"]),
+                "processed_at": pa.array(
+                    [datetime(2024, 5, 1, 12, 30)] * len(columns["order_id"]), pa.timestamp("us", tz="UTC")
+                ),
+            }
+        )
+        buffer = io.BytesIO()
+        pq.write_table(frame, buffer)
+        key = f"{run}order_year={year}/order_month={month}/part-0.snappy.parquet"
+        aws.s3.put_object(Bucket=data_bucket, Key=key, Body=buffer.getvalue())
+    aws.s3.put_object(Bucket=data_bucket, Key=f"{run}_quality/report.json", Body=b"{}")  # never read as data
+    aws.glue.create_database(DatabaseInput={"Name": database})
+    aws.glue.create_table(
+        DatabaseName=database,
+        TableInput={
+            "Name": table,
+            "TableType": "EXTERNAL_TABLE",
+            "Parameters": {
+                "classification": "parquet",
+                "projection.enabled": "true",
+                "projection.order_year.type": "integer",
+                "projection.order_year.range": "2016,2017",
+                "projection.order_month.type": "integer",
+                "projection.order_month.range": "1,12",
+                "storage.location.template": f"s3://{data_bucket}/{run}"
+                "order_year=${order_year}/order_month=${order_month}/",
+            },
+            "PartitionKeys": [{"Name": "order_year", "Type": "int"}, {"Name": "order_month", "Type": "int"}],
+            "StorageDescriptor": {
+                "Columns": [
+                    {"Name": "order_id", "Type": "string"},
+                    {"Name": "is_returned", "Type": "boolean"},
+                    {"Name": "sales", "Type": "double"},
+                    {"Name": "order_date", "Type": "date"},
+                    {"Name": "processed_at", "Type": "timestamp"},
+                    {"Name": "comment", "Type": "string"},  # in the catalog, in no file: NULL
+                ],
+                "Location": f"s3://{data_bucket}/{run}",
+            },
+        },
+    )
+
+
+def test_athena_runs_sql_on_the_table_parquet(aws, wrangler):
+    data = bucket(aws, "e2e-athena")
+    database, table = f"e2e_db_{RUN}", "small"
+    publish_small_table(aws, data, database, table)
+    workgroup = athena_workgroup(aws, data)
+
+    def query(sql, params=None):
+        return wrangler.athena.read_sql_query(
+            sql,
+            database=database,
+            workgroup=workgroup,
+            ctas_approach=False,
+            unload_approach=False,
+            params=params,
+            paramstyle="qmark",
+            boto3_session=aws.session,
+        )
+
+    counted = query(
+        f"SELECT count(*) AS n FROM {table} WHERE is_returned = ? AND order_year = ?", ["true", "2016"]
+    )
+    grouped = query(
+        f"SELECT order_year, order_month, count(*) AS lines, sum(sales) AS sales, "
+        f"count_if(is_returned) AS returned FROM {database}.{table} GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    everything = f"SELECT * FROM awsdatacatalog.{database}.{table}"
+    rows = query(f"{everything} WHERE order_id IN (?, ?) ORDER BY order_id", ["'A'", "'E'"])
+
+    assert counted["n"].tolist() == [2]
+    assert grouped.to_dict("records") == [
+        {"order_year": 2016, "order_month": 11, "lines": 3, "sales": 6.5, "returned": 2},
+        {"order_year": 2017, "order_month": 1, "lines": 2, "sales": 4.0, "returned": 1},
+    ]
+    assert rows["order_id"].tolist() == ["A", "E"]
+    assert rows["is_returned"].tolist() == [True, True]
+    assert str(rows["order_date"][0]) == "2016-11-01"
+    assert rows["processed_at"][0] == datetime(2024, 5, 1, 12, 30)
+    assert rows["comment"].isna().all() and rows["sales"].isna().tolist() == [False, True]
+    assert str(rows["order_year"].dtype) == "Int32" and str(rows["is_returned"].dtype) == "boolean"
+
+
+def test_athena_reports_failed_sql(aws, wrangler):
+    data = bucket(aws, "e2e-athena-failures")
+    workgroup = athena_workgroup(aws, data)
+    database = f"e2e_db_{RUN}"
+
+    for sql, reason in (
+        ("SELECT nope FROM small", "nope"),
+        ("SELECT * FROM missing_table", "TABLE_NOT_FOUND"),
+        ("SELECT * FROM small WHERE order_id = ?", "INVALID_PARAMETER"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "FUNCTION_NOT_FOUND"),
+    ):
+        with pytest.raises(wrangler.exceptions.QueryFailed, match=reason):
+            wrangler.athena.read_sql_query(
+                sql, database=database, workgroup=workgroup, ctas_approach=False, unload_approach=False,
+                boto3_session=aws.session,
+            )  # fmt: skip
+
+
+def test_athena_get_query_results_pages(aws, local_aws):
+    data = bucket(aws, "e2e-athena-pages")
+    workgroup = athena_workgroup(aws, data)
+    execution = aws.athena.start_query_execution(
+        QueryString="SELECT x, x % 2 = 0 AS even FROM unnest(sequence(1, 2500)) AS t(x)", WorkGroup=workgroup
+    )["QueryExecutionId"]
+
+    status = aws.athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]["Status"]
+    pages = list(aws.athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution))
+
+    assert status["State"] == "SUCCEEDED"
+    rows = [r["Data"] for page in pages for r in page["ResultSet"]["Rows"]]
+    assert len(pages) == 3 and len(rows) == 2501
+    assert rows[0] == [{"VarCharValue": "x"}, {"VarCharValue": "even"}]
+    assert rows[1] == [{"VarCharValue": "1"}, {"VarCharValue": "false"}]
+    assert rows[-1] == [{"VarCharValue": "2500"}, {"VarCharValue": "true"}]
+    types = [c["Type"] for c in pages[0]["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]]
+    assert types == ["bigint", "boolean"]
+
+
+# ------------------------------------------------------------------------------------------ 6. SNS
+
+
+def test_sns_email_is_delivered_and_recorded(aws, local_aws, mail_catcher):
+    topic = aws.sns.create_topic(Name=f"e2e-topic-{RUN}")["TopicArn"]
+    aws.sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
+
+    aws.sns.publish(TopicArn=topic, Subject=f"Run {RUN} done", Message="Rows out: 20.\nReturned lines: 10.")
+
+    mail = mail_catcher.wait_for(lambda m: m["Subject"] == f"Run {RUN} done")
+    assert mail["To"] == "ops@example.com"
+    assert "Rows out: 20." in mail.get_payload(decode=True).decode()
+    inbox = [
+        json.loads(line) for line in (local_aws.state_dir / "notifications.jsonl").read_text().splitlines()
+    ]
+    (record,) = [r for r in inbox if r["topic"] == topic]
+    assert record["subject"] == f"Run {RUN} done" and record["message"].startswith("Rows out: 20.")
+    assert record["emails"] == ["ops@example.com"] and record["time"]
+
+
+# ------------------------------------------------------------------------------------------ 4. Glue
+
+
+@pytest.fixture(scope="module")
+def glue_job(aws, role):
+    """The Glue job made by hand: script and extra-py-files in S3, catalog database, output bucket."""
+    scripts, processed = bucket(aws, "e2e-scripts"), bucket(aws, "e2e-processed")
+    aws.s3.put_object(Bucket=scripts, Key="ecommerce_join_data.py", Body=artifacts.glue_script_bytes())
+    aws.s3.put_object(Bucket=scripts, Key="csv_profile.zip", Body=artifacts.build_glue_extra_py_zip())
+    database = f"e2e_glue_{RUN}"
+    aws.glue.create_database(DatabaseInput={"Name": database})
+    name = f"e2e_join_{RUN}"
+    aws.glue.create_job(
+        Name=name,
+        Role=role,
+        GlueVersion="5.0",
+        Command={"Name": "glueetl", "ScriptLocation": f"s3://{scripts}/ecommerce_join_data.py"},
+        DefaultArguments={
+            "--extra-py-files": f"s3://{scripts}/csv_profile.zip",
+            "--output_path": f"s3://{processed}/joined-data/",
+            "--database": database,
+            "--table": "joined_data",
+        },
+    )
+    return {"name": name, "database": database, "processed": processed, "raw": bucket(aws, "e2e-raw")}
+
+
+def run_glue(aws, job, orders: bytes, returns: bytes, run_id: str, slow: bool = False) -> dict:
+    aws.s3.put_object(Bucket=job["raw"], Key=f"{run_id}/orders.csv", Body=orders)
+    aws.s3.put_object(Bucket=job["raw"], Key=f"{run_id}/returns.csv", Body=returns)
+    run_id_glue = aws.glue.start_job_run(
+        JobName=job["name"],
+        Arguments={
+            "--orders_path": f"s3://{job['raw']}/{run_id}/orders.csv",
+            "--returns_path": f"s3://{job['raw']}/{run_id}/returns.csv",
+            "--run_id": run_id,
+        },
+    )["JobRunId"]
+    if slow:  # a real Spark run: not over at once (moto's default says SUCCEEDED immediately)
+        first = aws.glue.get_job_run(JobName=job["name"], RunId=run_id_glue)["JobRun"]
+        assert first["JobRunState"] in ("STARTING", "RUNNING") and "CompletedOn" not in first
+    return wait_until(
+        lambda: (
+            (r := aws.glue.get_job_run(JobName=job["name"], RunId=run_id_glue)["JobRun"])["JobRunState"]
+            in ("SUCCEEDED", "FAILED")
+            and r
+        ),
+        timeout=120,
+    )
+
+
+def test_glue_job_run_executes_the_script(aws, glue_job, sample_data, wrangler):
+    orders = (sample_data / "seed/ordercsv.csv").read_bytes()
+    returns = (sample_data / "seed/returncsv.csv").read_bytes()
+
+    run = run_glue(aws, glue_job, orders, returns, "20240501T000000Z-good", slow=True)
+
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    assert run["ExecutionTime"] >= 1 and run["CompletedOn"] >= run["StartedOn"]
+    table = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
+    run_prefix = f"s3://{glue_job['processed']}/joined-data/run_id=20240501T000000Z-good/"
+    assert table["StorageDescriptor"]["Location"] == run_prefix
+    assert table["Parameters"]["rows"] == "20"
+    report_key = "joined-data/run_id=20240501T000000Z-good/_quality/report.json"
+    report = json.loads(aws.s3.get_object(Bucket=glue_job["processed"], Key=report_key)["Body"].read())
+    assert (report["status"], report["rows_out"], report["returned_lines"]) == ("SUCCEEDED", 20, 10)
+    assert report["orders_path"].startswith("s3://") and report["run_path"] == run_prefix
+    listed = aws.s3.list_objects_v2(Bucket=glue_job["processed"], Prefix="joined-data/")["Contents"]
+    assert any(o["Key"].endswith(".parquet") for o in listed)
+    assert not any(o["Key"].endswith(".crc") for o in listed)
+
+    workgroup = athena_workgroup(aws, glue_job["processed"])
+    counted = wrangler.athena.read_sql_query(
+        "SELECT count(*) AS n, count_if(is_returned) AS returned FROM joined_data",
+        database=glue_job["database"], workgroup=workgroup, ctas_approach=False, unload_approach=False,
+        boto3_session=aws.session,
+    )  # fmt: skip
+    assert counted.to_dict("records") == [{"n": 20, "returned": 10}]
+
+
+def test_glue_job_run_failure_reports_the_error(aws, glue_job, sample_data):
+    orders = (sample_data / "seed/ordercsv.csv").read_bytes()
+    before = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
+
+    run = run_glue(aws, glue_job, orders, b"Reason,Returned\nbroken,Yes\n", "20240502T000000Z-bad")
+
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"].startswith("ProfileError: returns file has no order id column")
+    assert run["ExecutionTime"] >= 1
+    after = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
+    assert after["StorageDescriptor"]["Location"] == before["StorageDescriptor"]["Location"]
+
+
+# ------------------------------------------------------------------------------------------ the pipeline
+
+
+@pytest.mark.skipif(not deployer_available(), reason="deploy/deployer.py has not landed yet")
+def test_upload_to_table_through_the_deployed_pipeline(aws, local_aws, sample_data, wrangler, mail_catcher):
+    settings = local_aws.settings
+    machine = next(
+        m["stateMachineArn"]
+        for m in aws.stepfunctions.list_state_machines()["stateMachines"]
+        if m["name"] == settings.state_machine
+    )
+
+    aws.s3.put_object(
+        Bucket=settings.orders_bucket,
+        Key="seed/orders.csv",
+        Body=(sample_data / "seed/ordercsv.csv").read_bytes(),
+    )
+    aws.s3.put_object(
+        Bucket=settings.returns_bucket,
+        Key="seed/returns.csv",
+        Body=(sample_data / "seed/returncsv.csv").read_bytes(),
+    )
+
+    def finished():
+        executions = aws.stepfunctions.list_executions(stateMachineArn=machine)["executions"]
+        done = [e for e in executions if e["status"] != "RUNNING"]
+        return done if done and len(done) == len(executions) else None
+
+    executions = wait_until(finished, timeout=120, interval=0.25)
+    described = aws.stepfunctions.describe_execution(executionArn=executions[0]["executionArn"])
+    assert [e["status"] for e in executions] == ["SUCCEEDED"], described.get("cause")
+    frame = wrangler.athena.read_sql_query(
+        f"SELECT count(*) AS n, count_if(is_returned) AS returned FROM {settings.table}",
+        database=settings.database, workgroup=settings.athena_workgroup, ctas_approach=False,
+        unload_approach=False, boto3_session=aws.session,
+    )  # fmt: skip
+    assert frame.to_dict("records") == [{"n": 20, "returned": 10}]
+    mail = mail_catcher.wait_for(lambda m: m["To"] == NOTIFY and "succeeded" in (m["Subject"] or ""))
+    assert "Rows out: 20" in mail.get_payload(decode=True).decode()
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+
+
+@pytest.mark.skipif(not deployer_available(), reason="deploy/deployer.py has not landed yet")
+def test_cli_deploys_serves_and_stops_on_sigterm(tmp_path):
+    """`python -m deploy.local`: port from ECOMMERCE_LOCAL_PORT, a `ready` line, a clean stop on SIGTERM."""
+    port = free_port()
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMTP_", "ECOMMERCE_", "MOTO_"))
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deploy.local", "--state-dir", str(tmp_path / "state")],
+        cwd=REPO,
+        env={**environ, "ECOMMERCE_LOCAL_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if "ready" in line:
+                ready.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert ready.wait(90), "".join(lines)
+        url = f"http://127.0.0.1:{port}"
+        assert url in next(line for line in lines if "ready" in line)
+        s3 = Aws(url).s3
+        assert "ecommerce-orders-raw" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0, "".join(lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(5)
+    assert "local AWS stopped" in "".join(lines)
