@@ -4,7 +4,8 @@ moto answers every API the pipeline uses but executes almost nothing (design.md 
 replaces one moto function in this process, with the reason on the line above it:
 
 1. Lambda     ``moto.awslambda.models.LambdaFunction._invoke_lambda``: the deployed zip runs in a subprocess
-              (and ``LambdaFunction.docker_client`` is absent, which keeps /moto-api/data.json working).
+              (``.invoke`` reports uncaught errors as "Unhandled"; ``.docker_client`` is absent, which keeps
+              /moto-api/data.json working).
 2. S3 events  ``moto.s3.notifications.send_event``: delivered by one background worker, in order.
 3. Steps      ``moto.core.config.default_user_config`` + ``MOTO_PORT`` + ``StepFunctionsParserBackend
               .start_execution``: ASL is interpreted, calls come back to this server, executions get names.
@@ -1110,6 +1111,16 @@ def apply_all(
         raise AttributeError("the local AWS runs Lambda code without Docker")
 
     patcher.set(LambdaFunction, "docker_client", property(no_docker))
+    original_invoke = LambdaFunction.invoke
+
+    #    An exception that escapes the handler is an "Unhandled" function error on AWS; moto says "Handled".
+    def invoke(fn: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
+        result = original_invoke(fn, body, request_headers, response_headers)
+        if response_headers.get("x-amz-function-error") == "Handled":
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return result
+
+    patcher.set(LambdaFunction, "invoke", invoke)
 
     # 2. moto delivers S3 notifications inside the PUT and swallows errors; AWS delivers them asynchronously.
     original_send_event = notifications.send_event
