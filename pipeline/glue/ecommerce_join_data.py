@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
 from pathlib import Path
 
 import csv_profile
@@ -134,7 +136,7 @@ def type_columns(raw: DataFrame, profile: CsvProfile, required: tuple[str, ...] 
     Required columns must not be empty. The line's text is kept in `_raw_line` for the quarantine.
     """
     field_count = F.lit(f"wrong number of fields, expected {len(profile.columns)}")
-    typed, reasons = [], [F.when(F.col(CORRUPT).isNotNull(), field_count)]
+    typed, problems = [], [(F.col(CORRUPT).isNotNull(), field_count)]
     for col in profile.columns:
         source = F.col(col.name)
         parsed = _parse(source, col.kind, profile, col.date_format.spark_pattern if col.date_format else None)
@@ -142,15 +144,17 @@ def type_columns(raw: DataFrame, profile: CsvProfile, required: tuple[str, ...] 
         if col.kind != "string":
             label = col.date_format.label if col.date_format else KIND_LABELS[col.kind]
             message = F.format_string(f"{col.name}: '%s' is not {label}", source)
-            reasons.append(F.when(source.isNotNull() & parsed.isNull(), message))
+            problems.append((source.isNotNull() & parsed.isNull(), message))
         if col.name in required:
-            reasons.append(F.when(source.isNull(), F.lit(f"{col.name}: empty")))
-    reason = F.concat_ws("; ", *reasons)
+            problems.append((source.isNull(), F.lit(f"{col.name}: empty")))
+    # A cheap boolean per line; the reason text is only built for the (rare) rejected lines.
+    rejected = reduce(operator.or_, [condition for condition, _ in problems])
+    reason = F.concat_ws("; ", *[F.when(condition, message) for condition, message in problems])
     line = F.concat_ws(profile.delimiter, *[F.coalesce(F.col(c.name), F.lit("")) for c in profile.columns])
     return raw.select(
         *typed,
-        F.when(reason != "", reason).alias(REASON),
-        F.when(reason != "", F.coalesce(F.col(CORRUPT), line)).alias(RAW_LINE),
+        F.when(rejected, reason).alias(REASON),
+        F.when(rejected, F.coalesce(F.col(CORRUPT), line)).alias(RAW_LINE),
     )
 
 
