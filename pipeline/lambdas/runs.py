@@ -157,23 +157,22 @@ def _sha256(text: str) -> str:
 
 
 def execution_name(orders: S3Object | None, returns: S3Object | None) -> str:
-    """Deterministic Step Functions execution name for a pair of objects.
+    """Deterministic Step Functions execution name for a pair of objects: keys and ETags only.
 
-    Both present: ``<batch_ts>-<h12>`` with h12 over both keys and ETags, so duplicate S3 events and the
-    two uploads of one batch map to one execution. One present: ``<ts>-<h12>-awaiting-returns`` (or
-    ``-awaiting-orders``) with the hash over the present object only.
+    Both present: ``batch-<h24>`` with the hash over both keys and ETags, so duplicate S3 events, the two
+    uploads of one batch and a re-upload of the same bytes (new LastModified, same ETag) map to one
+    execution. One present: ``awaiting-returns-<h24>`` (or ``awaiting-orders-``) over that object only.
     """
     if orders is None and returns is None:
         raise ValueError("an execution name needs at least one of orders and returns")
-    ts = compact_utc(batch_time(orders, returns))
     if orders is not None and returns is not None:
-        material, suffix = f"{orders.key}|{orders.etag}|{returns.key}|{returns.etag}", ""
+        material, prefix = f"{orders.key}|{orders.etag}|{returns.key}|{returns.etag}", "batch"
     elif orders is not None:
-        material, suffix = f"{orders.key}|{orders.etag}", "-awaiting-returns"
+        material, prefix = f"{orders.key}|{orders.etag}", "awaiting-returns"
     else:
         assert returns is not None
-        material, suffix = f"{returns.key}|{returns.etag}", "-awaiting-orders"
-    return f"{ts}-{_sha256(material)[:12]}{suffix}"
+        material, prefix = f"{returns.key}|{returns.etag}", "awaiting-orders"
+    return f"{prefix}-{_sha256(material)[:24]}"
 
 
 def rerun_name(name: str, now: datetime) -> str:

@@ -238,7 +238,7 @@ def test_on_upload_waiting_execution_picks_up_the_second_file(aws):
 
     waiting = on_upload.handler(load_event("s3_put_orders.json"), None)
     assert waiting["started"] is True
-    assert waiting["execution_name"].endswith("-awaiting-returns")
+    assert waiting["execution_name"].startswith("awaiting-returns-")
     assert execution_input(aws, waiting["execution_name"])["returns"] is None
 
     put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
@@ -262,7 +262,7 @@ def test_on_upload_waiting_execution_picks_up_the_second_file(aws):
 def test_on_upload_returns_first_then_orders(aws):
     put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
     waiting = on_upload.handler(load_event("s3_put_returns.json"), None)
-    assert waiting["execution_name"].endswith("-awaiting-orders")
+    assert waiting["execution_name"].startswith("awaiting-orders-")
     put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
     attached = on_upload.handler(load_event("s3_put_orders.json"), None)
     assert (attached["reason"], attached["execution_name"]) == ("attached", waiting["execution_name"])

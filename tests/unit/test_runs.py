@@ -105,7 +105,9 @@ def test_execution_name_is_deterministic_and_valid():
     name = runs.execution_name(ORDERS, RETURNS)
     assert name == runs.execution_name(obj(), RETURNS)
     assert NAME_RE.match(name)
-    assert re.fullmatch(r"20261125T183100Z-[0-9a-f]{12}", name)  # the batch time is the newer object's
+    assert re.fullmatch(r"batch-[0-9a-f]{24}", name)
+    # Re-uploading the same bytes changes LastModified, not the ETag: the same execution (one run).
+    assert runs.execution_name(obj(when="2026-11-26T09:00:00Z"), RETURNS) == name
 
 
 def test_execution_name_changes_with_etag_and_key():
@@ -125,8 +127,8 @@ def test_execution_name_ignores_bucket_and_size_but_uses_the_pair_order():
 def test_awaiting_names():
     orders_only = runs.execution_name(ORDERS, None)
     returns_only = runs.execution_name(None, RETURNS)
-    assert re.fullmatch(r"20261125T183000Z-[0-9a-f]{12}-awaiting-returns", orders_only)
-    assert re.fullmatch(r"20261125T183100Z-[0-9a-f]{12}-awaiting-orders", returns_only)
+    assert re.fullmatch(r"awaiting-returns-[0-9a-f]{24}", orders_only)
+    assert re.fullmatch(r"awaiting-orders-[0-9a-f]{24}", returns_only)
     assert NAME_RE.match(orders_only) and NAME_RE.match(returns_only)
     assert runs.execution_name(obj(etag="other"), None) != orders_only
     with pytest.raises(ValueError):
