@@ -20,11 +20,8 @@ check-java:
 test: venv check-java
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-run: venv
-	@echo "make run: the embedded local AWS and the console arrive with the local-AWS issue (#3)."
-	@echo "Today you can run the Glue job on local files:"
-	@echo "  $(PY) pipeline/glue/ecommerce_join_data.py --orders_path a.csv --returns_path b.csv --output_path out/"
-	@exit 1
+run: venv check-java
+	bash deploy/run_local.sh
 
 bench: venv check-java
 	$(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make run`: the local AWS in the background, deployed, then the console; Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT="${ECOMMERCE_LOCAL_PORT:-4566}"
+CONSOLE_PORT="${CONSOLE_PORT:-8501}"
+STATE_DIR="${STATE_DIR:-.local-aws}"
+mkdir -p "$STATE_DIR"
+LOG="$STATE_DIR/local-aws.log"
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "stopped the console and the local AWS"
+}
+trap cleanup INT TERM EXIT
+
+echo "starting the local AWS on port $PORT (log: $LOG) …"
+ECOMMERCE_LOCAL_PORT="$PORT" "$PY" -m deploy.local --port "$PORT" --state-dir "$STATE_DIR" >"$LOG" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do
+  grep -q "ready" "$LOG" 2>/dev/null && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "the local AWS failed to start:"; tail -20 "$LOG"; exit 1; }
+  sleep 0.5
+done
+grep -q "ready" "$LOG" || { echo "the local AWS did not report ready within 150 s:"; tail -20 "$LOG"; exit 1; }
+grep "ready" "$LOG"
+
+export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT"
+"$PY" -m streamlit run Home.py --server.headless true --server.port "$CONSOLE_PORT" \
+  --browser.gatherUsageStats false >"$STATE_DIR/console.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 120); do
+  curl -fs "http://127.0.0.1:$CONSOLE_PORT/_stcore/health" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+echo
+echo "console: http://127.0.0.1:$CONSOLE_PORT   (local AWS: http://127.0.0.1:$PORT) — Ctrl-C stops both"
+command -v xdg-open >/dev/null && xdg-open "http://127.0.0.1:$CONSOLE_PORT" >/dev/null 2>&1 || true
+wait -n "${pids[@]}"
