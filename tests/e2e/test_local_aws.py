@@ -24,7 +24,7 @@ import pytest
 
 from deploy import artifacts
 from tests.conftest import REPO
-from tests.e2e.conftest import NOTIFY, deployer_available, free_port
+from tests.e2e.conftest import deployer_available, free_port
 
 pytestmark = pytest.mark.spark
 REGION = "us-east-1"
@@ -452,47 +452,6 @@ def test_glue_job_run_failure_reports_the_error(aws, glue_job, sample_data):
     assert run["ExecutionTime"] >= 1
     after = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
     assert after["StorageDescriptor"]["Location"] == before["StorageDescriptor"]["Location"]
-
-
-# ------------------------------------------------------------------------------------------ the pipeline
-
-
-@pytest.mark.skipif(not deployer_available(), reason="deploy/deployer.py has not landed yet")
-def test_upload_to_table_through_the_deployed_pipeline(aws, local_aws, sample_data, wrangler, mail_catcher):
-    settings = local_aws.settings
-    machine = next(
-        m["stateMachineArn"]
-        for m in aws.stepfunctions.list_state_machines()["stateMachines"]
-        if m["name"] == settings.state_machine
-    )
-
-    aws.s3.put_object(
-        Bucket=settings.orders_bucket,
-        Key="seed/orders.csv",
-        Body=(sample_data / "seed/ordercsv.csv").read_bytes(),
-    )
-    aws.s3.put_object(
-        Bucket=settings.returns_bucket,
-        Key="seed/returns.csv",
-        Body=(sample_data / "seed/returncsv.csv").read_bytes(),
-    )
-
-    def finished():
-        executions = aws.stepfunctions.list_executions(stateMachineArn=machine)["executions"]
-        done = [e for e in executions if e["status"] != "RUNNING"]
-        return done if done and len(done) == len(executions) else None
-
-    executions = wait_until(finished, timeout=120, interval=0.25)
-    described = aws.stepfunctions.describe_execution(executionArn=executions[0]["executionArn"])
-    assert [e["status"] for e in executions] == ["SUCCEEDED"], described.get("cause")
-    frame = wrangler.athena.read_sql_query(
-        f"SELECT count(*) AS n, count_if(is_returned) AS returned FROM {settings.table}",
-        database=settings.database, workgroup=settings.athena_workgroup, ctas_approach=False,
-        unload_approach=False, boto3_session=aws.session,
-    )  # fmt: skip
-    assert frame.to_dict("records") == [{"n": 20, "returned": 10}]
-    mail = mail_catcher.wait_for(lambda m: m["To"] == NOTIFY and "succeeded" in (m["Subject"] or ""))
-    assert "Rows out: 20" in mail.get_payload(decode=True).decode()
 
 
 # ------------------------------------------------------------------------------------------ the CLI

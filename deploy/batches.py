@@ -1,0 +1,131 @@
+"""Upload a batch to the raw buckets the way a team does, and follow the execution that it starts.
+
+Used by the end-to-end tests and by ``python -m bench --only e2e``. Plain boto3 calls: it works against the
+local AWS and real AWS alike.
+
+Which execution a batch gets (pipeline/lambdas/on_upload.py): the upload events name the execution after
+the newest orders and returns objects, ``batch-<sha of keys+ETags>``. When the first file of a pair finds no
+counterpart at all, an ``awaiting-…`` execution starts for it alone, and the second file's event attaches
+to it instead of starting ``batch-…``. The events list the buckets when they are handled: if the first
+file's event is handled before the second file has landed and finds an older counterpart, it starts a run
+for that (older, new) pair as well, so a pair of new files can mean two runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.lambdas import runs
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+@dataclass(frozen=True)
+class Batch:
+    orders: runs.S3Object
+    returns: runs.S3Object
+    first: str  # "orders" or "returns": which one was uploaded first
+    second_put_done: float  # time.monotonic() when the second PUT returned
+
+    @property
+    def name(self) -> str:
+        """The execution name of this pair (deterministic: keys and ETags)."""
+        return runs.execution_name(self.orders, self.returns)
+
+    @property
+    def awaiting_name(self) -> str:
+        """The execution the first file starts when the other bucket holds no file at all."""
+        if self.first == "orders":
+            return runs.execution_name(self.orders, None)
+        return runs.execution_name(None, self.returns)
+
+
+def state_machine_arn(sfn: Any, name: str) -> str:
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    raise LookupError(f"no state machine named {name!r}")
+
+
+def executions(sfn: Any, machine_arn: str) -> list[dict[str, Any]]:
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn)
+    return [e for page in pages for e in page["executions"]]
+
+
+def _put(s3: Any, bucket: str, key: str, body: bytes) -> runs.S3Object:
+    etag = s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
+    # LastModified plays no part in the execution name: this client's clock stands in for it.
+    return runs.S3Object.create(bucket, key, etag, datetime.now(UTC), len(body))
+
+
+def put_batch(
+    s3: Any,
+    orders: tuple[str, str, bytes],
+    returns: tuple[str, str, bytes],
+    *,
+    first: str = "returns",
+) -> Batch:
+    """PUT the two files, ``first`` one first. Each is (bucket, key, bytes)."""
+    if first not in ("orders", "returns"):
+        raise ValueError(f"first must be 'orders' or 'returns', not {first!r}")
+    if first == "returns":
+        returns_object = _put(s3, *returns)
+        orders_object = _put(s3, *orders)
+    else:
+        orders_object = _put(s3, *orders)
+        returns_object = _put(s3, *returns)
+    return Batch(orders_object, returns_object, first, time.monotonic())
+
+
+def describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+    try:
+        return sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return None
+
+
+def find_execution(sfn: Any, machine_arn: str, batch: Batch, timeout: float = 60.0) -> str:
+    """The ARN of the execution that runs ``batch``: ``batch-…``, or the ``awaiting-…`` execution that the
+    second upload attached to. Waits until one of them exists (S3 events are asynchronous)."""
+    own = runs.execution_arn(machine_arn, batch.name)
+    awaiting = runs.execution_arn(machine_arn, batch.awaiting_name)
+    deadline = time.monotonic() + timeout
+    while True:
+        if describe(sfn, own) is not None:
+            return own
+        found = describe(sfn, awaiting)
+        if found is not None and found["status"] == "RUNNING":  # waiting for files: the second one attaches
+            return awaiting
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no execution {batch.name} (or {batch.awaiting_name}) after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def wait_execution(sfn: Any, arn: str, timeout: float = 120.0, interval: float = 0.1) -> dict[str, Any]:
+    """describe_execution once the execution has ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = describe(sfn, arn)
+        if described is not None and described["status"] in TERMINAL:
+            return described
+        if time.monotonic() > deadline:
+            status = None if described is None else described["status"]
+            raise TimeoutError(f"execution {arn} still {status} after {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def wait_all_ended(sfn: Any, machine_arn: str, timeout: float = 120.0) -> list[dict[str, Any]]:
+    """All executions of the state machine, once none is RUNNING."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = executions(sfn, machine_arn)
+        if all(e["status"] in TERMINAL for e in listed):
+            return listed
+        if time.monotonic() > deadline:
+            running = [e["name"] for e in listed if e["status"] not in TERMINAL]
+            raise TimeoutError(f"executions still running after {timeout:.0f} s: {running}")
+        time.sleep(0.1)

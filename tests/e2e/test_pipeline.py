@@ -1,0 +1,192 @@
+"""The deployed pipeline on the local AWS, driven the way a team drives it: boto3 PUTs to the raw buckets.
+
+Each test uploads its own pair of files under its own keys and follows the execution found by its
+deterministic name (deploy/batches.py). The published table is shared: a test that needs one to exist
+publishes the seed batch first, and every test waits until no execution is running before it looks at
+the table, so the order of the tests does not matter.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deploy import batches
+from tests.e2e.conftest import NOTIFY, deployer_available
+from tests.e2e.test_local_aws import Aws
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(not deployer_available(), reason="deploy/deployer.py has not landed yet"),
+]
+
+COUNT_SQL = "SELECT count(*) AS n, count_if(is_returned) AS r FROM joined_data"
+
+
+class Pipeline:
+    """The deployed pipeline's names, boto3 clients at the local AWS, and the team's view of it."""
+
+    def __init__(self, local_aws) -> None:
+        self.local = local_aws
+        self.settings = local_aws.settings
+        self.aws = Aws(local_aws.url)
+        self.machine = batches.state_machine_arn(self.aws.stepfunctions, self.settings.state_machine)
+
+    def upload(self, orders: tuple[str, bytes], returns: tuple[str, bytes], first: str = "returns"):
+        """PUT (key, bytes) for orders and returns to the raw buckets; the batch's ended execution."""
+        batch = batches.put_batch(
+            self.aws.s3,
+            (self.settings.orders_bucket, *orders),
+            (self.settings.returns_bucket, *returns),
+            first=first,
+        )
+        return batch, self.follow(batch)
+
+    def follow(self, batch: batches.Batch) -> dict:
+        sfn = self.aws.stepfunctions
+        arn = batches.find_execution(sfn, self.machine, batch)
+        described = batches.wait_execution(sfn, arn, timeout=120)
+        self.settle()
+        return described
+
+    def settle(self) -> list[dict]:
+        """Once no execution runs and the local AWS is idle: every execution of the state machine."""
+        assert self.local.wait_idle(120)
+        ended = batches.wait_all_ended(self.aws.stepfunctions, self.machine, timeout=120)
+        assert self.local.wait_idle(120)
+        return ended
+
+    def names(self) -> set[str]:
+        return {e["name"] for e in batches.executions(self.aws.stepfunctions, self.machine)}
+
+    def table(self) -> dict | None:
+        glue = self.aws.glue
+        try:
+            return glue.get_table(DatabaseName=self.settings.database, Name=self.settings.table)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            return None
+
+    def counts(self) -> dict:
+        import awswrangler as wr
+
+        frame = wr.athena.read_sql_query(
+            COUNT_SQL,
+            database=self.settings.database,
+            workgroup=self.settings.athena_workgroup,
+            ctas_approach=False,
+            unload_approach=False,
+            boto3_session=self.aws.session,
+        )
+        (row,) = frame.to_dict("records")
+        return {"n": int(row["n"]), "r": int(row["r"])}
+
+
+@pytest.fixture(scope="module")
+def pipeline(local_aws) -> Pipeline:
+    return Pipeline(local_aws)
+
+
+@pytest.fixture
+def wrangler(local_aws, monkeypatch):
+    """awswrangler pointed at the local AWS, the way the console's explorer calls it."""
+    import awswrangler as wr
+
+    for service in ("s3", "athena", "glue", "sts"):
+        monkeypatch.setattr(wr.config, f"{service}_endpoint_url", local_aws.url)
+    return wr
+
+
+def seed(sample_data) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
+    return (
+        ("seed/orders.csv", (sample_data / "seed/ordercsv.csv").read_bytes()),
+        ("seed/returns.csv", (sample_data / "seed/returncsv.csv").read_bytes()),
+    )
+
+
+def body(mail) -> str:
+    return mail.get_payload(decode=True).decode()
+
+
+def mail_for(mail_catcher, execution_name: str, subject: str):
+    return mail_catcher.wait_for(
+        lambda m: m["To"] == NOTIFY and subject in (m["Subject"] or "") and execution_name in body(m)
+    )
+
+
+def test_seed_upload_to_table(pipeline, sample_data, wrangler, mail_catcher):
+    orders, returns = seed(sample_data)
+
+    batch, execution = pipeline.upload(orders, returns, first="orders")
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert pipeline.counts() == {"n": 20, "r": 10}
+    mail = mail_for(mail_catcher, execution["name"], "succeeded")
+    assert "Rows out: 20." in body(mail)
+    assert f"Orders file: s3://{pipeline.settings.orders_bucket}/seed/orders.csv" in body(mail)
+
+
+def test_us_superstore_upload_to_table(pipeline, sample_data, wrangler, mail_catcher):
+    us = sample_data / "superstore-us"
+
+    batch, execution = pipeline.upload(
+        ("superstore-us/orders.csv", (us / "orders.csv").read_bytes()),
+        ("superstore-us/returns.csv", (us / "returns.csv").read_bytes()),
+    )
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert pipeline.counts() == {"n": 9994, "r": 800}
+    mail = mail_for(mail_catcher, execution["name"], "succeeded")
+    assert "Rows out: 9994." in body(mail)
+    assert "Returned lines: 800." in body(mail)
+
+
+def test_returns_without_order_id_fail_and_keep_the_published_table(
+    pipeline, sample_data, wrangler, mail_catcher
+):
+    if pipeline.table() is None:  # run on its own: publish something first
+        assert pipeline.upload(*seed(sample_data))[1]["status"] == "SUCCEEDED"
+    pipeline.settle()
+    before, counted = pipeline.table(), pipeline.counts()
+    orders = (sample_data / "superstore-us/orders.csv").read_bytes()
+    no_order_id = b"Returned,Order Reference\nYes,CA-2017-153822\nYes,CA-2017-129707\n"
+
+    # Returns first: any run that the first PUT starts already sees the broken returns file.
+    batch, execution = pipeline.upload(
+        ("broken/orders.csv", orders), ("broken/returns.csv", no_order_id), first="returns"
+    )
+
+    assert execution["status"] == "FAILED"
+    assert "GlueJobFailed" in execution["cause"] and "order id column" in execution["cause"]
+    mail = mail_for(mail_catcher, execution["name"], "failed")
+    assert "returns file has no order id column (found: returned, order_reference)" in body(mail)
+    assert "Failed state: GlueJob." in body(mail)
+    after = pipeline.table()
+    assert after["Parameters"]["run_id"] == before["Parameters"]["run_id"]
+    assert after["StorageDescriptor"]["Location"] == before["StorageDescriptor"]["Location"]
+    assert pipeline.counts() == counted
+
+
+def test_same_bytes_under_the_same_key_start_one_run(pipeline, sample_data):
+    orders, returns = seed(sample_data)
+    orders = ("duplicates/orders.csv", orders[1])
+    returns = ("duplicates/returns.csv", returns[1])
+    s3, settings = pipeline.aws.s3, pipeline.settings
+    # The returns file on its own first: whatever run it starts (with older orders) ends before we count.
+    s3.put_object(Bucket=settings.returns_bucket, Key=returns[0], Body=returns[1])
+    pipeline.settle()
+    before = pipeline.names()
+
+    # The orders file twice in a row (the second time together with the same returns file again).
+    s3.put_object(Bucket=settings.orders_bucket, Key=orders[0], Body=orders[1])
+    batch = batches.put_batch(
+        s3, (settings.orders_bucket, *orders), (settings.returns_bucket, *returns), first="returns"
+    )  # both again: same keys, same bytes
+    execution = pipeline.follow(batch)
+    middle = pipeline.names()
+    # And both once more, after the run has ended.
+    batches.put_batch(s3, (settings.orders_bucket, *orders), (settings.returns_bucket, *returns))
+    pipeline.settle()
+    after = pipeline.names()
+
+    assert middle - before == {batch.name}
+    assert execution["name"] == batch.name and execution["status"] == "SUCCEEDED"
+    assert after == middle
