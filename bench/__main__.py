@@ -1,11 +1,16 @@
-"""`make bench`: time the Glue script against DuckDB doing the same join, in the same run.
+"""`make bench`: the Glue script against DuckDB, then the local end-to-end latency.
 
-Synthetic Superstore-shaped data: the US Superstore export repeated with suffixed Order IDs, so every
-field keeps its real shape (quoted fields, doubled quotes, M/D/YYYY dates). Both engines run as a whole
-process (start-up included), read the CSVs, left-join the deduplicated returns and write Parquet
-partitioned by order year and month.
+Part ``glue``: synthetic Superstore-shaped data, the US Superstore export repeated with suffixed Order
+IDs, so every field keeps its real shape (quoted fields, doubled quotes, M/D/YYYY dates). Both engines run
+as a whole process (start-up included), read the CSVs, left-join the deduplicated returns and write
+Parquet partitioned by order year and month.
 
-    python -m bench [--lines 1000000 5000000] [--repeat 1]
+Part ``e2e``: the local AWS in this process (deploy/local.py on a free port, settings from the
+environment as for ``make run``), warmed with one run. Then, each time under new keys so that each pair is
+a new batch: PUT the US Superstore returns, then the orders, and time from the return of that second PUT
+until the execution has SUCCEEDED and Athena (``wr.athena.read_sql_query``) shows the new run's rows.
+
+    python -m bench [--only glue|e2e] [--lines 1000000 5000000] [--repeat 1] [--e2e-runs 5]
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,14 +128,107 @@ def bench_glue_vs_duckdb(lines: int, repeat: int) -> dict:
     }
 
 
+E2E_TARGET_MEDIAN_S = 8.0
+RUN_SQL = "SELECT run_id, count(*) AS n, count_if(is_returned) AS r FROM joined_data GROUP BY run_id"
+
+
+def bench_e2e(runs: int) -> dict:
+    """Second PUT → execution SUCCEEDED and the new run queryable, ``runs`` times on a warm local AWS."""
+    import awswrangler as wr
+
+    from deploy import batches
+    from deploy.local import start_local_aws
+    from services import aws
+    from services.settings import Settings
+
+    us = SAMPLE / "superstore-us"
+    if not (us / "orders.csv").exists():
+        sys.exit(f"sample data not found at {SAMPLE}: the benchmark uploads superstore-us")
+    orders_bytes, returns_bytes = (us / "orders.csv").read_bytes(), (us / "returns.csv").read_bytes()
+    with tempfile.TemporaryDirectory(prefix="bench-local-aws-") as state_dir:
+        local = start_local_aws(0, Path(state_dir), deploy=True, settings=Settings.from_env(target="local"))
+        try:
+            settings = local.settings
+            for service in ("s3", "athena", "glue", "sts"):
+                setattr(wr.config, f"{service}_endpoint_url", local.url)
+            session = aws.session(settings)
+            s3, sfn = aws.client(settings, "s3", session), aws.client(settings, "stepfunctions", session)
+            glue_client = aws.client(settings, "glue", session)
+            machine = batches.state_machine_arn(sfn, settings.state_machine)
+
+            def one_run(tag: str) -> dict:
+                before = len(batches.executions(sfn, machine))
+                batch = batches.put_batch(
+                    s3,
+                    (settings.orders_bucket, f"bench/{tag}/orders.csv", orders_bytes),
+                    (settings.returns_bucket, f"bench/{tag}/returns.csv", returns_bytes),
+                    first="returns",
+                )
+                arn = batches.find_execution(sfn, machine, batch)
+                described = batches.wait_execution(sfn, arn, timeout=300, interval=0.05)
+                succeeded = time.monotonic() - batch.second_put_done
+                if described["status"] != "SUCCEEDED":
+                    sys.exit(f"e2e run {described['name']} {described['status']}: {described.get('cause')}")
+                glue = json.loads(described["output"])["glue"]
+                run_id = glue["run_id"]
+                deadline = time.monotonic() + 60
+                while True:
+                    rows = wr.athena.read_sql_query(
+                        RUN_SQL, database=settings.database, workgroup=settings.athena_workgroup,
+                        ctas_approach=False, unload_approach=False, boto3_session=session,
+                    ).to_dict("records")  # fmt: skip
+                    if [(r["run_id"], r["n"], r["r"]) for r in rows] == [(run_id, 9994, 800)]:
+                        break
+                    if time.monotonic() > deadline:
+                        sys.exit(f"e2e run {run_id} SUCCEEDED but the table shows {rows}")
+                    time.sleep(0.05)
+                queryable = time.monotonic() - batch.second_put_done
+                # Let the run that the first PUT started (new returns, older orders) end as well.
+                batches.wait_all_ended(sfn, machine, timeout=300)
+                local.wait_idle(300)
+                job = glue_client.get_job_run(JobName=glue["job_name"], RunId=glue["job_run_id"])
+                job_run = job["JobRun"]
+                return {
+                    "succeeded_s": round(succeeded, 2),
+                    "queryable_s": round(queryable, 2),
+                    "glue_run_s": round((job_run["CompletedOn"] - job_run["StartedOn"]).total_seconds(), 2),
+                    "executions_started": len(batches.executions(sfn, machine)) - before,
+                }
+
+            one_run(f"warm-{uuid.uuid4().hex[:8]}")
+            samples = [one_run(f"{i}-{uuid.uuid4().hex[:8]}") for i in range(runs)]
+        finally:
+            local.stop()
+    latencies = [s["queryable_s"] for s in samples]
+    return {
+        "part": "e2e",
+        "data": "superstore-us (9,994 order lines, 800 returned)",
+        "measure": "second PUT returned -> execution SUCCEEDED and the new run_id queryable in Athena",
+        "runs": runs,
+        "median_s": round(statistics.median(latencies), 2),
+        "min_s": min(latencies),
+        "max_s": max(latencies),
+        "target_median_s": E2E_TARGET_MEDIAN_S,
+        "succeeded_median_s": round(statistics.median(s["succeeded_s"] for s in samples), 2),
+        "glue_wait_seconds": settings.glue_wait_seconds,
+        "file_wait_seconds": settings.file_wait_seconds,
+        "samples": samples,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("glue", "e2e"), help="run one part (default: glue, then e2e)")
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--e2e-runs", type=int, default=5)
     args = parser.parse_args()
-    for lines in args.lines:
-        result = bench_glue_vs_duckdb(lines, args.repeat)
-        print(json.dumps(result), flush=True)
+    if args.only in (None, "glue"):
+        for lines in args.lines:
+            result = bench_glue_vs_duckdb(lines, args.repeat)
+            print(json.dumps(result), flush=True)
+    if args.only in (None, "e2e"):
+        print(json.dumps(bench_e2e(args.e2e_runs)), flush=True)
 
 
 if __name__ == "__main__":
