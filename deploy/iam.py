@@ -259,37 +259,35 @@ _LAMBDA_POLICIES = {
 
 def role_specs(settings: Settings, arns: Arns) -> list[RoleSpec]:
     """The six roles: one per Lambda, one for the Glue job, one for the state machine."""
-    specs = []
-    for field_name, make_policy in _LAMBDA_POLICIES.items():
-        function = getattr(settings, field_name)
-        specs.append(
-            RoleSpec(
-                name=lambda_role_name(function),
-                service=LAMBDA_SERVICE,
-                description=f"Lambda {function}",
-                trust=trust_policy(LAMBDA_SERVICE),
-                policy=make_policy(settings, arns),
-            )
+    roles = [
+        (
+            lambda_role_name(getattr(settings, field)),
+            LAMBDA_SERVICE,
+            f"Lambda {getattr(settings, field)}",
+            policy,
         )
-    specs.append(
-        RoleSpec(
-            name=glue_role_name(settings),
-            service=GLUE_SERVICE,
-            description=f"Glue job {settings.glue_job}",
-            trust=trust_policy(GLUE_SERVICE),
-            policy=glue_job_policy(settings, arns),
+        for field, policy in _LAMBDA_POLICIES.items()
+    ]
+    roles.append((glue_role_name(settings), GLUE_SERVICE, f"Glue job {settings.glue_job}", glue_job_policy))
+    roles.append(
+        (
+            states_role_name(settings),
+            STATES_SERVICE,
+            f"State machine {settings.state_machine}",
+            state_machine_policy,
         )
     )
-    specs.append(
+    return [
         RoleSpec(
-            name=states_role_name(settings),
-            service=STATES_SERVICE,
-            description=f"State machine {settings.state_machine}",
-            trust=trust_policy(STATES_SERVICE, arns.account),
-            policy=state_machine_policy(settings, arns),
+            name=name,
+            service=service,
+            description=description,
+            # Only Step Functions' trust is pinned to the account (aws:SourceAccount).
+            trust=trust_policy(service, arns.account if service == STATES_SERVICE else None),
+            policy=make_policy(settings, arns),
         )
-    )
-    return specs
+        for name, service, description, make_policy in roles
+    ]
 
 
 def function_roles(settings: Settings) -> dict[str, str]:

@@ -29,3 +29,17 @@ def spark():
     session = local_spark("tests")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def fake_aws_env(monkeypatch):
+    """Fake credentials and region for in-process moto; no endpoint, profile or ECOMMERCE_* leaking in."""
+    for var in ["AWS_ENDPOINT_URL", "AWS_PROFILE", *[v for v in os.environ if v.startswith("ECOMMERCE_")]]:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(var, value)

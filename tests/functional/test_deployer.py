@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import os
 
 import boto3
 import pytest
@@ -58,18 +57,8 @@ def _insecure_transport_only(statement: dict) -> bool:
 
 
 @pytest.fixture
-def aws_env(monkeypatch):
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for var, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(var, value)
-    for var in [v for v in os.environ if v.startswith("ECOMMERCE_")]:
-        monkeypatch.delenv(var)
+def aws_env(fake_aws_env):
+    return fake_aws_env
 
 
 @pytest.fixture

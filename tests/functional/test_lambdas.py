@@ -47,17 +47,8 @@ def load_event(name: str) -> dict:
 
 
 @pytest.fixture
-def aws(monkeypatch):
+def aws(fake_aws_env, monkeypatch):
     """moto with the raw and processed buckets, a trivial state machine and the Glue job."""
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for var, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(var, value)
     with mock_aws():
         s3 = boto3.client("s3")
         for bucket in (ORDERS_BUCKET, RETURNS_BUCKET, PROCESSED_BUCKET):

@@ -218,11 +218,7 @@ def test_standalone_command(tmp_path, sample_data):
 
 
 @pytest.fixture
-def catalog(monkeypatch):
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def catalog(fake_aws_env):
     with mock_aws():
         glue = boto3.client("glue")
         glue.create_database(DatabaseInput={"Name": "ecommerce_analytics"})
