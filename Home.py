@@ -1,13 +1,25 @@
-"""Console entrypoint. The pages (upload, monitor, history, explorer, admin) arrive with issue #4."""
+"""Console entrypoint: page setup, the sidebar and the navigation; each page lives in ``pages/``."""
 
 import streamlit as st
 
-from services.settings import Settings
+from services import console
 
-st.set_page_config(page_title="Orders & Returns pipeline", layout="wide")
-settings = Settings.from_env()
-st.title("Orders & Returns pipeline")
-st.info("The console pages are not built yet; the pipeline core is in `pipeline/`.")
-st.json(
-    {"target": settings.target, "region": settings.region, "table": f"{settings.database}.{settings.table}"}
-)
+st.set_page_config(page_title="Orders & Returns pipeline", page_icon="📦", layout="wide")
+console.require_login()
+
+PAGES = {
+    "": [st.Page("pages/home.py", title="Home", icon="🏠", default=True)],
+    "Operate": [
+        st.Page("pages/upload.py", title="Upload", icon="⬆️"),
+        st.Page("pages/monitor.py", title="Run monitor", icon="📡"),
+        st.Page("pages/history.py", title="Execution history", icon="🕘"),
+    ],
+    "Data": [st.Page("pages/explorer.py", title="Explorer", icon="🔎")],
+    "Admin": [
+        st.Page("pages/admin.py", title="Admin", icon="🛠️"),
+        st.Page("pages/notifications.py", title="Notifications", icon="✉️"),
+    ],
+}
+navigation = st.navigation(PAGES)
+console.sidebar()
+navigation.run()

@@ -67,3 +67,21 @@ def client(settings: Settings, service: str, boto_session: boto3.Session | None 
     """A client for ``service`` at ``settings.endpoint_url`` (None = the real AWS endpoint)."""
     boto_session = boto_session or session(settings)
     return boto_session.client(service, endpoint_url=settings.endpoint_url, config=_CONFIG)
+
+
+def check_connection(settings: Settings) -> tuple[bool, str]:
+    """(ok, message) for the sidebar: who we are on AWS, or whether the local AWS answers."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        identity = client(settings, "sts").get_caller_identity()
+    except NoCredentialsError:
+        return False, (
+            "No AWS credentials found. Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "or run `make run` for the local AWS."
+        )
+    except (BotoCoreError, ClientError) as exc:
+        where = settings.endpoint_url or f"AWS in {settings.region}"
+        hint = " Is `make run` running?" if settings.target == "local" else ""
+        return False, f"Cannot reach {where}: {exc}.{hint}"
+    return True, f"Connected · account {identity['Account']}"

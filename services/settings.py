@@ -55,6 +55,8 @@ class Settings:
     keep_runs: int = 5
     notification_emails: tuple[str, ...] = field(default_factory=tuple)
     admin_emails: tuple[str, ...] = field(default_factory=tuple)
+    # Where the local AWS keeps its files (the notifications inbox); unused on AWS.
+    local_state_dir: str = ".local-aws"
 
     def bucket(self, base: str) -> str:
         if self.target == "local":
@@ -84,6 +86,16 @@ class Settings:
     @property
     def athena_results_path(self) -> str:
         return f"s3://{self.processed_bucket}/athena-results/"
+
+    def to_env(self) -> dict[str, str]:
+        """The ``ECOMMERCE_*`` variables that make ``from_env`` rebuild these settings (for subprocesses)."""
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            env[f"ECOMMERCE_{f.name.upper()}"] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return env
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

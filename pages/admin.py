@@ -1,0 +1,5 @@
+"""admin page (work in progress)."""
+
+import streamlit as st
+
+st.title("admin")

@@ -1,0 +1,5 @@
+"""explorer page (work in progress)."""
+
+import streamlit as st
+
+st.title("explorer")

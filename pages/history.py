@@ -1,0 +1,5 @@
+"""history page (work in progress)."""
+
+import streamlit as st
+
+st.title("history")

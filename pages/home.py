@@ -1,0 +1,5 @@
+"""home page (work in progress)."""
+
+import streamlit as st
+
+st.title("home")

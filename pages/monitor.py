@@ -1,0 +1,5 @@
+"""monitor page (work in progress)."""
+
+import streamlit as st
+
+st.title("monitor")

@@ -1,0 +1,5 @@
+"""notifications page (work in progress)."""
+
+import streamlit as st
+
+st.title("notifications")

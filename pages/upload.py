@@ -1,0 +1,5 @@
+"""upload page (work in progress)."""
+
+import streamlit as st
+
+st.title("upload")

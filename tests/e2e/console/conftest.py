@@ -1,0 +1,58 @@
+"""Console pages under Streamlit's AppTest against the local AWS of ``tests/e2e/conftest.py``.
+
+``console_env`` points ``services.console.settings()`` at that local AWS (the same ``ECOMMERCE_*`` variables
+``make run`` sets); ``seed_run`` is one real run of the seed files through the deployed pipeline, shared by
+every page test. ``page(path)`` opens a page through ``Home.py``'s navigation, as a browser would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from deploy import batches
+
+REPO = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture
+def console_env(local_aws, fake_aws_env, monkeypatch):
+    """The deployed settings as environment variables, as ``make run`` exports them for the console."""
+    for name, value in local_aws.settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ECOMMERCE_LOCAL_STATE_DIR", str(local_aws.state_dir))
+    return local_aws.settings
+
+
+@pytest.fixture(scope="session")
+def seed_run(local_aws, sample_data) -> dict:
+    """The seed batch uploaded under fresh keys and run to SUCCEEDED: the published table is the seed's."""
+    from services import aws
+
+    settings = local_aws.settings
+    s3 = aws.client(settings, "s3")
+    sfn = aws.client(settings, "stepfunctions")
+    folder = f"console-{uuid.uuid4().hex[:8]}"
+    seed = sample_data / "seed"
+    batch = batches.put_batch(
+        s3,
+        (settings.orders_bucket, f"{folder}/ordercsv.csv", (seed / "ordercsv.csv").read_bytes()),
+        (settings.returns_bucket, f"{folder}/returncsv.csv", (seed / "returncsv.csv").read_bytes()),
+    )
+    machine = batches.state_machine_arn(sfn, settings.state_machine)
+    described = batches.wait_execution(sfn, batches.find_execution(sfn, machine, batch), timeout=180)
+    assert described["status"] == "SUCCEEDED", described
+    assert local_aws.wait_idle(120)
+    batches.wait_all_ended(sfn, machine, timeout=120)
+    return described
+
+
+def page(path: str, timeout: float = 60) -> AppTest:
+    """An AppTest of Home.py switched to ``pages/<path>`` (not yet run)."""
+    app = AppTest.from_file(str(REPO / "Home.py"), default_timeout=timeout)
+    app.switch_page(f"pages/{path}")
+    return app
