@@ -10,7 +10,7 @@ environment as for ``make run``), warmed with one run. Then, each time under new
 a new batch: PUT the US Superstore returns, then the orders, and time from the return of that second PUT
 until the execution has SUCCEEDED and Athena (``wr.athena.read_sql_query``) shows the new run's rows.
 
-    python -m bench [--only glue|e2e] [--lines 1000000 5000000] [--repeat 1] [--e2e-runs 5]
+    python -m bench [--only glue|e2e|upload] [--lines 1000000 5000000] [--repeat 1] [--e2e-runs 5]
 """
 
 from __future__ import annotations
@@ -218,10 +218,11 @@ def bench_e2e(runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("glue", "e2e"), help="run one part (default: glue, then e2e)")
+    parser.add_argument("--only", choices=("glue", "e2e", "upload"), help="run one part (default: all)")
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--e2e-runs", type=int, default=5)
+    parser.add_argument("--upload-lines", type=int, default=860_000, help="≈200 MB of orders for upload")
     args = parser.parse_args()
     if args.only in (None, "glue"):
         for lines in args.lines:
@@ -229,6 +230,11 @@ def main() -> None:
             print(json.dumps(result), flush=True)
     if args.only in (None, "e2e"):
         print(json.dumps(bench_e2e(args.e2e_runs)), flush=True)
+    if args.only in (None, "upload"):
+        from bench.upload_memory import bench_upload_memory
+
+        orders_csv, _ = synthesize(args.upload_lines)
+        print(json.dumps(bench_upload_memory(orders_csv)), flush=True)
 
 
 if __name__ == "__main__":

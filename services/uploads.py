@@ -29,10 +29,9 @@ KINDS: tuple[Kind, ...] = ("orders", "returns")
 # The Glue job profiles the same number of leading bytes (ecommerce_join_data.HEAD_BYTES).
 PROFILE_HEAD_BYTES = 8 * 1024 * 1024
 CHUNK_BYTES = 8 * 1024 * 1024
-# Multipart above one part; two parts in flight keeps memory near 2 × part size.
-TRANSFER = TransferConfig(
-    multipart_threshold=CHUNK_BYTES, multipart_chunksize=CHUNK_BYTES, max_concurrency=2, use_threads=True
-)
+# Multipart above one part, one part in memory at a time: the console's memory stays near one part size
+# (the transfer manager otherwise reads up to ten parts ahead).
+TRANSFER = TransferConfig(multipart_threshold=CHUNK_BYTES, multipart_chunksize=CHUNK_BYTES, use_threads=False)
 DIGEST_METADATA = "sha256"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

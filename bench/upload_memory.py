@@ -1,0 +1,143 @@
+"""The Upload page's peak memory while a person uploads a ~200 MB orders export in a real browser.
+
+The `make run` stack (the local AWS and the console, each its own process), Debian's chromium driven by
+Playwright: open the Upload page, choose the file, wait for the check, click "Upload orders", wait for
+"Uploaded to". The console process's resident memory is read from /proc: VmRSS before the file is chosen,
+and VmHWM (the kernel's peak, reset through clear_refs just before) once the upload is done.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.2)
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def bench_upload_memory(orders_csv: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        sys.exit(f"{CHROMIUM} not found: apt-get install chromium (the browser the console test uses)")
+    aws_port, console_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-upload-") as state:
+        log = Path(state) / "local-aws.log"
+        python = sys.executable
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        local = subprocess.Popen(
+            [python, "-m", "deploy.local", "--port", str(aws_port), "--state-dir", state],
+            cwd=REPO,
+            env=env,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        console = None
+        try:
+            wait_for(lambda: "ready" in log.read_text(), 300, "the local AWS did not start")
+            console_env = {
+                **env,
+                "ECOMMERCE_TARGET": "local",
+                "ECOMMERCE_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
+                "ECOMMERCE_LOCAL_STATE_DIR": state,
+            }
+            console = subprocess.Popen(
+                [python, "-m", "streamlit", "run", "Home.py", "--server.port", str(console_port)],
+                cwd=REPO,
+                env=console_env,
+                stdout=(Path(state) / "console.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            base = f"http://127.0.0.1:{console_port}"
+            wait_for(lambda: healthy(f"{base}/_stcore/health"), 60, "the console did not start")
+            samples: list[int] = []
+            sampling = threading.Event()
+
+            def sample() -> None:
+                while not sampling.is_set():
+                    samples.append(status_kb(console.pid, "VmRSS"))
+                    time.sleep(0.05)
+
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(f"{base}/upload")
+                page.get_by_text("Orders CSV").wait_for(timeout=60_000)
+                time.sleep(1)
+                before_kb = status_kb(console.pid, "VmRSS")
+                Path(f"/proc/{console.pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+                sampler = threading.Thread(target=sample, daemon=True)
+                sampler.start()
+                started = time.perf_counter()
+                page.locator('[data-testid="stFileUploader"] input[type=file]').first.set_input_files(
+                    str(orders_csv)
+                )
+                page.get_by_role("button", name="Upload orders").click(timeout=300_000)
+                page.get_by_text("Uploaded to").wait_for(timeout=300_000)
+                elapsed = time.perf_counter() - started
+                peak_kb = status_kb(console.pid, "VmHWM")
+                sampling.set()
+                sampler.join()
+                browser.close()
+            return {
+                "bench": "upload_page_memory",
+                "file_mb": round(orders_csv.stat().st_size / 2**20, 1),
+                "rss_before_mb": round(before_kb / 1024, 1),
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "peak_sampled_mb": round(max(samples) / 1024, 1),
+                "target_mb": 300,
+                "seconds_choose_to_uploaded": round(elapsed, 2),
+            }
+        finally:
+            for process in (console, local):
+                if process is not None:
+                    process.terminate()
+                    try:
+                        process.wait(30)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
