@@ -71,9 +71,8 @@ def main(
                 print(f"{mark} {row['resource']}{detail}", file=out)
         else:
             if not args.yes:
-                what = "everything, data included" if args.delete_data else "everything except the data"
-                answer = ask(f"This deletes {what} on {settings.target}. Type '{settings.target}' to go on: ")
-                if answer.strip() != settings.target:
+                answer = ask(deployer.down_prompt(settings, args.delete_data) + " ")
+                if not deployer.down_confirmed(settings, answer):
                     print("down: not confirmed, nothing deleted", file=out)
                     return 1
             changes = deployer.down(settings, delete_data=args.delete_data, progress=show)

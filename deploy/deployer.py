@@ -1154,6 +1154,17 @@ def status(settings: Settings) -> list[dict[str, Any]]:
     return report
 
 
+def down_prompt(settings: Settings, delete_data: bool) -> str:
+    """The question ``down`` asks a person (CLI and console)."""
+    what = "everything, data included" if delete_data else "everything except the data"
+    return f"This deletes {what} on {settings.target}. Type '{settings.target}' to go on."
+
+
+def down_confirmed(settings: Settings, answer: str | None) -> bool:
+    """``down`` goes on only when the person typed the target's name (spaces around it aside)."""
+    return (answer or "").strip() == settings.target
+
+
 def down(settings: Settings, delete_data: bool = False, progress: Progress | None = None) -> list[Change]:
     """Delete in reverse dependency order. Buckets and the Glue database hold data: they are kept unless
     ``delete_data`` (then the buckets are emptied, every object version included, and deleted). Asks

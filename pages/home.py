@@ -1,5 +1,60 @@
-"""home page (work in progress)."""
+"""Home: pipeline health at a glance, the published table, shortcuts."""
+
+from datetime import UTC, datetime
 
 import streamlit as st
 
-st.title("home")
+from services import console, health
+
+settings = console.settings()
+st.title("Orders & Returns pipeline")
+now = datetime.now(UTC)
+
+try:
+    runs = console.runs()
+    published = console.published()
+except LookupError as exc:  # nothing deployed yet
+    st.warning(f"{exc} Deploy it from the Admin page.")
+    st.page_link("pages/admin.py", label="Admin", icon="🛠️")
+    st.stop()
+
+state = health.health(runs, now)
+st.subheader("Pipeline health")
+cols = st.columns(4)
+cols[0].metric("Last run", state.last_status or "no runs yet", help=state.last_name)
+cols[1].metric("Last successful publish", health.age(published.published_at if published else None, now))
+cols[2].metric("Runs today", state.runs_today)
+cols[3].metric(
+    "Success rate (7 days)",
+    "–" if state.success_rate_7d is None else f"{state.success_rate_7d:.0%}",
+    help=f"{state.ended_7d} ended runs",
+)
+if state.last_status == "FAILED":
+    st.error(f"The last run, {state.last_name}, failed.", icon="🚨")
+if state.last_arn:
+    st.page_link(
+        "pages/monitor.py", label="Open the last run", icon="📡", query_params={"execution": state.last_arn}
+    )
+
+st.subheader("Published table")
+if published is None:
+    st.info("No run has published the table yet: upload an orders and a returns file.")
+else:
+    cols = st.columns(3)
+    cols[0].metric("Rows", f"{published.rows:,}" if published.rows is not None else "–")
+    cols[1].metric(
+        "Returned lines", f"{published.returned_lines:,}" if published.returned_lines is not None else "–"
+    )
+    cols[2].metric("Run", published.run_id)
+    st.caption(
+        f"`{settings.database}.{settings.table}` · batch {published.batch_time} · "
+        f"published {published.published_at} · {published.location}"
+    )
+
+st.subheader("Go to")
+cols = st.columns(5)
+cols[0].page_link("pages/upload.py", label="Upload files", icon="⬆️")
+cols[1].page_link("pages/monitor.py", label="Run monitor", icon="📡")
+cols[2].page_link("pages/history.py", label="Execution history", icon="🕘")
+cols[3].page_link("pages/explorer.py", label="Explore the data", icon="🔎")
+cols[4].page_link("pages/admin.py", label="Admin", icon="🛠️")

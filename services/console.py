@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import pandas as pd
 import streamlit as st
 
-from services import aws
+from services import aws, executions, explorer
 from services.settings import Settings
 
 
@@ -117,3 +118,29 @@ def sidebar(current: Settings | None = None) -> None:
                 st.button("Sign out", on_click=st.logout)
         else:
             st.caption("Open console: no `[auth]` in `.streamlit/secrets.toml`, so everyone is admin.")
+
+
+# --- shared short-lived reads ---------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _runs(settings_key: str, _settings: Settings, limit: int) -> pd.DataFrame:
+    sfn = client("stepfunctions", _settings)
+    return executions.runs_frame(sfn, executions.state_machine_arn(sfn, _settings), limit=limit)
+
+
+def runs(limit: int = 200, current: Settings | None = None) -> pd.DataFrame:
+    """The newest executions (executions.runs_frame), cached for a few seconds per server."""
+    current = current or settings()
+    return _runs(repr(current), current, limit)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _published(settings_key: str, _settings: Settings) -> explorer.PublishedRun | None:
+    return explorer.published_run(_settings, client("glue", _settings))
+
+
+def published(current: Settings | None = None) -> explorer.PublishedRun | None:
+    """The run the table points at now (explorer.published_run), cached for a few seconds."""
+    current = current or settings()
+    return _published(repr(current), current)

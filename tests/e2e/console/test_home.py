@@ -1,0 +1,35 @@
+"""Home page under AppTest: health figures and the published table, read from the local AWS."""
+
+from __future__ import annotations
+
+import pytest
+
+from services import aws, explorer
+from tests.e2e.console.conftest import page
+
+pytestmark = pytest.mark.spark
+
+
+def metrics(app) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def test_home_shows_health_and_the_published_run(console_env, seed_run, local_aws):
+    published = explorer.published_run(local_aws.settings, aws.client(local_aws.settings, "glue"))
+    app = page("home.py").run()
+    assert not app.exception, app.exception
+    shown = metrics(app)
+    assert shown["Run"] == published.run_id
+    assert shown["Rows"] == f"{published.rows:,}"
+    assert shown["Returned lines"] == f"{published.returned_lines:,}"
+    assert int(shown["Runs today"]) >= 1
+    assert shown["Last run"] in {"SUCCEEDED", "FAILED", "RUNNING", "ABORTED", "TIMED_OUT"}
+    assert shown["Last successful publish"].endswith("ago")
+    assert shown["Success rate (7 days)"].endswith("%")
+
+
+def test_home_says_what_to_do_when_nothing_is_deployed(console_env, monkeypatch):
+    monkeypatch.setenv("ECOMMERCE_STATE_MACHINE", "not-deployed")
+    app = page("home.py").run()
+    assert not app.exception, app.exception
+    assert any("Deploy it from the Admin page" in w.value for w in app.warning)
