@@ -1,11 +1,9 @@
-"""Console entrypoint: page setup, the sidebar and the navigation; each page lives in ``pages/``."""
+"""Console entrypoint: page setup and the navigation; each page in ``pages/`` draws its own frame."""
 
 import streamlit as st
-
-from services import console
+from botocore.exceptions import BotoCoreError, ClientError
 
 st.set_page_config(page_title="Orders & Returns pipeline", page_icon="📦", layout="wide")
-console.require_login()
 
 PAGES = {
     "": [st.Page("pages/home.py", title="Home", icon="🏠", default=True)],
@@ -21,5 +19,8 @@ PAGES = {
     ],
 }
 navigation = st.navigation(PAGES)
-console.sidebar()
-navigation.run()
+try:
+    navigation.run()
+except (BotoCoreError, ClientError) as exc:  # one clear message instead of a traceback on every page
+    st.error(f"An AWS call failed: {exc}", icon="🚫")
+    st.caption("The sidebar's connection check says whether the target is reachable.")

@@ -8,8 +8,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from services import admin, console
 from services.settings import Settings
 
-console.require_admin()
-settings = console.settings()
+settings = console.frame()
+console.require_admin(settings)
 FAILURES = (admin.DeployError, BotoCoreError, ClientError)
 ACTION_MARK = {"create": ":green[create]", "update": ":orange[update]", "delete": ":red[delete]"}
 

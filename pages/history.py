@@ -1,5 +1,94 @@
-"""history page (work in progress)."""
+"""Execution history: filter the ETL runs, KPIs, duration over time, and open a run in the monitor."""
 
+from datetime import UTC, datetime
+
+import plotly.express as px
 import streamlit as st
+from botocore.exceptions import ClientError
 
-st.title("history")
+from services import console, executions
+
+OUTCOME_COLOURS = {
+    "SUCCEEDED": "#2e7d32",
+    "FAILED": "#c62828",
+    "TIMED_OUT": "#ef6c00",
+    "ABORTED": "#757575",
+    "RUNNING": "#1565c0",
+    "PENDING_REDRIVE": "#6a1b9a",
+}
+
+settings = console.frame()
+st.title("Execution history")
+
+
+@st.cache_data(ttl=30, show_spinner="Loading executions…")
+def load_runs(settings_key: str, limit: int):
+    sfn = console.client("stepfunctions", settings)
+    return executions.runs_frame(sfn, executions.state_machine_arn(sfn, settings), limit=limit)
+
+
+filters = st.columns([3, 2, 3, 1, 1])
+statuses = filters[0].multiselect("Status", executions.STATUSES, default=list(executions.STATUSES))
+preset = filters[1].selectbox("Started", executions.DATE_PRESETS, index=1)
+file_name = filters[2].text_input("File name contains", placeholder="e.g. orders.csv")
+limit = filters[3].selectbox("Newest", [100, 200, 500], index=1, help="How many executions to load")
+if filters[4].button("Refresh", icon="🔄"):
+    load_runs.clear()
+
+try:
+    all_runs = load_runs(repr(settings), limit)
+except (LookupError, ClientError) as exc:
+    st.error(f"Cannot list executions: {exc}")
+    st.stop()
+
+runs = executions.filter_runs(
+    all_runs, statuses, executions.preset_since(preset, datetime.now(UTC)), file_name
+)
+kpis = executions.kpis(runs)
+cards = st.columns(5)
+cards[0].metric("Runs", kpis.runs)
+cards[1].metric("Success rate", "–" if kpis.success_rate is None else f"{kpis.success_rate:.0%}")
+cards[2].metric("p50 duration", "–" if kpis.p50_s is None else f"{kpis.p50_s:,.1f} s")
+cards[3].metric("p90 duration", "–" if kpis.p90_s is None else f"{kpis.p90_s:,.1f} s")
+cards[4].metric("Runs per day", "–" if kpis.runs_per_day is None else f"{kpis.runs_per_day:,.1f}")
+
+if runs.empty:
+    st.info(f"No runs match these filters ({len(all_runs)} loaded).")
+    st.stop()
+
+chart = px.scatter(
+    runs.dropna(subset=["duration_s"]),
+    x="start",
+    y="duration_s",
+    color="status",
+    color_discrete_map=OUTCOME_COLOURS,
+    hover_data=["name", "orders_key", "returns_key"],
+    labels={"start": "Started (UTC)", "duration_s": "Duration (s)", "status": "Outcome"},
+)
+chart.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+st.plotly_chart(chart, width="stretch")
+
+pager = st.columns([1, 1, 4])
+size = pager[0].selectbox("Rows per page", [10, 25, 50, 100], index=1)
+pages = executions.page_count(len(runs), size)
+number = pager[1].number_input("Page", min_value=1, max_value=pages, value=1, step=1)
+pager[2].caption(f"{len(runs)} runs · page {number} of {pages} · select a row to open it in the monitor")
+
+page = executions.page_of(runs, int(number), size)
+selection = st.dataframe(
+    executions.naive_utc(page[["name", "status", "start", "duration_s", "orders_key", "returns_key"]]),
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key="history_table",
+    column_config={
+        "start": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
+        "orders_key": "orders file",
+        "returns_key": "returns file",
+    },
+)
+chosen = selection.selection.rows if selection else []
+if chosen:
+    st.switch_page("pages/monitor.py", query_params={"execution": page.loc[chosen[0], "arn"]})

@@ -3,10 +3,11 @@
 from datetime import UTC, datetime
 
 import streamlit as st
+from botocore.exceptions import BotoCoreError, ClientError
 
 from services import console, health
 
-settings = console.settings()
+settings = console.frame()
 st.title("Orders & Returns pipeline")
 now = datetime.now(UTC)
 
@@ -16,6 +17,9 @@ try:
 except LookupError as exc:  # nothing deployed yet
     st.warning(f"{exc} Deploy it from the Admin page.")
     st.page_link("pages/admin.py", label="Admin", icon="🛠️")
+    st.stop()
+except (BotoCoreError, ClientError) as exc:
+    st.error(f"Cannot read the pipeline's state: {exc}", icon="🚫")
     st.stop()
 
 state = health.health(runs, now)

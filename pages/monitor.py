@@ -1,5 +1,213 @@
-"""monitor page (work in progress)."""
+"""Run monitor: one execution live (state graph, per-state table, Glue run, quality report, actions).
+
+Opens the execution named by the ``execution`` query parameter (its ARN); without one, pick a recent run.
+"""
+
+from datetime import UTC, datetime
 
 import streamlit as st
+from botocore.exceptions import ClientError
 
-st.title("monitor")
+from services import console, executions
+
+REFRESH_SECONDS = 2.0
+STATUS_ICONS = {"RUNNING": "🔵", "SUCCEEDED": "🟢", "FAILED": "🔴", "TIMED_OUT": "🟠", "ABORTED": "⚪"}
+
+settings = console.frame()
+sfn = console.client("stepfunctions")
+st.title("Run monitor")
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def recent(settings_key: str) -> list[dict]:
+    machine = executions.state_machine_arn(sfn, settings)
+    return executions.list_executions(sfn, machine, limit=100)
+
+
+def pick_execution() -> str | None:
+    try:
+        listed = recent(repr(settings))
+    except (LookupError, ClientError) as exc:
+        st.error(f"Cannot list executions: {exc}")
+        return None
+    if not listed:
+        st.info("No executions yet: upload an orders and a returns file to start one.")
+        return None
+    labels = {
+        e["executionArn"]: f"{STATUS_ICONS.get(e['status'], '')} {e['name']} · {e['status']} · "
+        f"{e['startDate']:%Y-%m-%d %H:%M:%S}"
+        for e in listed
+    }
+    chosen = st.selectbox("Execution (newest first)", list(labels), format_func=labels.get, index=None)
+    if chosen:
+        st.query_params["execution"] = chosen
+    return chosen
+
+
+def duration(start: datetime, stop: datetime | None) -> str:
+    seconds = ((stop or datetime.now(UTC)) - start).total_seconds()
+    return f"{seconds:,.1f} s"
+
+
+def header(described: dict) -> None:
+    status = described["status"]
+    cols = st.columns([3, 1, 2, 1])
+    cols[0].markdown(f"### {STATUS_ICONS.get(status, '')} `{described['name']}`")
+    cols[1].metric("Status", status)
+    cols[2].metric("Started", f"{described['startDate']:%Y-%m-%d %H:%M:%S %Z}")
+    cols[3].metric("Duration", duration(described["startDate"], described.get("stopDate")))
+
+
+def failure_banner(failure: executions.Failure) -> None:
+    where = failure.failed_state
+    if failure.graph_state and failure.graph_state != failure.failed_state:
+        where += f" (seen in state {failure.graph_state})"
+    st.error(f"**Failed state: {where}** · **{failure.error}**\n\n{failure.cause}", icon="🚨")
+
+
+def state_section(asl: dict, rows: list, failure: executions.Failure | None) -> None:
+    statuses = executions.mark_failure(executions.state_statuses(asl, rows), failure)
+    graph, table = st.columns([2, 3])
+    with graph:
+        st.graphviz_chart(executions.dot_graph(asl, statuses), width="stretch")
+        st.caption(
+            " · ".join(
+                f"<span style='color:{colour}'>■</span> {status}"
+                for status, colour in executions.STATE_COLOURS.items()
+            ),
+            unsafe_allow_html=True,
+        )
+    with table:
+        st.dataframe(
+            executions.naive_utc(executions.state_frame(rows, failure)),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "entered": st.column_config.DatetimeColumn("entered (UTC)", format="HH:mm:ss.SSS"),
+                "exited": st.column_config.DatetimeColumn("exited (UTC)", format="HH:mm:ss.SSS"),
+                "duration_s": st.column_config.NumberColumn("duration (s)", format="%.3f"),
+                "visits": st.column_config.NumberColumn(help="Times the state was entered (polling loops)"),
+                "retries": st.column_config.NumberColumn(help="Task attempts beyond the first (Retry)"),
+            },
+        )
+
+
+def glue_section(reference: dict | None) -> None:
+    st.subheader("Glue run")
+    if reference is None:
+        st.caption("No Glue run yet: TriggerGlueJob has not run.")
+        return
+    try:
+        run = executions.glue_run(console.client("glue"), reference["job_name"], reference["job_run_id"])
+    except ClientError as exc:
+        st.warning(f"Glue run {reference['job_run_id']}: {exc}")
+        return
+    cols = st.columns([3, 1, 1])
+    cols[0].metric("Job run id", run["id"])
+    cols[1].metric("State", run["state"] or "?")
+    cols[2].metric("Duration", f"{run['duration_s']} s" if run["duration_s"] is not None else "–")
+    st.caption(f"Job `{reference['job_name']}` · run_id `{reference.get('run_id')}`")
+    if run["error"]:
+        st.error(f"Glue error: {run['error']}")
+
+
+def quality_section(reference: dict | None) -> None:
+    st.subheader("Data quality")
+    if reference is None or not reference.get("run_id"):
+        st.caption("No report yet.")
+        return
+    uri = executions.quality_report_uri(settings, reference["run_id"])
+    report = executions.quality_report(console.client("s3"), settings, reference["run_id"])
+    if report is None:
+        st.caption(f"No report at {uri} (yet).")
+        return
+    names = ["rows_in", "rows_out", "returned_lines", "unmatched_returns", "quarantined_lines"]
+    cols = st.columns(len(names) + 1)
+    for col, name in zip(cols, names, strict=False):
+        col.metric(name.replace("_", " "), report.get(name, "–"))
+    cols[-1].metric("published", "yes" if report.get("published") else "no")
+    for warning in report.get("warnings") or []:
+        st.warning(warning)
+    with st.expander(f"Full report · {uri}"):
+        st.json(report)
+
+
+def actions_section(described: dict) -> None:
+    status = described["status"]
+    if not console.is_admin(settings):
+        st.caption("Stop, redrive and rerun are admin actions.")
+        return
+    cols = st.columns(3)
+    if status == "RUNNING" and cols[0].button("Stop run", key="stop", type="primary"):
+        executions.stop(sfn, described["executionArn"], console.user_email())
+        st.toast("Stop requested")
+    if status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        if cols[1].button("Redrive", key="redrive", help="Resume from the failed state (RedriveExecution)"):
+            try:
+                executions.redrive(sfn, described["executionArn"])
+                st.success("Redrive started: this page follows it.")
+            except ClientError as exc:
+                if executions.redrive_unsupported(exc):
+                    st.warning(
+                        f"This Step Functions endpoint does not support RedriveExecution "
+                        f"({settings.endpoint_url or 'AWS'} answered: {exc}). Use Rerun instead."
+                    )
+                else:
+                    st.error(f"Redrive refused: {exc}")
+        if cols[2].button(
+            "Rerun",
+            key="rerun",
+            help="Start the state machine again with the same input under a new name. CheckForFiles "
+            "pairs the newest orders and returns files at that time.",
+        ):
+            new_arn = executions.rerun(sfn, described, datetime.now(UTC))
+            recent.clear()
+            st.session_state[f"rerun:{described['executionArn']}"] = new_arn
+    new_arn = st.session_state.get(f"rerun:{described['executionArn']}")
+    if new_arn:
+        st.success(f"Rerun started: `{new_arn.rsplit(':', 1)[-1]}`")
+        st.page_link(
+            "pages/monitor.py", label="Open the rerun", icon="📡", query_params={"execution": new_arn}
+        )
+
+
+def show(arn: str) -> None:
+    try:
+        described = executions.describe(sfn, arn)
+    except ClientError as exc:
+        st.error(f"Cannot open execution {arn}: {exc}")
+        return
+    live = described["status"] not in executions.TERMINAL
+
+    @st.fragment(run_every=REFRESH_SECONDS if live else None)
+    def body() -> None:
+        current = executions.describe(sfn, arn)
+        if live and current["status"] in executions.TERMINAL:
+            st.rerun()  # the run ended: redraw the page once, without the refresh timer
+        events = executions.history(sfn, arn)
+        failure = executions.root_cause(events) if current["status"] in executions.TERMINAL else None
+        header(current)
+        if failure is not None:
+            failure_banner(failure)
+        rows = executions.state_rows(events, current["status"])
+        state_section(executions.definition(sfn, arn), rows, failure)
+        reference = executions.glue_reference(events)
+        left, right = st.columns(2)
+        with left:
+            glue_section(reference)
+        with right:
+            quality_section(reference)
+        inputs, outputs = st.columns(2)
+        with inputs.expander("Execution input"):
+            st.json(current.get("input") or "{}")
+        with outputs.expander("Execution output"):
+            st.json(current.get("output") or "null")
+        st.subheader("Actions")
+        actions_section(current)
+
+    body()
+
+
+execution_arn = st.query_params.get("execution") or pick_execution()
+if execution_arn:
+    show(execution_arn)

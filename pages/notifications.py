@@ -7,7 +7,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from services import admin, console, notifications
 
-settings = console.settings()
+settings = console.frame()
 FILTERS = {"All": None, "Success": "success", "Failure": "failure"}
 KIND_MARK = {"success": "✅", "failure": "❌", "other": "✉️"}
 

@@ -8,7 +8,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from services import console, uploads
 
-settings = console.settings()
+settings = console.frame()
 st.title("Upload")
 st.caption(
     "Each team uploads its own export. An upload starts a run that joins the newest orders file with the "

@@ -21,6 +21,18 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
+def frame() -> Settings:
+    """What every page calls first: sign-in when auth is configured, then the sidebar; the settings.
+
+    Pages call it, not Home.py: when a deep link is the first request after start-up, Streamlit runs the
+    page file on its own (its ``pages/`` folder compatibility), and the page must still be guarded.
+    """
+    require_login()
+    current = settings()
+    sidebar(current)
+    return current
+
+
 @st.cache_resource(show_spinner=False)
 def _session(settings_key: str, _settings: Settings) -> boto3.Session:
     return aws.session(_settings)

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.glue import csv_profile
 from pipeline.lambdas import runs
+from services import executions
 from services.settings import Settings
 
 Kind = Literal["orders", "returns"]
@@ -214,14 +215,6 @@ def newest_objects(s3: Any, settings: Settings) -> tuple[runs.S3Object | None, r
     )
 
 
-def state_machine_arn(sfn: Any, settings: Settings) -> str:
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == settings.state_machine:
-                return machine["stateMachineArn"]
-    raise LookupError(f"the state machine {settings.state_machine} is not deployed (see the Admin page)")
-
-
 def candidate_executions(orders: runs.S3Object | None, returns: runs.S3Object | None) -> list[str]:
     """The names the upload event can have given to its run, most specific first (see on_upload.py):
     the pair's ``batch-…``, or an ``awaiting-…`` execution that one file started and the other joined."""
@@ -237,7 +230,7 @@ def candidate_executions(orders: runs.S3Object | None, returns: runs.S3Object | 
 
 def find_run(s3: Any, sfn: Any, settings: Settings, timeout: float = 20.0) -> dict[str, Any] | None:
     """The execution the latest upload started or joined (S3 events are asynchronous: wait for it)."""
-    machine = state_machine_arn(sfn, settings)
+    machine = executions.state_machine_arn(sfn, settings)
     deadline = time.monotonic() + timeout
     while True:
         orders, returns = newest_objects(s3, settings)

@@ -52,7 +52,8 @@ def seed_run(local_aws, sample_data) -> dict:
 
 
 def page(path: str, timeout: float = 60) -> AppTest:
-    """An AppTest of Home.py switched to ``pages/<path>`` (not yet run)."""
-    app = AppTest.from_file(str(REPO / "Home.py"), default_timeout=timeout)
+    """An AppTest of Home.py switched to ``pages/<path>`` (not yet run). Home.py runs once first, so that
+    st.navigation has registered the pages and the switch goes through it (sidebar and all)."""
+    app = AppTest.from_file(str(REPO / "Home.py"), default_timeout=timeout).run()
     app.switch_page(f"pages/{path}")
     return app

@@ -33,3 +33,20 @@ def test_home_says_what_to_do_when_nothing_is_deployed(console_env, monkeypatch)
     app = page("home.py").run()
     assert not app.exception, app.exception
     assert any("Deploy it from the Admin page" in w.value for w in app.warning)
+
+
+def test_sidebar_shows_the_target_and_the_connection(console_env, local_aws):
+    app = page("home.py").run()
+    shown = [str(getattr(e, "value", "")) for e in app.sidebar]
+    assert any(local_aws.url in text for text in shown), shown
+    assert any("Connected · account" in text for text in shown), shown
+    assert any("Open console" in text for text in shown), shown
+
+
+def test_sidebar_says_when_the_local_aws_is_not_running(console_env, monkeypatch):
+    monkeypatch.setenv("ECOMMERCE_ENDPOINT_URL", "http://127.0.0.1:9")
+    app = page("home.py").run()
+    assert not app.exception, app.exception
+    shown = [str(getattr(e, "value", "")) for e in app.sidebar]
+    assert any("Is `make run` running?" in text for text in shown), shown
+    assert any("Cannot read the pipeline's state" in e.value for e in app.error)

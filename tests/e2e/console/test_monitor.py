@@ -1,0 +1,124 @@
+"""Run monitor under AppTest against the local AWS: the seed run, a failed run and a rerun of it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from deploy import batches
+from services import aws
+from tests.e2e.console.conftest import page
+
+pytestmark = pytest.mark.spark
+
+NO_ORDER_ID = b"Returned,Order Reference\nYes,CA-2017-153822\nYes,CA-2017-129707\n"
+
+
+def monitor(arn: str):
+    app = page("monitor.py")
+    app.query_params["execution"] = arn
+    return app.run()
+
+
+def state_table(app):
+    tables = [t.value for t in app.dataframe if "state" in t.value.columns]
+    assert tables, "no per-state table"
+    return tables[0]
+
+
+@pytest.fixture(scope="module")
+def failed_run(local_aws, sample_data) -> dict:
+    """Seed orders with a returns file that has no order id column, under fresh keys: FAILED."""
+    settings = local_aws.settings
+    s3, sfn = aws.client(settings, "s3"), aws.client(settings, "stepfunctions")
+    folder = f"monitor-broken-{uuid.uuid4().hex[:8]}"
+    batch = batches.put_batch(
+        s3,
+        (settings.orders_bucket, f"{folder}/orders.csv", (sample_data / "seed/ordercsv.csv").read_bytes()),
+        (settings.returns_bucket, f"{folder}/returns.csv", NO_ORDER_ID),
+        first="returns",  # any run the first PUT starts already sees the broken returns file
+    )
+    machine = batches.state_machine_arn(sfn, settings.state_machine)
+    described = batches.wait_execution(sfn, batches.find_execution(sfn, machine, batch), timeout=180)
+    assert described["status"] == "FAILED", described
+    assert local_aws.wait_idle(120)
+    batches.wait_all_ended(sfn, machine, timeout=120)
+    return described
+
+
+def test_shows_the_seed_run(console_env, seed_run):
+    app = monitor(seed_run["executionArn"])
+
+    assert not app.exception, app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Status"] == "SUCCEEDED"
+    table = state_table(app)
+    assert {"CheckForFiles", "TriggerGlueJob", "NotifySuccess"} <= set(table["state"])
+    assert set(table.loc[table["state"].isin(["CheckForFiles", "NotifySuccess"]), "status"]) == {"succeeded"}
+    assert table.set_index("state").loc["CheckGlueJobStatus", "visits"] >= 1
+
+    job_run_id = json.loads(seed_run["output"])["glue"]["job_run_id"]
+    assert metrics["Job run id"] == job_run_id
+    assert metrics["State"] == "SUCCEEDED"
+    assert metrics["rows out"] == "20" and metrics["rows in"] == "20"
+    assert metrics["returned lines"] == "10"
+
+    (graph,) = app.get("graphviz_chart")
+    dot = graph.proto.spec
+    assert '"NotifySuccess" [fillcolor="#2e7d32"' in dot  # succeeded: green
+    assert '"NotifyFailure" [fillcolor="#bdbdbd"' in dot  # not visited: grey
+    assert not app.error
+    assert not [b for b in app.button if b.key in ("stop", "rerun", "redrive")]  # nothing to do on success
+
+
+def test_failed_run_banner_names_the_failed_state_and_the_cause(console_env, failed_run):
+    app = monitor(failed_run["executionArn"])
+
+    assert not app.exception, app.exception
+    banners = [e.value for e in app.error]
+    assert any(
+        "Failed state: GlueJob" in b and "GlueJobFailed" in b and "returns file has no order id column" in b
+        for b in banners
+    ), banners
+    assert any("Glue error: ProfileError: returns file has no order id column" in b for b in banners), banners
+    table = state_table(app).set_index("state")
+    assert table.loc["CheckGlueJobStatus", "status"] == "failed"
+    assert table.loc["ETLFailed", "status"] == "failed"
+    assert table.loc["TriggerGlueJob", "status"] == "succeeded"
+    (graph,) = app.get("graphviz_chart")
+    assert '"CheckGlueJobStatus" [fillcolor="#c62828"' in graph.proto.spec
+    assert {m.label: m.value for m in app.metric}["Status"] == "FAILED"
+
+
+def test_rerun_of_a_failed_run_starts_a_new_execution(console_env, failed_run, local_aws):
+    sfn = aws.client(local_aws.settings, "stepfunctions")
+    app = monitor(failed_run["executionArn"])
+
+    app.button(key="rerun").click().run()
+
+    assert not app.exception, app.exception
+    machine = failed_run["stateMachineArn"]
+    reruns = [
+        e for e in batches.executions(sfn, machine) if e["name"].startswith(f"{failed_run['name']}-rerun-")
+    ]
+    assert len(reruns) == 1, reruns
+    rerun = sfn.describe_execution(executionArn=reruns[0]["executionArn"])
+    assert rerun["input"] == failed_run["input"]
+    assert any(reruns[0]["name"] in s.value for s in app.success)
+    ended = batches.wait_execution(sfn, rerun["executionArn"], timeout=180)  # leave nothing running
+    assert ended["status"] in batches.TERMINAL
+    assert local_aws.wait_idle(120)
+    batches.wait_all_ended(sfn, machine, timeout=120)
+
+
+def test_without_an_execution_a_select_box_lists_recent_runs(console_env, seed_run):
+    app = page("monitor.py").run()
+
+    assert not app.exception, app.exception
+    (select,) = app.selectbox
+    assert seed_run["executionArn"] in select.options or any(seed_run["name"] in o for o in select.options)
+    select.select(seed_run["executionArn"]).run()
+    assert app.query_params.get("execution") == seed_run["executionArn"]
+    assert {m.label: m.value for m in app.metric}["Status"] == "SUCCEEDED"
