@@ -157,8 +157,8 @@ def actions_section(described: dict) -> None:
         if cols[2].button(
             "Rerun",
             key="rerun",
-            help="Start the state machine again with the same input under a new name. CheckForFiles "
-            "pairs the newest orders and returns files at that time.",
+            help="Start the state machine again with the same input under a new name: the same files "
+            "(the run fails with a clear reason if one was replaced since).",
         ):
             new_arn = executions.rerun(sfn, described, datetime.now(UTC))
             recent.clear()

@@ -522,7 +522,8 @@ def stop(sfn: Any, arn: str, who: str | None = None) -> None:
 def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
     """Start the state machine again with the execution's input under a new name; the new ARN.
 
-    CheckForFiles lists the raw buckets afresh: the rerun pairs the newest orders and returns files.
+    CheckForFiles takes the files the input names (still the same bytes) or, for an input that names
+    one file, the newest counterpart.
     """
     response = sfn.start_execution(
         stateMachineArn=described["stateMachineArn"],

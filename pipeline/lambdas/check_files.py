@@ -1,6 +1,10 @@
-"""Lambda ``check-orders-returns-exist`` (state CheckForFiles): the newest object in each raw bucket.
+"""Lambda ``check-orders-returns-exist`` (state CheckForFiles): the files this execution processes.
 
-Input: anything (ignored; the buckets are listed afresh). Output::
+When the execution's input names both objects (a ``batch-…`` execution, or a rerun of one), exactly those,
+provided they are still the current objects at their keys (else a clear error: the file was replaced).
+Otherwise (an ``awaiting-…`` execution, an empty input) the newest object in each raw bucket.
+
+Input: ``{"execution_input": <the execution's input>}`` (what the state machine passes). Output::
 
     {"both_exist": bool, "orders": S3Object|null, "returns": S3Object|null}
 
@@ -16,14 +20,37 @@ from . import config, runs
 from .config import LambdaConfig
 
 
+class FileReplaced(Exception):
+    """A file the execution names is no longer the object at its key. Not retried: the name is the error
+    type the state machine records."""
+
+
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    return process(LambdaConfig.from_env(), s3=config.client("s3"))
+    return process(LambdaConfig.from_env(), s3=config.client("s3"), event=event)
 
 
-def process(cfg: LambdaConfig, s3: Any) -> dict[str, Any]:
-    orders, returns = config.newest_raw_objects(cfg, s3)
+def process(cfg: LambdaConfig, s3: Any, event: Any = None) -> dict[str, Any]:
+    named = runs.named_pair(event.get("execution_input") if isinstance(event, dict) else None)
+    if named is not None:
+        orders, returns = (current(s3, obj) for obj in named)
+    else:
+        orders, returns = config.newest_raw_objects(cfg, s3)
     return {
         "both_exist": orders is not None and returns is not None,
         "orders": runs.object_dict(orders),
         "returns": runs.object_dict(returns),
     }
+
+
+def current(s3: Any, named: runs.S3Object) -> runs.S3Object:
+    """``named`` as it is now at its key; FileReplaced when it is gone or holds other bytes."""
+    listed = s3.list_objects_v2(Bucket=named.bucket, Prefix=named.key, MaxKeys=1).get("Contents", [])
+    now = runs.S3Object.from_listing(named.bucket, listed[0]) if listed else None
+    if now is None or now.key != named.key:
+        raise FileReplaced(f"{named.uri} is gone since this run was started; upload the file again")
+    if now.etag != named.etag:
+        raise FileReplaced(
+            f"{named.uri} was replaced since this run was started (ETag {named.etag} → {now.etag}); "
+            "the newer upload has its own run"
+        )
+    return now

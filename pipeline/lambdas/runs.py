@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -111,6 +112,22 @@ def as_object(value: S3Object | Mapping[str, Any] | None) -> S3Object | None:
 
 def object_dict(obj: S3Object | None) -> dict[str, Any] | None:
     return None if obj is None else obj.to_dict()
+
+
+def named_pair(execution_input: Any) -> tuple[S3Object, S3Object] | None:
+    """The (orders, returns) objects an execution's input names, when it names both; else None."""
+    if isinstance(execution_input, str):
+        try:
+            execution_input = json.loads(execution_input)
+        except ValueError:
+            return None
+    if not isinstance(execution_input, Mapping):
+        return None
+    try:
+        orders, returns = as_object(execution_input.get("orders")), as_object(execution_input.get("returns"))
+    except (TypeError, ValueError):
+        return None
+    return (orders, returns) if orders is not None and returns is not None else None
 
 
 def is_data_key(key: str) -> bool:

@@ -150,6 +150,35 @@ def test_check_files_honours_prefixes(aws, monkeypatch):
     assert check_files.handler({}, None)["orders"]["key"] == "incoming/o.csv"
 
 
+def test_check_files_takes_the_files_the_execution_names(aws):
+    """A batch execution (or its rerun) processes its own pair, not a newer upload (which has its own run)."""
+    put(aws["s3"], ORDERS_BUCKET, "first.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY, when=datetime(2026, 1, 1, tzinfo=UTC))
+    named = check_files.handler({}, None)
+    put(aws["s3"], ORDERS_BUCKET, "newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
+    event = {"execution_input": {"orders": named["orders"], "returns": named["returns"], "trigger": {}}}
+    result = check_files.handler(event, None)
+    assert result["both_exist"] is True
+    assert (result["orders"]["key"], result["returns"]["key"]) == ("first.csv", RETURNS_KEY)
+    # An awaiting execution names one file: the other is the newest there is.
+    awaiting = {"execution_input": {"orders": None, "returns": named["returns"]}}
+    assert check_files.handler(awaiting, None)["orders"]["key"] == "newer.csv"
+
+
+def test_check_files_refuses_a_named_file_that_was_replaced(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    named = check_files.handler({}, None)
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n")  # same key, other bytes
+    event = {"execution_input": {"orders": named["orders"], "returns": named["returns"]}}
+    with pytest.raises(check_files.FileReplaced, match="was replaced since this run was started"):
+        check_files.handler(event, None)
+    aws["s3"].delete_object(Bucket=RETURNS_BUCKET, Key=RETURNS_KEY)
+    event["execution_input"]["orders"] = check_files.handler({}, None)["orders"] or named["orders"]
+    with pytest.raises(check_files.FileReplaced, match="is gone"):
+        check_files.handler(event, None)
+
+
 def test_missing_environment_is_a_clear_error(aws, monkeypatch):
     monkeypatch.delenv("RETURNS_BUCKET")
     with pytest.raises(ConfigError, match="RETURNS_BUCKET"):
