@@ -218,11 +218,14 @@ def bench_e2e(runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("glue", "e2e", "upload"), help="run one part (default: all)")
+    parts = ("glue", "e2e", "upload", "explorer")
+    parser.add_argument("--only", choices=parts, help="run one part (default: all)")
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--e2e-runs", type=int, default=5)
     parser.add_argument("--upload-lines", type=int, default=860_000, help="≈200 MB of orders for upload")
+    parser.add_argument("--explorer-lines", type=int, default=1_000_000)
+    parser.add_argument("--explorer-repeat", type=int, default=7)
     args = parser.parse_args()
     if args.only in (None, "glue"):
         for lines in args.lines:
@@ -235,6 +238,10 @@ def main() -> None:
 
         orders_csv, _ = synthesize(args.upload_lines)
         print(json.dumps(bench_upload_memory(orders_csv)), flush=True)
+    if args.only in (None, "explorer"):
+        from bench.explorer import bench_explorer
+
+        print(json.dumps(bench_explorer(args.explorer_lines, args.explorer_repeat)), flush=True)
 
 
 if __name__ == "__main__":

@@ -754,7 +754,7 @@ class AthenaEngine:
 
         context = context if isinstance(context, dict) else {}
         database = (context.get("Database") or "default").lower()
-        tree = self._parse(sql, parameters)
+        tree = self._parse(sql, parameters).transform(_count_if_as_filter)
         cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         tables: dict[tuple[str, str], dict[str, Any]] = {}
         for node in tree.find_all(exp.Table):
@@ -954,6 +954,15 @@ def _local_execution_class() -> type:
 
         _LOCAL_EXECUTION = LocalQueryExecution
     return _LOCAL_EXECUTION
+
+
+def _count_if_as_filter(node: Any) -> Any:
+    """count_if(c) → count(*) FILTER (WHERE c): Trino gives 0 over no rows, DuckDB's count_if NULL."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.CountIf):
+        return exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=node.this.copy()))
+    return node
 
 
 def _is_query(sql: str) -> bool:

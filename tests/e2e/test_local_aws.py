@@ -439,6 +439,12 @@ def test_glue_job_run_executes_the_script(aws, glue_job, sample_data, wrangler):
         boto3_session=aws.session,
     )  # fmt: skip
     assert counted.to_dict("records") == [{"n": 20, "returned": 10}]
+    none = wrangler.athena.read_sql_query(
+        "SELECT count(*) AS n, count_if(is_returned) AS returned FROM joined_data WHERE order_id = ?",
+        database=glue_job["database"], workgroup=workgroup, ctas_approach=False, unload_approach=False,
+        boto3_session=aws.session, params=["'no such order'"], paramstyle="qmark",
+    )  # fmt: skip
+    assert none.to_dict("records") == [{"n": 0, "returned": 0}]  # Trino's count_if over no rows: 0
 
 
 def test_glue_job_run_failure_reports_the_error(aws, glue_job, sample_data):

@@ -1,0 +1,167 @@
+"""The Explorer page and its service on the seed run, through Athena on the local AWS.
+
+Expected numbers come from the seed CSVs with pandas, not from the pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from services import aws, explorer
+from tests.e2e.console.conftest import page
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def seed_lines(sample_data) -> pd.DataFrame:
+    """The seed order lines with is_returned, as the join defines it (order id in the returns file)."""
+    orders = pd.read_csv(sample_data / "seed/ordercsv.csv", dtype=str)
+    returns = pd.read_csv(sample_data / "seed/returncsv.csv", dtype=str)
+    orders["order_date"] = pd.to_datetime(orders["Order Date"]).dt.date
+    orders["is_returned"] = orders["Order ID"].isin(set(returns["Order ID"]))
+    return orders
+
+
+def metric(app, label: str) -> str:
+    (found,) = [m.value for m in app.metric if m.label == label]
+    return found
+
+
+def opened(console_env):
+    app = page("explorer.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def test_shows_the_published_run_and_all_lines(console_env, seed_run, seed_lines):
+    app = opened(console_env)
+
+    run_id = json.loads(seed_run["output"])["glue"]["run_id"]
+    assert any(run_id in c.value for c in app.caption)
+    assert metric(app, "Matching lines") == str(len(seed_lines))
+    assert metric(app, "Returned lines") == str(int(seed_lines["is_returned"].sum()))
+
+
+def test_returned_only(console_env, seed_run, seed_lines):
+    app = opened(console_env)
+
+    app.radio(key="explorer_returned").set_value("Returned only").run()
+
+    assert not app.exception
+    assert metric(app, "Matching lines") == str(int(seed_lines["is_returned"].sum()))
+    assert metric(app, "Return rate") == "100.0%"
+
+
+def test_order_date_range_and_not_returned(console_env, seed_run, seed_lines):
+    start, end = date(2023, 8, 3), date(2023, 8, 10)
+    expected = seed_lines[
+        seed_lines["order_date"].between(start, end) & ~seed_lines["is_returned"]
+    ]  # fmt: skip
+    app = opened(console_env)
+
+    app.date_input(key="explorer_dates").set_value((start, end))
+    app.radio(key="explorer_returned").set_value("Not returned").run()
+
+    assert not app.exception
+    assert 0 < len(expected) < len(seed_lines)
+    assert metric(app, "Matching lines") == str(len(expected))
+    assert metric(app, "Returned lines") == "0"
+
+
+def test_sql_box_refuses_drop(console_env, seed_run):
+    app = opened(console_env)
+
+    app.text_area(key="explorer_sql").set_value("DROP TABLE joined_data")
+    app.button(key="explorer_run_sql").click().run()
+
+    assert [e.value for e in app.error] == [
+        "Query not run. Only SELECT queries are allowed, not DROP statements."
+    ]
+    assert "explorer_sql_result" not in app.session_state
+
+
+def test_sql_box_runs_a_select_with_a_limit(console_env, seed_run, seed_lines):
+    app = opened(console_env)
+
+    app.text_area(key="explorer_sql").set_value(
+        "SELECT order_id FROM joined_data WHERE is_returned ORDER BY 1"
+    )
+    app.button(key="explorer_run_sql").click().run()
+
+    assert not app.error and not app.exception
+    assert app.code[-1].value.endswith(f"LIMIT {explorer.SQL_BOX_MAX_ROWS}")
+    run_id, ran, result = app.session_state["explorer_sql_result"]
+    assert list(result["order_id"]) == sorted(seed_lines.loc[seed_lines["is_returned"], "Order ID"])
+    assert app.download_button(key="explorer_sql_result_csv").label == "Download CSV"
+
+
+def test_download_buttons(console_env, seed_run):
+    app = opened(console_env)
+
+    labels = {b.key: b.label for b in app.download_button}
+
+    assert labels["explorer_rows_csv"] == "Download CSV"
+    assert labels["explorer_rows_parquet"] == "Download Parquet"
+    assert labels["explorer_view_month_csv"] == "Download CSV"
+
+
+def test_no_published_table_says_so(console_env, seed_run, monkeypatch):
+    monkeypatch.setenv("ECOMMERCE_TABLE", "never_published")
+
+    app = opened(console_env)
+
+    assert [i.value for i in app.info] == ["No run published yet — upload files on the Upload page."]
+    assert not app.metric
+
+
+# --- the service, as the page calls it
+
+
+def test_published_run(console_env, seed_run, seed_lines):
+    settings = console_env
+    glue = aws.client(settings, "glue")
+
+    run = explorer.published_run(settings, glue)
+
+    assert run.run_id == json.loads(seed_run["output"])["glue"]["run_id"]
+    assert (run.rows, run.returned_lines) == (len(seed_lines), int(seed_lines["is_returned"].sum()))
+    assert run.location.startswith(settings.output_path + f"run_id={run.run_id}")
+    assert {"order_id", "order_date", "is_returned", "order_year", "order_month"} <= set(run.columns)
+    assert explorer.published_run(dataclasses.replace(settings, table="nope"), glue) is None
+
+
+def test_a_hostile_filter_value_matches_nothing(console_env, seed_run, seed_lines):
+    settings = console_env
+    session = aws.session(settings)
+    columns = explorer.published_run(settings, aws.client(settings, "glue", session)).columns
+
+    hostile = explorer.summary(
+        settings, session, explorer.Filters.of(product_id=["P001' OR '1'='1"]), columns
+    )
+    honest = explorer.summary(settings, session, explorer.Filters.of(product_id=["P001"]), columns)
+
+    assert hostile == {"lines": 0, "returned_lines": 0}
+    assert honest["lines"] == int((seed_lines["Product ID"] == "P001").sum()) > 0
+
+
+def test_filter_choices_and_month_view(console_env, seed_run, seed_lines):
+    settings = console_env
+    session = aws.session(settings)
+    columns = explorer.published_run(settings, aws.client(settings, "glue", session)).columns
+
+    choices = explorer.filter_choices(settings, session, columns)
+    months = explorer.run_view("month", settings, session, explorer.Filters(), columns)
+
+    assert (choices.min_date, choices.max_date) == (
+        seed_lines["order_date"].min(),
+        seed_lines["order_date"].max(),
+    )
+    assert list(months["month"]) == ["2023-08"]
+    assert int(months["lines"][0]) == len(seed_lines)
+    assert months["return_rate"][0] == pytest.approx(seed_lines["is_returned"].mean())
