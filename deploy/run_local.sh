@@ -6,6 +6,7 @@ PY=.venv/bin/python
 PORT="${ECOMMERCE_LOCAL_PORT:-4566}"
 CONSOLE_PORT="${CONSOLE_PORT:-8501}"
 STATE_DIR="${STATE_DIR:-.local-aws}"
+OPEN_BROWSER="${OPEN_BROWSER:-1}"  # 0: do not open the console in a browser (tests drive their own)
 mkdir -p "$STATE_DIR"
 LOG="$STATE_DIR/local-aws.log"
 
@@ -29,7 +30,7 @@ done
 grep -q "ready" "$LOG" || { echo "the local AWS did not report ready within 150 s:"; tail -20 "$LOG"; exit 1; }
 grep "ready" "$LOG"
 
-export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT"
+export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT" ECOMMERCE_LOCAL_STATE_DIR="$STATE_DIR"
 "$PY" -m streamlit run Home.py --server.headless true --server.port "$CONSOLE_PORT" \
   --browser.gatherUsageStats false >"$STATE_DIR/console.log" 2>&1 &
 pids+=($!)
@@ -39,5 +40,5 @@ for _ in $(seq 1 120); do
 done
 echo
 echo "console: http://127.0.0.1:$CONSOLE_PORT   (local AWS: http://127.0.0.1:$PORT) — Ctrl-C stops both"
-command -v xdg-open >/dev/null && xdg-open "http://127.0.0.1:$CONSOLE_PORT" >/dev/null 2>&1 || true
+[ "$OPEN_BROWSER" = 1 ] && command -v xdg-open >/dev/null && xdg-open "http://127.0.0.1:$CONSOLE_PORT" >/dev/null 2>&1 || true
 wait -n "${pids[@]}"

@@ -17,12 +17,7 @@ settings = console.frame()
 settings_key = repr(settings)
 
 
-# Cached by run: a new published run is a new key, so nothing stale survives a publish.
-@st.cache_data(ttl=15, show_spinner=False)
-def published(settings_key: str, _settings: Settings) -> explorer.PublishedRun | None:
-    return explorer.published_run(_settings, console.client("glue", _settings))
-
-
+# Query results are cached by run id: a new published run is a new key, so nothing stale survives a publish.
 @st.cache_data(ttl=600, show_spinner="Loading the filter choices…")
 def choices(settings_key: str, run_id: str, columns: tuple[str, ...], _settings: Settings):
     return explorer.filter_choices(_settings, console.session(_settings), columns)
@@ -64,6 +59,7 @@ def chart(key: str, frame: pd.DataFrame):
         figure = px.line(
             frame, x="month", y="return_rate", markers=True, hover_data=["lines", "returned_lines"]
         )
+        figure.update_xaxes(dtick="M1", tickformat="%b %Y")  # whole months, also for a single point
     elif key == "top_products":
         figure = px.bar(frame, x="returned_lines", y="product_name", orientation="h")
         figure.update_yaxes(autorange="reversed", title=None)
@@ -78,7 +74,7 @@ def chart(key: str, frame: pd.DataFrame):
 st.title("Explorer")
 
 try:
-    run = published(settings_key, settings)
+    run = console.published(settings)
 except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
     st.error(f"Cannot read the table {settings.database}.{settings.table} from the Glue catalog: {exc}")
     st.stop()

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 from botocore.exceptions import ClientError
@@ -66,6 +67,10 @@ chart = px.scatter(
     labels={"start": "Started (UTC)", "duration_s": "Duration (s)", "status": "Outcome"},
 )
 chart.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+chart.update_xaxes(tickformat="%b %d %H:%M")
+if runs["start"].nunique() == 1:  # one point: plotly would zoom to milliseconds around it
+    only = runs["start"].iloc[0]
+    chart.update_xaxes(range=[only - pd.Timedelta(hours=1), only + pd.Timedelta(hours=1)])
 st.plotly_chart(chart, width="stretch")
 
 pager = st.columns([1, 1, 4])

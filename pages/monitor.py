@@ -51,11 +51,11 @@ def duration(start: datetime, stop: datetime | None) -> str:
 
 def header(described: dict) -> None:
     status = described["status"]
-    cols = st.columns([3, 1, 2, 1])
-    cols[0].markdown(f"### {STATUS_ICONS.get(status, '')} `{described['name']}`")
-    cols[1].metric("Status", status)
-    cols[2].metric("Started", f"{described['startDate']:%Y-%m-%d %H:%M:%S %Z}")
-    cols[3].metric("Duration", duration(described["startDate"], described.get("stopDate")))
+    st.markdown(f"### {STATUS_ICONS.get(status, '')} `{described['name']}`")
+    cols = st.columns([1, 2, 1])
+    cols[0].metric("Status", status)
+    cols[1].metric("Started (UTC)", f"{described['startDate']:%Y-%m-%d %H:%M:%S}")
+    cols[2].metric("Duration", duration(described["startDate"], described.get("stopDate")))
 
 
 def failure_banner(failure: executions.Failure) -> None:
@@ -102,11 +102,12 @@ def glue_section(reference: dict | None) -> None:
     except ClientError as exc:
         st.warning(f"Glue run {reference['job_run_id']}: {exc}")
         return
-    cols = st.columns([3, 1, 1])
-    cols[0].metric("Job run id", run["id"])
-    cols[1].metric("State", run["state"] or "?")
-    cols[2].metric("Duration", f"{run['duration_s']} s" if run["duration_s"] is not None else "–")
-    st.caption(f"Job `{reference['job_name']}` · run_id `{reference.get('run_id')}`")
+    cols = st.columns(2)
+    cols[0].metric("State", run["state"] or "?")
+    cols[1].metric("Duration", f"{run['duration_s']} s" if run["duration_s"] is not None else "–")
+    st.caption(
+        f"Job `{reference['job_name']}` · job run id `{run['id']}` · run_id `{reference.get('run_id')}`"
+    )
     if run["error"]:
         st.error(f"Glue error: {run['error']}")
 
@@ -121,11 +122,17 @@ def quality_section(reference: dict | None) -> None:
     if report is None:
         st.caption(f"No report at {uri} (yet).")
         return
-    names = ["rows_in", "rows_out", "returned_lines", "unmatched_returns", "quarantined_lines"]
-    cols = st.columns(len(names) + 1)
-    for col, name in zip(cols, names, strict=False):
-        col.metric(name.replace("_", " "), report.get(name, "–"))
-    cols[-1].metric("published", "yes" if report.get("published") else "no")
+    labels = {
+        "rows_in": "rows in",
+        "rows_out": "rows out",
+        "returned_lines": "returned",
+        "unmatched_returns": "unmatched",
+        "quarantined_lines": "quarantined",
+    }
+    cols = st.columns(3)
+    for i, (name, label) in enumerate(labels.items()):
+        cols[i % 3].metric(label, report.get(name, "–"), help=name)
+    cols[2].metric("published", "yes" if report.get("published") else "no")
     for warning in report.get("warnings") or []:
         st.warning(warning)
     with st.expander(f"Full report · {uri}"):
