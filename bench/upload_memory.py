@@ -107,16 +107,14 @@ def bench_upload_memory(orders_csv: Path) -> dict:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page()
                 page.goto(f"{base}/upload")
-                page.get_by_text("Orders CSV").wait_for(timeout=60_000)
+                page.get_by_label("Orders CSV", exact=True).wait_for(timeout=60_000)
                 time.sleep(1)
                 before_kb = status_kb(console.pid, "VmRSS")
                 Path(f"/proc/{console.pid}/clear_refs").write_text("5")  # reset VmHWM to the current RSS
                 sampler = threading.Thread(target=sample, daemon=True)
                 sampler.start()
                 started = time.perf_counter()
-                page.locator('[data-testid="stFileUploader"] input[type=file]').first.set_input_files(
-                    str(orders_csv)
-                )
+                page.get_by_label("Orders CSV", exact=True).set_input_files(str(orders_csv))
                 button = page.get_by_role("button", name="Upload orders")
                 button.wait_for(timeout=300_000)
                 checked_kb, checked_peak_kb = status_kb(console.pid, "VmRSS"), status_kb(console.pid, "VmHWM")

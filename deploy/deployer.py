@@ -226,6 +226,24 @@ def secure_transport_statement(arns: iam.Arns, bucket: str) -> dict[str, Any]:
     }
 
 
+def upload_cors_rule(settings: Settings) -> dict[str, Any]:
+    """Browsers on the console's origins may PUT presigned multipart parts (nothing else)."""
+    return {
+        "AllowedMethods": ["PUT"],
+        "AllowedOrigins": list(settings.console_origins),
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": 3000,
+    }
+
+
+def _cors_essentials(rule: Mapping[str, Any]) -> tuple:
+    return tuple(
+        sorted(rule.get(k) or [])
+        for k in ("AllowedMethods", "AllowedOrigins", "AllowedHeaders", "ExposeHeaders")
+    )
+
+
 def notification_id(settings: Settings) -> str:
     """The Id that marks our S3 notification configuration (others' configurations are kept)."""
     return settings.on_upload_function
@@ -277,6 +295,7 @@ def _absent_on(exc: ClientError, *codes: str) -> None:
 class Bucket(Resource):
     bucket: str
     versioned: bool
+    browser_uploads: bool = False  # the console's Upload page PUTs parts here from the browser (CORS)
     keeps_data = True
 
     def __post_init__(self) -> None:
@@ -316,6 +335,11 @@ class Bucket(Resource):
             _absent_on(exc, "NoSuchBucketPolicy")
             state["policy"] = None
         state["versioning"] = s3.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        try:
+            state["cors"] = s3.get_bucket_cors(Bucket=self.bucket)["CORSRules"]
+        except ClientError as exc:
+            _absent_on(exc, "NoSuchCORSConfiguration")
+            state["cors"] = []
         return state
 
     def diff(self, ctx: Context, current: dict[str, Any]) -> list[str]:
@@ -329,6 +353,10 @@ class Bucket(Resource):
             differences.append("policy denying non-TLS access")
         if self.versioned and current["versioning"] != "Enabled":
             differences.append(f"versioning {current['versioning'] or 'off'} → Enabled")
+        if self.browser_uploads and [_cors_essentials(r) for r in current["cors"]] != [
+            _cors_essentials(upload_cors_rule(ctx.settings))
+        ]:
+            differences.append("CORS for browser uploads")
         return differences
 
     @staticmethod
@@ -372,6 +400,10 @@ class Bucket(Resource):
             s3.put_bucket_policy(Bucket=self.bucket, Policy=json.dumps(policy))
         if any(d.startswith("versioning") for d in differences):
             s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+        if "CORS for browser uploads" in differences:
+            s3.put_bucket_cors(
+                Bucket=self.bucket, CORSConfiguration={"CORSRules": [upload_cors_rule(ctx.settings)]}
+            )
 
     def delete(self, ctx: Context, current: Any) -> None:
         s3 = ctx.client("s3")
@@ -388,7 +420,8 @@ class Bucket(Resource):
 
     def create_detail(self, ctx: Context) -> str:
         tls = "TLS only" if ctx.tls else "no TLS-only policy: plain-HTTP endpoint"
-        return f"private, AES256, {tls}" + (", versioned" if self.versioned else "")
+        uploads = ", browser uploads" if self.browser_uploads else ""
+        return f"private, AES256, {tls}" + (", versioned" if self.versioned else "") + uploads
 
     def describe(self, ctx: Context, current: dict[str, Any]) -> str:
         return f"encryption {','.join(filter(None, current['encryption'])) or 'none'}, " + (
@@ -1060,8 +1093,8 @@ def resources(ctx: Context) -> list[Resource]:
     s = ctx.settings
     raw = (s.orders_bucket, s.returns_bucket)
     items: list[Resource] = [
-        Bucket(s.orders_bucket, versioned=True),
-        Bucket(s.returns_bucket, versioned=True),
+        Bucket(s.orders_bucket, versioned=True, browser_uploads=True),
+        Bucket(s.returns_bucket, versioned=True, browser_uploads=True),
         Bucket(s.processed_bucket, versioned=False),
         Bucket(s.scripts_bucket, versioned=False),
         GlueDatabase(s.database),

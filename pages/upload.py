@@ -1,10 +1,9 @@
-"""Upload: check each team's export the way the Glue job will, stream it to its raw bucket, follow the run."""
+"""Upload: check each team's export the way the Glue job will; the browser sends it straight to S3."""
 
-import threading
+import base64
 
 import pandas as pd
 import streamlit as st
-from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from services import console, uploads
 
@@ -12,15 +11,16 @@ settings = console.frame()
 st.title("Upload")
 st.caption(
     "Each team uploads its own export. An upload starts a run that joins the newest orders file with the "
-    "newest returns file; when one of them is missing, the run waits for it."
+    "newest returns file; when one of them is missing, the run waits for it. Files go from your browser "
+    "straight to S3, in parts."
 )
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def check(kind: str, name: str, file_id: str, _file) -> uploads.CheckedFile | str:
-    """The check result for this uploaded file (cached per file id: reruns do not re-read it)."""
+def check(kind: str, token: str, name: str, size: int, rows: int, _head: str) -> uploads.CheckedFile | str:
+    """The check result for one chosen file (cached per token: reruns do not profile it again)."""
     try:
-        return uploads.check_file(kind, name, _file, settings)
+        return uploads.check_head(kind, name, size, base64.b64decode(_head), rows, settings)
     except uploads.UploadRefused as exc:
         return str(exc)
 
@@ -43,7 +43,7 @@ def show_check(checked: uploads.CheckedFile) -> None:
     st.dataframe(pd.DataFrame(checked.profile.preview(10)), hide_index=True)
 
 
-def show_run(kind: str) -> None:
+def show_run() -> None:
     """The run the latest upload started or joined, with a link to the monitor."""
     with st.spinner("Looking for the run this upload started…"):
         run = uploads.find_run(console.client("s3"), console.client("stepfunctions"), settings)
@@ -62,39 +62,44 @@ def show_run(kind: str) -> None:
 
 
 def upload_slot(kind: str) -> None:
-    label = kind.capitalize()
-    uploaded = st.file_uploader(f"{label} CSV", key=f"file-{kind}")
-    if uploaded is None:
+    plans = st.session_state.setdefault("upload_plans", {})  # token → DirectUpload in flight
+    done = st.session_state.setdefault("uploads", {})  # token → UploadResult
+    slot_key = f"upload-{kind}"
+    previous = (st.session_state.get(slot_key) or {}).get("picked") or {}
+    plan = plans.get(previous.get("token"))
+    state = console.s3_upload(
+        slot_key, f"{kind.capitalize()} CSV", uploads.PROFILE_HEAD_BYTES, plan.for_browser() if plan else None
+    )
+    picked = state.picked
+    if not picked:
         return
-    result = check(kind, uploaded.name, uploaded.file_id, uploaded)
+    token = picked["token"]
+    result = check(kind, token, picked["name"], picked["size"], picked["rows"], picked["head"])
     if isinstance(result, str):
         st.error(f"Refused: {result}", icon="🚫")
         return
     show_check(result)
 
-    done = st.session_state.setdefault("uploads", {})
-    marker = (kind, uploaded.file_id, result.sha256)
-    if marker not in done and st.button(f"Upload {kind}", key=f"upload-{kind}", type="primary"):
-        bar = st.progress(0.0, text=f"Uploading {result.name}…")
-        sent, lock, context = 0, threading.Lock(), get_script_run_ctx()
+    s3 = console.client("s3")
+    plan = plans.get(token)
+    if plan is not None and state.uploaded and state.uploaded.get("upload_id") == plan.upload_id:
+        try:
+            done[token] = uploads.finish_upload(s3, plans.pop(token))
+        except uploads.UploadRefused as exc:
+            st.error(str(exc), icon="🚫")
+    elif plan is not None and state.failed and state.failed.get("upload_id") == plan.upload_id:
+        uploads.abort_upload(s3, plans.pop(token))
+        st.error(f"The upload failed: {state.failed.get('error')}. Nothing was stored; try again.", icon="🚫")
 
-        def progress(n: int) -> None:  # called from the transfer's worker threads
-            nonlocal sent
-            add_script_run_ctx(threading.current_thread(), context)
-            with lock:
-                sent += n
-                bar.progress(min(sent / max(result.size, 1), 1.0), text=f"{uploads.human_size(sent)} sent")
-
-        # Recorded before the rerun a double click would cause can read it: one upload per file.
-        done[marker] = uploads.upload(console.client("s3"), settings, result, uploaded, progress)
-        st.rerun()  # draw the page again without the button
-    if marker in done:
-        outcome = done[marker]
-        if outcome.already_there:
-            st.success(f"Already uploaded (same content): `{outcome.uri}`", icon="✅")
-        else:
-            st.success(f"Uploaded to `{outcome.uri}`", icon="✅")
-        show_run(kind)
+    if token in done:
+        st.success(f"Uploaded to `{done[token].uri}`", icon="✅")
+        show_run()
+    elif token in plans:
+        st.caption("Uploading from your browser… keep this page open.")
+    elif st.button(f"Upload {kind}", key=f"start-{kind}", type="primary"):
+        # Recorded before the rerun, so a double click finds the plan and does not start a second upload.
+        plans[token] = uploads.start_upload(s3, settings, result)
+        st.rerun()
 
 
 orders_column, returns_column = st.columns(2, gap="large")

@@ -6,6 +6,7 @@ The only Streamlit-aware module in ``services/``; the other service modules are 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -156,3 +157,33 @@ def published(current: Settings | None = None) -> explorer.PublishedRun | None:
     """The run the table points at now (explorer.published_run), cached for a few seconds."""
     current = current or settings()
     return _published(repr(current), current)
+
+
+# --- the Upload page's file slot ------------------------------------------------------------------------
+
+_S3_UPLOAD = st.components.v2.component(
+    "s3_upload",
+    html=(
+        '<div class="slot"><label class="label"></label>'
+        '<input type="file" accept=".csv,.txt,.tsv,text/csv,text/plain">'
+        '<progress hidden value="0"></progress><div class="status"></div></div>'
+    ),
+    css=(
+        ".slot{display:flex;flex-direction:column;gap:.4rem;font-family:var(--st-font,sans-serif)}"
+        ".label{font-size:.875rem}progress{width:100%;height:.8rem}.status{font-size:.8rem;opacity:.75}"
+    ),
+    js=(Path(__file__).with_name("s3_upload.js")).read_text(encoding="utf-8"),
+)
+
+
+def s3_upload(key: str, label: str, head_bytes: int, plan: dict[str, Any] | None) -> Any:
+    """The file slot (services/s3_upload.js): ``.picked`` once a file is chosen (name, size, base64 head,
+    rows, token); with ``plan`` (presigned part URLs) it uploads and fires ``.uploaded`` or ``.failed``."""
+    return _S3_UPLOAD(
+        key=key,
+        data={"label": label, "head_bytes": head_bytes, "plan": plan},
+        default={"picked": None},
+        on_picked_change=lambda: None,
+        on_uploaded_change=lambda: None,
+        on_failed_change=lambda: None,
+    )

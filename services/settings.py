@@ -55,6 +55,9 @@ class Settings:
     keep_runs: int = 5
     notification_emails: tuple[str, ...] = field(default_factory=tuple)
     admin_emails: tuple[str, ...] = field(default_factory=tuple)
+    # Origins the console is served from: the raw buckets accept the browser's presigned part uploads from
+    # them (CORS). Add the console's address when it runs elsewhere.
+    console_origins: tuple[str, ...] = ("http://127.0.0.1:8501", "http://localhost:8501")
     # Where the local AWS keeps its files (the notifications inbox); unused on AWS.
     local_state_dir: str = ".local-aws"
 

@@ -1,24 +1,21 @@
-"""Uploading an orders or returns export: check it the way the Glue job will, then stream it to S3.
+"""Uploading an orders or returns export: check it the way the Glue job will, then the browser sends it
+straight to S3 in parts.
 
-Plain functions over a binary file object (Streamlit's ``UploadedFile``, an open file) and boto3 clients.
-Memory stays bounded by the part size: the file is read in chunks for the digest, the row count and the
-multipart upload, never copied whole.
+The console never holds the file: the browser (services/s3_upload.js) sends the first bytes and the row count
+for the check, and then PUTs the parts to presigned multipart-upload URLs that ``start_upload`` makes. The
+console completes the upload after checking the parts S3 received. Plain functions over boto3 clients.
 """
 
 from __future__ import annotations
 
-import hashlib
+import math
 import re
 import time
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any, BinaryIO, Literal
-
-from boto3.s3.transfer import TransferConfig
-from botocore.exceptions import ClientError
+from typing import Any, Literal
 
 from pipeline.glue import csv_profile
 from pipeline.lambdas import runs
@@ -27,13 +24,12 @@ from services.settings import Settings
 
 Kind = Literal["orders", "returns"]
 KINDS: tuple[Kind, ...] = ("orders", "returns")
-# The Glue job profiles the same number of leading bytes (ecommerce_join_data.HEAD_BYTES).
-PROFILE_HEAD_BYTES = 8 * 1024 * 1024
-CHUNK_BYTES = 8 * 1024 * 1024
-# Multipart above one part, one part in memory at a time: the console's memory stays near one part size
-# (the transfer manager otherwise reads up to ten parts ahead).
-TRANSFER = TransferConfig(multipart_threshold=CHUNK_BYTES, multipart_chunksize=CHUNK_BYTES, use_threads=False)
-DIGEST_METADATA = "sha256"
+# The Glue job profiles the first 8 MB (ecommerce_join_data.HEAD_BYTES); the console checks the first 2 MB,
+# which keeps the check's memory small; Glue's own check of the rest still guards the run.
+PROFILE_HEAD_BYTES = 2 * 1024 * 1024
+PART_BYTES = 8 * 1024 * 1024
+MAX_PARTS = 10_000  # S3's limit
+URL_SECONDS = 3600  # how long the presigned part URLs stay valid
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -46,8 +42,7 @@ class CheckedFile:
     kind: Kind
     name: str  # the sanitised file name
     size: int
-    rows: int  # data rows (records after the header)
-    sha256: str
+    rows: int  # data rows (records after the header), counted by the browser over the whole file
     profile: csv_profile.CsvProfile
 
     def summary(self) -> dict[str, Any]:
@@ -66,12 +61,27 @@ class CheckedFile:
 
 
 @dataclass(frozen=True)
+class DirectUpload:
+    """A multipart upload that the browser fills through presigned part URLs."""
+
+    kind: Kind
+    bucket: str
+    key: str
+    upload_id: str
+    size: int
+    part_size: int
+    urls: tuple[str, ...]
+
+    def for_browser(self) -> dict[str, Any]:
+        return {"upload_id": self.upload_id, "part_size": self.part_size, "urls": list(self.urls)}
+
+
+@dataclass(frozen=True)
 class UploadResult:
     kind: Kind
     bucket: str
     key: str
     etag: str
-    already_there: bool  # the same bytes were already at this key: nothing was sent
 
     @property
     def uri(self) -> str:
@@ -98,43 +108,15 @@ def safe_file_name(name: str) -> str:
 
 
 def object_key(kind: Kind, file_name: str, now: datetime | None = None) -> str:
-    """``uploads/<yyyy/mm/dd>/<kind>-<safe name>``: the same file uploaded twice on one day is one object
-    (and, with the same bytes, one run); another day keeps its own object."""
+    """``uploads/<yyyy/mm/dd>/<kind>-<safe name>``: the same file uploaded twice on one day is one key
+    (and, with the same bytes, the same ETag: one run); another day keeps its own object."""
     now = now or datetime.now(UTC)
     return f"uploads/{now:%Y/%m/%d}/{kind}-{safe_file_name(file_name)}"
 
 
-def _chunks(stream: BinaryIO) -> Any:
-    stream.seek(0)
-    while chunk := stream.read(CHUNK_BYTES):
-        yield chunk
-
-
-def count_rows(stream: BinaryIO, profile: csv_profile.CsvProfile) -> int:
-    """Data rows in the whole file. Line counting, unless quoted fields span lines (then the CSV parser)."""
-    if profile.multiline:
-        import codecs
-        import csv
-
-        stream.seek(0)
-        text = codecs.getreader(profile.encoding)(stream)
-        rows = sum(1 for row in csv.reader(text, delimiter=profile.delimiter) if any(row))
-        return max(rows - 1, 0)
-    lines, last = 0, b""
-    for chunk in _chunks(stream):
-        lines += chunk.count(b"\n")
-        last = chunk
-    if last and not last.endswith(b"\n"):
-        lines += 1  # the last line has no terminator
-    return max(lines - 1, 0)
-
-
-def check_file(kind: Kind, name: str, stream: BinaryIO, settings: Settings) -> CheckedFile:
-    """Profile ``stream`` with the Glue job's own profiler and count its rows; raise UploadRefused."""
-    stream.seek(0, 2)
-    size = stream.tell()
-    stream.seek(0)
-    head = stream.read(PROFILE_HEAD_BYTES)
+def check_head(kind: Kind, name: str, size: int, head: bytes, rows: int, settings: Settings) -> CheckedFile:
+    """Profile the file's first bytes with the Glue job's own profiler; raise UploadRefused with a reason."""
+    head = head[:PROFILE_HEAD_BYTES]
     try:
         profile = csv_profile.profile_bytes(
             head,
@@ -150,13 +132,9 @@ def check_file(kind: Kind, name: str, stream: BinaryIO, settings: Settings) -> C
             f"{name} looks like {'an' if other == 'orders' else 'a'} {other} file "
             f"(columns: {', '.join(profile.names)}). Upload it in the {other.capitalize()} slot."
         )
-    rows = count_rows(stream, profile)
-    if rows == 0:
+    if rows <= 0:
         raise UploadRefused(f"{name} has a header but no data rows.")
-    digest = hashlib.sha256()
-    for chunk in _chunks(stream):
-        digest.update(chunk)
-    return CheckedFile(kind, safe_file_name(name), size, rows, digest.hexdigest(), profile)
+    return CheckedFile(kind, safe_file_name(name), size, rows, profile)
 
 
 def wrong_slot(kind: Kind, profile: csv_profile.CsvProfile) -> Kind | None:
@@ -171,39 +149,54 @@ def bucket_for(kind: Kind, settings: Settings) -> str:
     return settings.orders_bucket if kind == "orders" else settings.returns_bucket
 
 
-def upload(
-    s3: Any,
-    settings: Settings,
-    checked: CheckedFile,
-    stream: BinaryIO,
-    progress: Callable[[int], None] | None = None,
-    now: datetime | None = None,
-) -> UploadResult:
-    """Stream the checked file to its raw bucket (multipart above one part). Idempotent: when the key
-    already holds the same bytes (by the sha256 stored in the object's metadata) nothing is sent."""
-    bucket = bucket_for(checked.kind, settings)
-    key = object_key(checked.kind, checked.name, now)
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise
-        head = None
-    if head is not None and head.get("Metadata", {}).get(DIGEST_METADATA) == checked.sha256:
-        if progress:
-            progress(checked.size)
-        return UploadResult(checked.kind, bucket, key, head["ETag"], already_there=True)
-    stream.seek(0)
-    s3.upload_fileobj(
-        stream,
-        bucket,
-        key,
-        ExtraArgs={"Metadata": {DIGEST_METADATA: checked.sha256}, "ContentType": "text/csv"},
-        Config=TRANSFER,
-        Callback=progress,
+def part_size_for(size: int) -> int:
+    """8 MB parts, larger when the file would need more than S3's 10,000 parts."""
+    return max(PART_BYTES, math.ceil(size / MAX_PARTS))
+
+
+def start_upload(
+    s3: Any, settings: Settings, checked: CheckedFile, now: datetime | None = None
+) -> DirectUpload:
+    """Create the multipart upload and one presigned PUT URL per part (at least one, for an empty tail)."""
+    bucket, key = bucket_for(checked.kind, settings), object_key(checked.kind, checked.name, now)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="text/csv")["UploadId"]
+    part_size = part_size_for(checked.size)
+    urls = tuple(
+        s3.generate_presigned_url(
+            "upload_part",
+            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
+            ExpiresIn=URL_SECONDS,
+        )
+        for number in range(1, max(1, math.ceil(checked.size / part_size)) + 1)
     )
-    etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
-    return UploadResult(checked.kind, bucket, key, etag, already_there=False)
+    return DirectUpload(checked.kind, bucket, key, upload_id, checked.size, part_size, urls)
+
+
+def finish_upload(s3: Any, upload: DirectUpload) -> UploadResult:
+    """Complete the upload once S3 holds every part with the expected sizes; otherwise abort it."""
+    pages = s3.get_paginator("list_parts").paginate(
+        Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id
+    )
+    parts = sorted((p for page in pages for p in page.get("Parts", [])), key=lambda p: p["PartNumber"])
+    received = sum(p["Size"] for p in parts)
+    if [p["PartNumber"] for p in parts] != list(range(1, len(upload.urls) + 1)) or received != upload.size:
+        abort_upload(s3, upload)
+        raise UploadRefused(
+            f"the upload of {upload.key} is incomplete ({len(parts)} of {len(upload.urls)} parts, "
+            f"{received:,} of {upload.size:,} bytes); nothing was stored, upload the file again"
+        )
+    s3.complete_multipart_upload(
+        Bucket=upload.bucket,
+        Key=upload.key,
+        UploadId=upload.upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
+    )
+    etag = s3.head_object(Bucket=upload.bucket, Key=upload.key)["ETag"]
+    return UploadResult(upload.kind, upload.bucket, upload.key, etag)
+
+
+def abort_upload(s3: Any, upload: DirectUpload) -> None:
+    s3.abort_multipart_upload(Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id)
 
 
 def newest_objects(s3: Any, settings: Settings) -> tuple[runs.S3Object | None, runs.S3Object | None]:

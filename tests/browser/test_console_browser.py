@@ -72,12 +72,10 @@ def screenshot(page: Page, folder: Path, name: str) -> None:
 
 
 def upload(page: Page, label: str, file: Path, button: str, uploads_so_far: int) -> None:
-    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label)
-    expect(uploader).to_have_count(1)
-    uploader.locator('input[type="file"]').set_input_files(file)
-    wait_idle(page)
-    expect(uploader).to_contain_text(file.name)
-    page.get_by_role("button", name=button).click()
+    chooser = page.get_by_label(label, exact=True)  # the slot's file input (services/s3_upload.js)
+    expect(chooser).to_have_count(1)
+    chooser.set_input_files(file)
+    page.get_by_role("button", name=button).click(timeout=PAGE_TIMEOUT)
     expect(page.get_by_text("Uploaded to")).to_have_count(uploads_so_far + 1, timeout=PAGE_TIMEOUT)
     wait_idle(page)
     assert_no_exception(page)

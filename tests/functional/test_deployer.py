@@ -17,6 +17,7 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam import access_control
@@ -147,6 +148,15 @@ def test_buckets_are_private_encrypted_tls_only_and_raw_ones_versioned(deployed)
         ]
         versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status")
         assert versioning == ("Enabled" if bucket in RAW else None), bucket
+        if bucket in RAW:  # the console's browser uploads: PUT from the console's origins only
+            (rule,) = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+            assert (rule["AllowedMethods"], rule["AllowedOrigins"]) == (
+                ["PUT"],
+                list(deployed.console_origins),
+            )
+        else:
+            with pytest.raises(ClientError, match="NoSuchCORSConfiguration"):
+                s3.get_bucket_cors(Bucket=bucket)
 
 
 def test_catalog_workgroup_topics_and_subscriptions(deployed):
@@ -357,6 +367,7 @@ def test_drift_is_repaired(deployed):
     s3.delete_public_access_block(Bucket="ecommerce-processed")
     s3.delete_bucket_policy(Bucket="ecommerce-orders-raw")
     s3.put_bucket_versioning(Bucket="ecommerce-returns-raw", VersioningConfiguration={"Status": "Suspended"})
+    s3.delete_bucket_cors(Bucket="ecommerce-returns-raw")
     iam_client.delete_role_policy(RoleName="ecommerce-trigger-glue-role", PolicyName=iam.POLICY_NAME)
     client("sns").unsubscribe(
         SubscriptionArn=client("sns").list_subscriptions_by_topic(
@@ -366,7 +377,7 @@ def test_drift_is_repaired(deployed):
     planned = {c.resource: c.detail for c in deployer.plan(deployed) if c.action != "none"}
     assert planned == {
         "s3 bucket ecommerce-orders-raw": "policy denying non-TLS access",
-        "s3 bucket ecommerce-returns-raw": "versioning Suspended → Enabled",
+        "s3 bucket ecommerce-returns-raw": "versioning Suspended → Enabled; CORS for browser uploads",
         "s3 bucket ecommerce-processed": "block public access",
         "sns email subscriptions etl-failure-topic": planned["sns email subscriptions etl-failure-topic"],
         "iam role ecommerce-trigger-glue-role": "inline policy least-privilege",
@@ -657,7 +668,9 @@ def test_cli_plan_up_status_and_confirmed_down(aws):
     out = io.StringIO()
     assert cli.main(["up", "--target", "aws"], out=out) == 0
     lines = out.getvalue().splitlines()
-    assert lines[1] == "create s3 bucket ecommerce-orders-raw  (private, AES256, TLS only, versioned)"
+    assert lines[1] == (
+        "create s3 bucket ecommerce-orders-raw  (private, AES256, TLS only, versioned, browser uploads)"
+    )
     assert lines[-1] == f"up: {RESOURCE_COUNT - 2} create, 0 unchanged"
 
     out = io.StringIO()

@@ -1,16 +1,15 @@
-"""services/uploads.py: file checks, safe keys, bounded multipart upload, idempotence, finding the run."""
+"""services/uploads.py: file checks, safe keys, the presigned multipart upload the browser fills, the run."""
 
 from __future__ import annotations
 
-import io
+import urllib.request
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from pipeline.lambdas import runs
-from services import uploads
+from services import aws, uploads
 from services.settings import Settings
 
 SETTINGS = Settings(target="local", endpoint_url=None)
@@ -19,8 +18,8 @@ RETURNS = b"Order ID,Return Reason\nO1,Damaged\n"
 DAY = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
-def check(kind: str, data: bytes, name: str = "export.csv") -> uploads.CheckedFile:
-    return uploads.check_file(kind, name, io.BytesIO(data), SETTINGS)
+def check(kind: str, data: bytes, rows: int = 2, name: str = "export.csv") -> uploads.CheckedFile:
+    return uploads.check_head(kind, name, len(data), data, rows, SETTINGS)
 
 
 @pytest.mark.parametrize(
@@ -43,16 +42,17 @@ def test_object_key_is_per_day_and_kind():
     assert uploads.object_key("orders", "../x/Orders.csv", DAY) == "uploads/2026/11/25/orders-Orders.csv"
 
 
-def test_check_counts_rows_and_reports_the_profile():
+def test_check_reports_the_profile():
     checked = check("orders", ORDERS)
     assert (checked.rows, checked.size, checked.profile.delimiter) == (2, len(ORDERS), ",")
     assert checked.summary()["date formats"].startswith("order_date: ")
 
 
-def test_rows_without_final_newline_and_multiline_fields():
-    assert check("orders", ORDERS.rstrip(b"\n")).rows == 2
-    quoted = b'Order ID,Order Date,Note\nO1,2024-01-02,"two\nlines"\nO2,2024-01-03,x\n'
-    assert check("orders", quoted).rows == 2
+def test_check_uses_the_head_only():
+    big = ORDERS + b"O3,C3,not a date,1\n" * 10  # bad lines after the head: Glue's check, not the console's
+    head = ORDERS
+    checked = uploads.check_head("orders", "big.csv", len(big), head, 12, SETTINGS)
+    assert checked.rows == 12 and not checked.profile.complete
 
 
 @pytest.mark.parametrize(
@@ -62,13 +62,22 @@ def test_rows_without_final_newline_and_multiline_fields():
         ("orders", b"PK\x03\x04\x14\x00xl/workbook.xml", "Excel workbook"),
         ("orders", RETURNS, "returns file"),
         ("returns", ORDERS, "looks like an orders file"),
-        ("orders", b"Order ID,Order Date\n", "no data rows"),
         ("returns", b"Customer,Reason\nC1,x\n", "no order id column"),
     ],
 )
 def test_bad_files_are_refused_with_a_reason(kind, data, message):
     with pytest.raises(uploads.UploadRefused, match=message):
         check(kind, data)
+
+
+def test_a_header_without_rows_is_refused():
+    with pytest.raises(uploads.UploadRefused, match="no data rows"):
+        check("orders", b"Order ID,Order Date\n", rows=0)
+
+
+def test_part_size_stays_within_s3s_part_count():
+    assert uploads.part_size_for(10) == uploads.PART_BYTES
+    assert uploads.part_size_for(200 * 2**30) * uploads.MAX_PARTS >= 200 * 2**30
 
 
 def test_candidate_executions_follow_the_on_upload_names():
@@ -82,28 +91,61 @@ def test_candidate_executions_follow_the_on_upload_names():
     assert uploads.candidate_executions(None, returns) == [runs.execution_name(None, returns)]
 
 
+@pytest.fixture(scope="module")
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
-def s3(fake_aws_env):
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=SETTINGS.orders_bucket)
-        yield client
+def s3(moto_url, fake_aws_env):
+    settings = Settings(target="local", endpoint_url=moto_url)
+    client = aws.client(settings, "s3")
+    bucket = settings.orders_bucket
+    if bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=bucket)
+    return client, settings
 
 
-def test_upload_is_multipart_above_one_part_and_idempotent(s3):
-    # Three parts of orders lines; the file object is read in parts, never as a whole.
+def put_parts(upload: uploads.DirectUpload, data: bytes, parts: int | None = None) -> None:
+    """What services/s3_upload.js does: PUT each slice of the file to its presigned URL."""
+    for number, url in enumerate(upload.urls[:parts]):
+        body = data[number * upload.part_size : (number + 1) * upload.part_size]
+        request = urllib.request.Request(
+            url, data=body, method="PUT", headers={"Content-Type": "application/octet-stream"}
+        )  # urllib's default form content type would make the server parse the part as a form
+        with urllib.request.urlopen(request) as response:
+            assert response.status == 200
+
+
+def test_presigned_multipart_upload_end_to_end(s3):
+    client, settings = s3
     line = b"O1,C1,2024-01-02,10.5\n"
-    data = b"Order ID,Customer ID,Order Date,Sales\n" + line * (2 * uploads.CHUNK_BYTES // len(line) + 10)
-    stream = io.BytesIO(data)
-    checked = uploads.check_file("orders", "big.csv", stream, SETTINGS)
-    sent: list[int] = []
-    first = uploads.upload(s3, SETTINGS, checked, stream, sent.append, now=DAY)
-    assert not first.already_there and sum(sent) == len(data)
-    assert first.etag.endswith('-3"')  # a multipart ETag: three parts
-    stored = s3.get_object(Bucket=first.bucket, Key=first.key)
-    assert stored["Body"].read() == data
-    assert stored["Metadata"][uploads.DIGEST_METADATA] == checked.sha256
+    data = b"Order ID,Customer ID,Order Date,Sales\n" + line * (2 * uploads.PART_BYTES // len(line) + 10)
+    checked = uploads.check_head(
+        "orders", "../big.csv", len(data), data[: uploads.PROFILE_HEAD_BYTES], 1, settings
+    )
+    upload = uploads.start_upload(client, settings, checked, now=DAY)
+    assert (upload.key, len(upload.urls)) == ("uploads/2026/11/25/orders-big.csv", 3)
+    assert all("Signature" in url or "X-Amz-Signature" in url for url in upload.urls)  # presigned, no secrets
 
-    again = uploads.upload(s3, SETTINGS, checked, stream, now=DAY)
-    assert again.already_there and again.etag == first.etag
-    assert len(s3.list_object_versions(Bucket=first.bucket).get("Versions", [])) == 1
+    put_parts(upload, data)
+    result = uploads.finish_upload(client, upload)
+    assert result.etag.endswith('-3"')  # a multipart ETag: three parts
+    assert client.get_object(Bucket=result.bucket, Key=result.key)["Body"].read() == data
+
+
+def test_an_incomplete_upload_is_aborted_and_stores_nothing(s3):
+    client, settings = s3
+    line = b"O1,C1,2024-01-02,10.5\n"
+    data = ORDERS + line * (uploads.PART_BYTES // len(line) + 5)  # two parts
+    checked = uploads.check_head("orders", "partial.csv", len(data), data[:4096], 1, settings)
+    upload = uploads.start_upload(client, settings, checked, now=DAY)
+    put_parts(upload, data, parts=1)
+    with pytest.raises(uploads.UploadRefused, match="incomplete .1 of 2 parts"):
+        uploads.finish_upload(client, upload)
+    assert "Contents" not in client.list_objects_v2(Bucket=upload.bucket, Prefix=upload.key)
+    assert not client.list_multipart_uploads(Bucket=upload.bucket).get("Uploads")

@@ -1,6 +1,15 @@
-"""Upload page under AppTest against the local AWS: refusals, a real upload, no double upload, the run."""
+"""Upload page under AppTest against the local AWS: refusals, a real upload, no double upload, the run.
+
+AppTest cannot run the slot's JavaScript (services/s3_upload.js), so the tests play the browser's part: they
+set the slot's state as the script does (name, size, base64 head, row count) and PUT the parts to the
+presigned URLs the page made. The browser test (tests/browser) runs the real script in chromium.
+"""
 
 from __future__ import annotations
+
+import base64
+import urllib.request
+import uuid
 
 import pytest
 
@@ -10,55 +19,93 @@ from tests.e2e.console.conftest import page
 pytestmark = pytest.mark.spark
 
 
+def pick(app, kind: str, name: str, data: bytes, **extra) -> dict:
+    """What the slot's script reports once a file is chosen."""
+    picked = {
+        "name": name,
+        "size": len(data),
+        "last_modified": 0,
+        "head": base64.b64encode(data[: uploads.PROFILE_HEAD_BYTES]).decode(),
+        "rows": max(data.rstrip(b"\n").count(b"\n"), 0) if data.strip() else 0,
+        "token": f"{name}:{uuid.uuid4().hex}",
+    }
+    app.session_state[f"upload-{kind}"] = {"picked": picked, **extra}
+    return picked
+
+
 def errors(app) -> list[str]:
     return [e.value for e in app.error]
 
 
 def test_refuses_a_returns_file_in_the_orders_slot(console_env, seed_run, sample_data):
     app = page("upload.py").run()
-    app.file_uploader(key="file-orders").upload(
-        "returncsv.csv", (sample_data / "seed/returncsv.csv").read_bytes(), "text/csv"
-    )
+    pick(app, "orders", "returncsv.csv", (sample_data / "seed/returncsv.csv").read_bytes())
     app.run()
     assert not app.exception
     assert any("is this a returns file?" in e for e in errors(app)), errors(app)
-    assert not [b for b in app.button if b.key == "upload-orders"]
+    assert not [b for b in app.button if b.key == "start-orders"]
 
 
 def test_refuses_an_excel_workbook_and_an_empty_file(console_env, seed_run):
     app = page("upload.py").run()
-    app.file_uploader(key="file-returns").upload("returns.xlsx", b"PK\x03\x04\x14\x00xl/workbook.xml")
-    app.file_uploader(key="file-orders").upload("orders.csv", b"")
+    pick(app, "returns", "returns.xlsx", b"PK\x03\x04\x14\x00xl/workbook.xml")
+    pick(app, "orders", "orders.csv", b"")
     app.run()
     assert any("Excel workbook, export it as CSV" in e for e in errors(app)), errors(app)
     assert any("orders file is empty" in e for e in errors(app)), errors(app)
 
 
-def test_uploads_once_and_shows_the_run(console_env, seed_run, sample_data, local_aws):
+def put_parts(plan: uploads.DirectUpload, data: bytes) -> None:
+    for number, url in enumerate(plan.urls):
+        body = data[number * plan.part_size : (number + 1) * plan.part_size]
+        request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "text/csv"})
+        with urllib.request.urlopen(request) as response:
+            assert response.status == 200
+
+
+def test_uploads_once_through_presigned_parts_and_shows_the_run(
+    console_env, seed_run, sample_data, local_aws
+):
     settings = local_aws.settings
     s3 = aws.client(settings, "s3")
     orders = (sample_data / "seed/ordercsv.csv").read_bytes()
     app = page("upload.py").run()
-    app.file_uploader(key="file-orders").upload("../../ordercsv.csv", orders, "text/csv")
+    picked = pick(app, "orders", "../../ordercsv.csv", orders)
     app.run()
     assert not app.error, errors(app)
     assert "20" in [m.value for m in app.metric]  # rows of the seed orders
-    app.button(key="upload-orders").click().run()
+
+    app.button(key="start-orders").click().run()
     assert not app.exception, app.exception
+    plan = app.session_state["upload_plans"][picked["token"]]
+    assert plan.key == uploads.object_key("orders", "ordercsv.csv")  # no path tricks from the name
+    assert [b for b in app.button if b.key == "start-orders"] == []  # a second click cannot start another
+    app.run()
+    assert app.session_state["upload_plans"][picked["token"]] == plan
 
-    key = uploads.object_key("orders", "ordercsv.csv")
-    assert s3.get_object(Bucket=settings.orders_bucket, Key=key)["Body"].read() == orders
-    assert any(key in s.value for s in app.success)
-    assert [b for b in app.button if b.key == "upload-orders"] == []  # no second upload from this page
-    links = [e for e in app.get("page_link")]
-    assert links, "no link to the run monitor"
-
-    versions = s3.list_object_versions(Bucket=settings.orders_bucket, Prefix=key)["Versions"]
-    app.run()  # a rerun (double click, refresh) does not upload again
-    again = page("upload.py").run()  # another session with the same bytes: nothing is sent
-    again.file_uploader(key="file-orders").upload("ordercsv.csv", orders, "text/csv")
-    again.run()
-    again.button(key="upload-orders").click().run()
-    assert any("Already uploaded" in s.value for s in again.success)
-    assert s3.list_object_versions(Bucket=settings.orders_bucket, Prefix=key)["Versions"] == versions
+    put_parts(plan, orders)  # the browser's part
+    app.session_state["upload-orders"] = {"picked": picked, "uploaded": {"upload_id": plan.upload_id}}
+    app.run()
+    assert not app.exception, app.exception
+    assert s3.get_object(Bucket=settings.orders_bucket, Key=plan.key)["Body"].read() == orders
+    assert any(plan.key in s.value for s in app.success), [s.value for s in app.success]
+    assert app.get("page_link"), "no link to the run monitor"
+    assert picked["token"] not in app.session_state["upload_plans"]
     assert local_aws.wait_idle(120)
+
+
+def test_a_failed_browser_upload_is_aborted(console_env, seed_run, sample_data, local_aws):
+    s3 = aws.client(local_aws.settings, "s3")
+    app = page("upload.py").run()
+    picked = pick(app, "returns", "returncsv.csv", (sample_data / "seed/returncsv.csv").read_bytes())
+    app.run()
+    app.button(key="start-returns").click().run()
+    plan = app.session_state["upload_plans"][picked["token"]]
+    app.session_state["upload-returns"] = {
+        "picked": picked,
+        "failed": {"upload_id": plan.upload_id, "error": "the network request to S3 failed"},
+    }
+    app.run()
+    assert any("The upload failed: the network request to S3 failed" in e for e in errors(app)), errors(app)
+    uploads_in_flight = s3.list_multipart_uploads(Bucket=plan.bucket).get("Uploads", [])
+    assert plan.upload_id not in {u["UploadId"] for u in uploads_in_flight}

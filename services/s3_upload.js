@@ -1,0 +1,101 @@
+// The Upload page's file slot (st.components.v2): the file stays in the browser.
+// 1. A file is chosen: send its name, size, first bytes (base64) and row count to Python ("picked").
+// 2. Python answers with presigned part URLs (data.plan): PUT each slice of the file, with a progress bar,
+//    then tell Python ("uploaded", or "failed" with the reason).
+
+const B64_CHUNK = 0x8000;
+
+function toBase64(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += B64_CHUNK) {
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + B64_CHUNK));
+  }
+  return btoa(text);
+}
+
+// Data rows: line feeds outside double quotes (RFC 4180, doubled quotes toggle twice), minus the header.
+async function countRows(file) {
+  const reader = file.stream().getReader();
+  let records = 0;
+  let quoted = false;
+  let last = 10;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    for (let i = 0; i < value.length; i++) {
+      const byte = value[i];
+      if (byte === 34) quoted = !quoted;
+      else if (byte === 10 && !quoted) records++;
+    }
+    if (value.length) last = value[value.length - 1];
+  }
+  if (last !== 10) records++; // a last line without a line feed
+  return Math.max(records - 1, 0);
+}
+
+function putPart(url, blob, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("PUT", url);
+    request.upload.onprogress = (event) => onProgress(event.loaded);
+    request.onload = () =>
+      request.status >= 200 && request.status < 300
+        ? resolve()
+        : reject(new Error(`S3 answered ${request.status}: ${request.responseText.slice(0, 300)}`));
+    request.onerror = () => reject(new Error("the network request to S3 failed (CORS or connection)"));
+    request.send(blob);
+  });
+}
+
+async function upload(root, file, plan, setTriggerValue) {
+  const bar = root.querySelector("progress");
+  const status = root.querySelector(".status");
+  bar.hidden = false;
+  bar.max = file.size || 1;
+  let sent = 0;
+  try {
+    for (let i = 0; i < plan.urls.length; i++) {
+      const part = file.slice(i * plan.part_size, (i + 1) * plan.part_size);
+      await putPart(plan.urls[i], part, (loaded) => {
+        bar.value = sent + loaded;
+        status.textContent = `Uploading part ${i + 1} of ${plan.urls.length}…`;
+      });
+      sent += part.size;
+    }
+    status.textContent = "Uploaded; completing…";
+    setTriggerValue("uploaded", { upload_id: plan.upload_id, bytes: sent });
+  } catch (error) {
+    status.textContent = `Upload failed: ${error.message}`;
+    setTriggerValue("failed", { upload_id: plan.upload_id, error: String(error.message || error) });
+  }
+}
+
+export default function (component) {
+  const { parentElement: root, data, setStateValue, setTriggerValue } = component;
+  const input = root.querySelector("input[type=file]");
+  const status = root.querySelector(".status");
+  input.setAttribute("aria-label", data.label);
+  root.querySelector(".label").textContent = data.label;
+  input.onchange = async () => {
+    const file = input.files[0];
+    if (!file) return;
+    root.file = file;
+    status.textContent = `Reading ${file.name}…`;
+    const head = new Uint8Array(await file.slice(0, data.head_bytes).arrayBuffer());
+    const rows = await countRows(file);
+    status.textContent = `${file.name}: ${file.size.toLocaleString()} bytes`;
+    setStateValue("picked", {
+      name: file.name,
+      size: file.size,
+      last_modified: file.lastModified,
+      head: toBase64(head),
+      rows,
+      token: `${file.name}:${file.size}:${file.lastModified}:${Date.now()}`,
+    });
+  };
+  const plan = data.plan;
+  if (plan && root.file && root.started !== plan.upload_id) {
+    root.started = plan.upload_id; // a rerun redraws the component: upload once per plan
+    upload(root, root.file, plan, setTriggerValue);
+  }
+}
