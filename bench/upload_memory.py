@@ -69,7 +69,8 @@ def bench_upload_memory(orders_csv: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as state:
         log = Path(state) / "local-aws.log"
         python = sys.executable
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        origins = f"http://127.0.0.1:{console_port},http://localhost:{console_port}"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "ECOMMERCE_CONSOLE_ORIGINS": origins}
         local = subprocess.Popen(
             [python, "-m", "deploy.local", "--port", str(aws_port), "--state-dir", state],
             cwd=REPO,
