@@ -5,7 +5,7 @@ IDs, so every field keeps its real shape (quoted fields, doubled quotes, M/D/YYY
 as a whole process (start-up included), read the CSVs, left-join the deduplicated returns and write
 Parquet partitioned by order year and month.
 
-Part ``e2e``: the local AWS in this process (deploy/local.py on a free port, settings from the
+Part ``e2e``: the local AWS in this process (localaws on a free port, settings from the
 environment as for ``make run``), warmed with one run. Then, each time under new keys so that each pair is
 a new batch: PUT the US Superstore returns, then the orders, and time from the return of that second PUT
 until the execution has SUCCEEDED and Athena (``wr.athena.read_sql_query``) shows the new run's rows.
@@ -137,7 +137,7 @@ def bench_e2e(runs: int) -> dict:
     import awswrangler as wr
 
     from deploy import batches
-    from deploy.local import start_local_aws
+    from localaws.server import start_local_aws
     from services import aws
     from services.settings import Settings
 

@@ -23,7 +23,7 @@ TARGET_S = 1.5
 def bench_explorer(lines: int = 1_000_000, repeat: int = 7) -> dict:
     from bench.__main__ import synthesize
     from deploy import batches
-    from deploy.local import start_local_aws
+    from localaws.server import start_local_aws
     from services import aws, explorer
     from services.settings import Settings
 

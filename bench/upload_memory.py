@@ -72,7 +72,7 @@ def bench_upload_memory(orders_csv: Path) -> dict:
         origins = f"http://127.0.0.1:{console_port},http://localhost:{console_port}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "ECOMMERCE_CONSOLE_ORIGINS": origins}
         local = subprocess.Popen(
-            [python, "-m", "deploy.local", "--port", str(aws_port), "--state-dir", state],
+            [python, "-m", "localaws", "--port", str(aws_port), "--state-dir", state],
             cwd=REPO,
             env=env,
             stdout=log.open("w"),

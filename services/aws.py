@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,9 +18,8 @@ from botocore.config import Config
 
 from services.settings import Settings
 
-# The local AWS accepts any key; these are the usual moto/LocalStack dummies.
-LOCAL_ACCESS_KEY = "test"
-LOCAL_SECRET_KEY = "test"
+# The local AWS accepts only the keys it wrote to this file of its state dir (shared-credentials format).
+LOCAL_CREDENTIALS_FILE = "credentials"
 
 # Settings own the endpoint: AWS_ENDPOINT_URL and the config file's endpoint_url are not consulted, so a
 # shell that points at the local AWS cannot silently redirect a deploy meant for real AWS.
@@ -40,8 +40,11 @@ def _shared_loader() -> botocore.loaders.Loader:
         return _loader
 
 
-def _new_boto3_session(**kwargs: Any) -> boto3.Session:
+def _new_boto3_session(credentials_file: Path | None = None, **kwargs: Any) -> boto3.Session:
     core = botocore.session.get_session()
+    if credentials_file is not None:  # this file only: no config file, no environment keys
+        core.set_config_variable("credentials_file", str(credentials_file))
+        core.set_config_variable("config_file", os.devnull)
     loader = _shared_loader()
     core.register_component("data_loader", loader)
     result = boto3.Session(botocore_session=core, **kwargs)
@@ -51,15 +54,17 @@ def _new_boto3_session(**kwargs: Any) -> boto3.Session:
     return result
 
 
+def local_credentials_file(settings: Settings) -> Path:
+    return Path(settings.local_state_dir) / LOCAL_CREDENTIALS_FILE
+
+
 def session(settings: Settings) -> boto3.Session:
-    """A session in the settings' region. For the local target without credentials in the environment,
-    dummy credentials (profiles and instance metadata are never consulted for the local AWS)."""
-    if settings.target == "local" and not os.environ.get("AWS_ACCESS_KEY_ID"):
-        return _new_boto3_session(
-            aws_access_key_id=LOCAL_ACCESS_KEY,
-            aws_secret_access_key=LOCAL_SECRET_KEY,
-            region_name=settings.region,
-        )
+    """A session in the settings' region. For the local target: the local AWS's own credentials file
+    (profile ``default``), never the environment's keys, which may be a real account's."""
+    if settings.target == "local":
+        path = local_credentials_file(settings)
+        if path.exists():
+            return _new_boto3_session(path, profile_name="default", region_name=settings.region)
     return _new_boto3_session(region_name=settings.region)
 
 
@@ -76,6 +81,11 @@ def check_connection(settings: Settings) -> tuple[bool, str]:
     try:
         identity = client(settings, "sts").get_caller_identity()
     except NoCredentialsError:
+        if settings.target == "local":
+            return False, (
+                f"No credentials for the local AWS at {local_credentials_file(settings)}: "
+                "start it with `make run` (or set ECOMMERCE_LOCAL_STATE_DIR to its state dir)."
+            )
         return False, (
             "No AWS credentials found. Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
             "or run `make run` for the local AWS."

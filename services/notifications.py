@@ -1,7 +1,7 @@
 """The notifications inbox of the local AWS: every SNS message it published, newest first.
 
 The local AWS appends one JSON record per published message to ``<local_state_dir>/notifications.jsonl``
-(deploy/local_patches.py, ``SnsDelivery``). On AWS there is no inbox: messages go to the subscribers.
+(localaws/sns.py). On AWS there is no inbox: messages go to the subscribers.
 """
 
 from __future__ import annotations

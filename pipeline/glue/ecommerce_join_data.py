@@ -201,7 +201,7 @@ def join_orders_returns(
 
 
 def aws_client(service: str):
-    """Every AWS client of this job comes from here: the local AWS runner (deploy/local_patches.py) points
+    """Every AWS client of this job comes from here: the local AWS runner (localaws/glue.py) points
     its own copy of this module at the local endpoint without touching the process environment."""
     import boto3
 

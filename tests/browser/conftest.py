@@ -1,4 +1,4 @@
-"""The ``make run`` stack in a real browser: ``deploy/run_local.sh`` on free ports, driven by Playwright.
+"""The ``make run`` stack in a real browser: ``localaws/run.sh`` on free ports, driven by Playwright.
 
 The stack is a separate process group (local AWS with its own Spark + the Streamlit console), so it does not
 share ports or state with the in-process local AWS of ``tests/e2e``. The browser is Debian's ``chromium``
@@ -105,7 +105,7 @@ def chromium_path() -> Path:
 # Package scope: the stack (and its Spark) stops when tests/browser is done, not at the end of `make test`.
 @pytest.fixture(scope="package")
 def console_stack(tmp_path_factory, sample_data, chromium_path) -> Iterator[ConsoleStack]:
-    """``bash deploy/run_local.sh`` as ``make run`` starts it; Ctrl-C (SIGINT to the group) on teardown."""
+    """``bash localaws/run.sh`` as ``make run`` starts it; Ctrl-C (SIGINT to the group) on teardown."""
     state_dir = tmp_path_factory.mktemp("make-run-state")
     aws_port, console_port = free_port(), free_port()
     # The user's ECOMMERCE_* must not redirect the test stack; everything else is make run's environment.
@@ -118,7 +118,7 @@ def console_stack(tmp_path_factory, sample_data, chromium_path) -> Iterator[Cons
     )
     with (state_dir / "run_local.out").open("wb") as out:
         process = subprocess.Popen(
-            ["bash", "deploy/run_local.sh"],
+            ["bash", "localaws/run.sh"],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -140,7 +140,7 @@ def console_stack(tmp_path_factory, sample_data, chromium_path) -> Iterator[Cons
             and responds(f"{stack.url}/_stcore/health")
         ):
             if process.poll() is not None:
-                pytest.fail(f"deploy/run_local.sh exited with {process.returncode}:\n{stack.logs()}")
+                pytest.fail(f"localaws/run.sh exited with {process.returncode}:\n{stack.logs()}")
             if time.monotonic() > deadline:
                 pytest.fail(f"the make-run stack did not come up in {STACK_START_TIMEOUT} s:\n{stack.logs()}")
             time.sleep(0.5)

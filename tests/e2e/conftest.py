@@ -1,4 +1,4 @@
-"""One local AWS for the whole test session (deploy/local.py, in this process), shared by the e2e tests.
+"""One local AWS for the whole test session (localaws/, in this process), shared by the e2e tests.
 
 moto's state and the local-AWS patches are process-wide, while other tiers run moto their own way
 (``mock_aws``, their own server, moto's default Glue states). So the local AWS is stopped as soon as the
@@ -73,7 +73,7 @@ def mail_catcher() -> Iterator[MailCatcher]:
 @pytest.fixture(scope="session")
 def local_aws(spark, mail_catcher, tmp_path_factory):
     """The local AWS on a free port, with the pipeline deployed when the deployer is present."""
-    from deploy.local import start_local_aws
+    from localaws.server import start_local_aws
     from services.settings import Settings
 
     settings = Settings(

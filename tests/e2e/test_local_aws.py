@@ -1,4 +1,4 @@
-"""The local AWS (deploy/local.py + deploy/local_patches.py): each patch really executes, then the pipeline.
+"""The local AWS (localaws/): each patch really executes, then the pipeline.
 
 All tests share one local AWS (tests/e2e/conftest.py). Resources made by hand carry a per-run suffix so that
 they never collide with the deployed pipeline.
@@ -465,13 +465,13 @@ def test_glue_job_run_failure_reports_the_error(aws, glue_job, sample_data):
 
 @pytest.mark.skipif(not deployer_available(), reason="deploy/deployer.py has not landed yet")
 def test_cli_deploys_serves_and_stops_on_sigterm(tmp_path):
-    """`python -m deploy.local`: port from ECOMMERCE_LOCAL_PORT, a `ready` line, a clean stop on SIGTERM."""
+    """`python -m localaws`: port from ECOMMERCE_LOCAL_PORT, a `ready` line, a clean stop on SIGTERM."""
     port = free_port()
     environ = {
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMTP_", "ECOMMERCE_", "MOTO_"))
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.local", "--state-dir", str(tmp_path / "state")],
+        [sys.executable, "-m", "localaws", "--state-dir", str(tmp_path / "state")],
         cwd=REPO,
         env={**environ, "ECOMMERCE_LOCAL_PORT": str(port)},
         stdout=subprocess.PIPE,

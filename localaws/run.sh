@@ -22,7 +22,7 @@ trap cleanup INT TERM EXIT
 # The raw buckets accept the browser's presigned uploads from the console's address (CORS).
 export ECOMMERCE_CONSOLE_ORIGINS="${ECOMMERCE_CONSOLE_ORIGINS:-http://127.0.0.1:$CONSOLE_PORT,http://localhost:$CONSOLE_PORT}"
 echo "starting the local AWS on port $PORT (log: $LOG) …"
-ECOMMERCE_LOCAL_PORT="$PORT" "$PY" -m deploy.local --port "$PORT" --state-dir "$STATE_DIR" >"$LOG" 2>&1 &
+ECOMMERCE_LOCAL_PORT="$PORT" "$PY" -m localaws --port "$PORT" --state-dir "$STATE_DIR" >"$LOG" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
   grep -q "ready" "$LOG" 2>/dev/null && break

@@ -1,0 +1,313 @@
+"""Glue: ``StartJobRun`` runs the job script for real, on one warm local Spark session.
+
+moto's job runs only tick through states. The runner stages the S3 inputs to local files (local Spark has no
+s3a), runs the script's own ``build_run``, uploads the run prefix and calls the script's ``publish()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib.util
+import math
+import shutil
+import sys
+import threading
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from localaws.context import Context
+from localaws.credentials import Credentials
+from localaws.plumbing import SerialWorker, log, s3_read, split_s3, utcnow
+
+
+def _job_run_class() -> type:
+    from moto.glue.models import FakeJobRun
+
+    class LocalJobRun(FakeJobRun):
+        """A job run whose state is set by the local runner from the real outcome, never by moto's clock."""
+
+        error_message: str | None = None
+        execution_seconds: int = 0
+        ended: bool = False
+
+        @property
+        def status(self) -> str | None:
+            return self._status
+
+        @status.setter
+        def status(self, value: str) -> None:
+            self._status = value
+            self.modified_on = utcnow()
+
+        def as_dict(self) -> dict[str, Any]:
+            result = super().as_dict()
+            result["ExecutionTime"] = self.execution_seconds
+            result["GlueVersion"] = getattr(self, "glue_version", None) or result["GlueVersion"]
+            if not self.ended:
+                result.pop("CompletedOn", None)
+            if self.error_message:
+                result["ErrorMessage"] = self.error_message
+            return result
+
+    return LocalJobRun
+
+
+class GlueRunner:
+    """Runs Glue job scripts for real: one worker thread, one warm Spark session, runs in start order."""
+
+    def __init__(
+        self, state_dir: Path, endpoint_url: str, credentials: Credentials, stop_spark: bool = True
+    ) -> None:
+        self.root = state_dir / "glue"
+        self.endpoint_url = endpoint_url
+        self.credentials = credentials
+        self.stop_spark = stop_spark
+        self.worker = SerialWorker("local-glue")
+        self._modules: dict[str, ModuleType] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._spark: Any = None
+        self.phases: dict[str, float] = {}  # of the run in progress, for the log
+        self._phase_mark = 0.0
+        self._region = "us-east-1"  # of the run in progress (one at a time)
+        self._import_lock = threading.Lock()
+        self.run_class = _job_run_class()
+
+    # --- moto hook
+    def take_over(self, job: Any, run: Any) -> None:
+        run.__class__ = self.run_class
+        run.glue_version = job.glue_version
+        run.status = "STARTING"
+        self.worker.submit(self._execute, job, run)
+
+    def warm_up(self) -> None:
+        """Start Spark now (in the worker) so that the first run does not pay the JVM start."""
+        from deploy import artifacts
+
+        def warm() -> None:
+            started = time.monotonic()
+            module = self._load(
+                artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
+            )
+            spark = self.spark(module)
+            if self.worker.stopping:
+                return
+            # A tiny run through the job's own code paths: the first real run then costs what later ones do.
+            folder = self.root / "warm-up"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            orders, returns = folder / "orders.csv", folder / "returns.csv"
+            lines = [f"O{i},{i % 28 + 1}/1/2016,{i}.5,Item {i}" for i in range(40)]
+            orders.write_text("Order ID,Order Date,Sales,Product Name\n" + "\n".join(lines) + "\n")
+            returns.write_text("Order ID,Returned\nO1,Yes\nO2,Yes\n")
+            try:
+                args = module.JobArgs(str(orders), str(returns), f"{folder}/out/", "warm-up")
+                module.build_run(spark, args, module.new_report(args))
+            except Exception:
+                if not self.worker.stopping:  # a shutdown cancels it on purpose
+                    log.warning("glue: the warm-up run failed (runs will still work)", exc_info=True)
+                return
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            log.info("glue: Spark session warm in %.1f s", time.monotonic() - started)
+
+        self.worker.submit(warm)
+
+    def stop(self) -> None:
+        """Let the run in progress finish (a shutdown cancels its Spark jobs after a grace second)."""
+        self.worker.stop(timeout=1.0)
+        if self.worker.alive and self._spark is not None:
+            with contextlib.suppress(Exception):
+                self._spark.sparkContext.cancelAllJobs()
+        self.worker.stop(timeout=30.0)
+        if self.stop_spark and self._spark is not None:
+            with contextlib.suppress(Exception):
+                self._spark.stop()
+        self._spark = None
+
+    # --- one run
+    def _execute(self, job: Any, run: Any) -> None:
+        started = self._phase_mark = time.monotonic()
+        self.phases = {}
+        run.status = "RUNNING"
+        try:
+            report = self._run_script(job, run)
+        except BaseException as exc:  # SystemExit from argparse included: the run fails, the worker lives
+            run.error_message = f"{type(exc).__name__}: {exc}"
+            outcome = "FAILED"
+            if type(exc).__name__ not in ("JobError", "ProfileError"):  # not a data problem: keep the trace
+                log.warning("glue run %s raised", run.job_run_id, exc_info=True)
+        else:
+            outcome = "SUCCEEDED"
+            if report is not None and report.warnings:
+                log.info("glue run %s warnings: %s", run.job_run_id, report.warnings)
+        run.execution_seconds = max(1, math.ceil(time.monotonic() - started))
+        run.completed_on = utcnow()
+        run.ended = True
+        run.status = outcome  # last: pollers see the end only once the report and the table are in place
+        phases = "".join(f", {k} {v:.1f} s" for k, v in self.phases.items())
+        log.info("glue run %s of %s %s in %.1f s%s%s", run.job_run_id, job.name, outcome,
+                 time.monotonic() - started, phases,
+                 f": {run.error_message}" if run.error_message else "")  # fmt: skip
+
+    def _run_script(self, job: Any, run: Any) -> Any:
+        account, region = job.backend.account_id, job.backend.region_name
+        self._region = region
+        arguments = dict(run.arguments or {})
+        extras = [u.strip() for u in arguments.get("--extra-py-files", "").split(",") if u.strip()]
+        script_uri = (job.command or {}).get("ScriptLocation", "")
+        module = self._load(
+            s3_read(account, region, script_uri),
+            [(u.rsplit("/", 1)[-1], s3_read(account, region, u)) for u in extras],
+        )
+        argv = ["--JOB_NAME", job.name, "--JOB_RUN_ID", run.job_run_id]
+        for key, value in arguments.items():
+            argv += [key, str(value)]
+        args = module.parse_args(argv)
+        if not module.is_s3(args.output_path):
+            return module.run_job(self.spark(module), args)
+
+        stage = self.root / "runs" / run.job_run_id
+        phase = self._phase
+        try:
+            phase("load")
+            local = dataclasses.replace(
+                args,
+                orders_path=self._stage_input(account, region, args.orders_path, stage / "orders"),
+                returns_path=self._stage_input(account, region, args.returns_path, stage / "returns"),
+            )
+            write_path = stage / "output" / f"run_id={args.run_id}"
+            report = module.new_report(args)  # names the S3 files and the S3 run prefix
+            uploaded = False
+            phase("stage")
+            try:
+                schema = module.build_run(self.spark(module), local, report, write_path=f"{write_path}/")
+                phase("spark")
+                self._upload(region, write_path, report.run_path)
+                uploaded = True
+                phase("upload")
+                if args.database and args.table:
+                    module.publish(args, report, schema)
+                    phase("publish")
+                report.status = "SUCCEEDED"
+                return report
+            except BaseException as exc:
+                report.status, report.error = "FAILED", str(exc)
+                raise
+            finally:
+                if report.orders:  # as on Glue: a failed run leaves its prefix (report, quarantine)
+                    if not uploaded and write_path.exists():
+                        self._upload(region, write_path, report.run_path)
+                    module.write_text(report.run_path + "_quality/report.json", report.to_json())
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def _phase(self, name: str) -> None:
+        """Record the time since the previous phase ended (for the run's log line)."""
+        now = time.monotonic()
+        self.phases[name] = now - self._phase_mark
+        self._phase_mark = now
+
+    def spark(self, module: ModuleType) -> Any:
+        if self._spark is None or self._spark.sparkContext._jsc is None:
+            self._spark = module.local_spark()
+        return self._spark
+
+    def _stage_input(self, account: str, region: str, path: str, folder: Path) -> str:
+        if not path.startswith("s3://"):
+            return path
+        name = path.rsplit("/", 1)[-1].lstrip("._") or "input"  # Spark skips files named _* and .*
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        target.write_bytes(s3_read(account, region, path))
+        return str(target)
+
+    def _upload(self, region: str, local_dir: Path, run_path: str) -> None:
+        bucket, prefix = split_s3(run_path)
+        files = [
+            p
+            for p in sorted(local_dir.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")  # Hadoop's .crc checksum files stay local
+        ]
+        s3 = self.client("s3", region)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(
+                pool.map(
+                    lambda p: s3.upload_file(str(p), bucket, prefix + p.relative_to(local_dir).as_posix()),
+                    files,
+                )
+            )
+
+    def client(self, service: str, region: str) -> Any:
+        key = (service, region)
+        if key not in self._clients:
+            import boto3
+
+            self._clients[key] = boto3.session.Session(
+                aws_access_key_id=self.credentials.access_key_id,
+                aws_secret_access_key=self.credentials.secret_access_key,
+            ).client(service, region_name=region, endpoint_url=self.endpoint_url)
+        return self._clients[key]
+
+    def _load(self, script: bytes, extras: list[tuple[str, bytes]]) -> ModuleType:
+        """The job script as a private module, with its --extra-py-files importable (as on Glue)."""
+        digest = hashlib.sha256(script + b"".join(h for _, h in extras)).hexdigest()[:16]
+        if digest in self._modules:
+            return self._modules[digest]
+        folder = self.root / "scripts" / digest
+        folder.mkdir(parents=True, exist_ok=True)
+        script_path = folder / "job_script.py"
+        script_path.write_bytes(script)
+        paths, provided = [], set()
+        for name, data in extras:
+            (folder / name).write_bytes(data)
+            if name.endswith(".zip"):
+                paths.append(str(folder / name))
+                with zipfile.ZipFile(folder / name) as archive:
+                    provided |= {n.split("/")[0].removesuffix(".py") for n in archive.namelist()}
+            else:
+                paths.append(str(folder))
+                provided.add(Path(name).stem)
+        with self._import_lock:
+            saved = {n: sys.modules.pop(n) for n in provided if n in sys.modules}
+            sys.path[:0] = paths
+            module_name = f"_local_glue_job_{digest}"  # registered: dataclasses look their module up
+            try:
+                spec = importlib.util.spec_from_file_location(module_name, script_path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[module_name] = module
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(module_name, None)
+                raise
+            finally:
+                del sys.path[: len(paths)]
+                for extra in provided:  # the job keeps its own copies; the process keeps its modules
+                    sys.modules.pop(extra, None)
+                sys.modules.update(saved)
+        # The script's AWS calls (read_head, write_text, publish, prune_runs) go to the local AWS.
+        module.aws_client = lambda service: self.client(service, self._region)
+        self._modules[digest] = module
+        return module
+
+
+def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
+    from moto.glue.models import FakeJob
+
+    runner = GlueRunner(ctx.state_dir, ctx.endpoint_url, ctx.credentials, stop_spark=stop_spark)
+    original_start_job_run = FakeJob.start_job_run
+
+    # moto's job runs only tick through states; run the script on local Spark and report the outcome.
+    def start_job_run(self: Any, *args: Any, **kwargs: Any) -> str:
+        run_id = original_start_job_run(self, *args, **kwargs)
+        runner.take_over(self, next(r for r in self.job_runs if r.job_run_id == run_id))
+        return run_id
+
+    ctx.patcher.set(FakeJob, "start_job_run", start_job_run)
+    ctx.patcher.on_undo(runner.stop)
+    return runner

@@ -1,0 +1,95 @@
+"""SNS: every published message goes to the console's inbox (``notifications.jsonl``) and, with SMTP
+configured, to the email subscribers."""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from localaws.context import Context
+from localaws.plumbing import SerialWorker, log, utcnow
+
+
+class SnsDelivery:
+    """Records every published message (the console's inbox) and mails it to email subscribers."""
+
+    def __init__(self, state_dir: Path, smtp: tuple[str, int] | None) -> None:
+        self.inbox = state_dir / "notifications.jsonl"
+        self.smtp = smtp
+        self.worker = SerialWorker("local-sns-email")
+        self._lock = threading.Lock()
+
+    def published(self, topic: Any, message_id: str, message: str, subject: str | None,
+                  attributes: dict[str, Any] | None, message_structure: str | None) -> None:  # fmt: skip
+        subscriptions = [
+            s
+            for s in list(topic.sns_backend.subscriptions.values())
+            if s.topic.arn == topic.arn and s.protocol in ("email", "email-json")
+        ]
+        record = {
+            "time": utcnow().isoformat(timespec="milliseconds"),
+            "topic": topic.arn,
+            "topic_name": topic.name,
+            "subject": subject,
+            "message": message,
+            "message_id": message_id,
+            "emails": [s.endpoint for s in subscriptions],
+        }
+        with self._lock:
+            self.inbox.parent.mkdir(parents=True, exist_ok=True)
+            with self.inbox.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        log.info("sns: %r published to %s (%d email subscriber(s))", subject, topic.name, len(subscriptions))
+        if self.smtp:
+            for subscription in subscriptions:
+                self.worker.submit(self._mail, subscription, message_id, message, subject, attributes,
+                                   message_structure)  # fmt: skip
+
+    def _mail(self, subscription: Any, message_id: str, message: str, subject: str | None,
+              attributes: dict[str, Any] | None, message_structure: str | None) -> None:  # fmt: skip
+        matcher = subscription._filter_policy_matcher
+        if matcher is not None and not matcher.matches(attributes, message):
+            return
+        if message_structure == "json":
+            message = subscription._parse_message_structure(message, subscription.protocol)
+        mail = EmailMessage()
+        mail["From"] = "AWS Notifications <no-reply@sns.amazonaws.com>"
+        mail["To"] = subscription.endpoint
+        mail["Subject"] = subject or "AWS Notification Message"
+        mail["Message-ID"] = f"<{message_id}@sns.local>"
+        if subscription.protocol == "email-json":
+            mail.set_content(json.dumps(subscription.get_post_data(message, message_id, subject), indent=2))
+        else:
+            mail.set_content(
+                f"{message}\n\n--\nSent by the local AWS for topic {subscription.topic.arn} "
+                f"(subscription {subscription.arn})."
+            )
+        host, port = self.smtp
+        with smtplib.SMTP(host, port, timeout=10) as client:
+            client.send_message(mail)
+        log.info("sns: mailed %s to %s", subject or message_id, subscription.endpoint)
+
+    def stop(self) -> None:
+        self.worker.stop()
+
+
+def install(ctx: Context) -> SnsDelivery:
+    from moto.sns.models import Topic
+
+    delivery = SnsDelivery(ctx.state_dir, ctx.smtp)
+    original_publish = Topic.publish
+
+    # moto sends no email; record every message for the console inbox and mail email subscribers.
+    def publish(self: Any, message: str, subject: str | None = None, *args: Any, **kwargs: Any) -> str:
+        message_id = original_publish(self, message, subject, *args, **kwargs)
+        delivery.published(self, message_id, message, subject, kwargs.get("message_attributes"),
+                           kwargs.get("message_structure"))  # fmt: skip
+        return message_id
+
+    ctx.patcher.set(Topic, "publish", publish)
+    ctx.patcher.on_undo(delivery.stop)
+    return delivery
