@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from localaws import athena, awslambda, glue, s3events, sns, stepfunctions
+from localaws import athena, awslambda, glue, lockdown, s3events, sns, stepfunctions
 from localaws.context import Context
 from localaws.plumbing import SerialWorker
 
@@ -34,6 +34,7 @@ class LocalPatches:
 def apply_all(ctx: Context, *, stop_spark: bool = True) -> LocalPatches:
     """Install every service's patches into moto in this process."""
     ctx.state_dir.mkdir(parents=True, exist_ok=True)
+    lockdown.install(ctx)
     lambdas = awslambda.install(ctx)
     s3_events = s3events.install(ctx)
     stepfunctions.install(ctx)

@@ -8,12 +8,33 @@ from pathlib import Path
 from typing import Any
 
 from localaws import credentials as owner_credentials
+from localaws import lockdown
 from localaws.context import Context
 from localaws.patches import LocalPatches, apply_all
 
 DEFAULT_PORT = 4566
 DEFAULT_STATE_DIR = Path(".local-aws")
 LOOPBACK = "127.0.0.1"
+
+
+def _moto_server(port: int, wrap: Any) -> Any:
+    """moto's ThreadedMotoServer on 127.0.0.1, its WSGI app wrapped (the only change to it)."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = wrap(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(LOOPBACK, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address=LOOPBACK, port=port, verbose=False)
 
 
 @dataclasses.dataclass
@@ -62,13 +83,11 @@ def start_local_aws(
     changed: everything that runs here is pointed at the server explicitly (Lambda subprocesses, the Glue
     runner's clients), so other users of moto in the process are unaffected.
     """
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     keys = owner_credentials.ensure(state_dir)
-    server = ThreadedMotoServer(ip_address=LOOPBACK, port=port, verbose=False)
+    server = _moto_server(port, lambda app: lockdown.Lockdown(app, keys))
     server.start()
     host, bound = server.get_host_and_port()
     url = f"http://{host}:{bound}"

@@ -24,6 +24,8 @@ LOCAL_CREDENTIALS_FILE = "credentials"
 # Settings own the endpoint: AWS_ENDPOINT_URL and the config file's endpoint_url are not consulted, so a
 # shell that points at the local AWS cannot silently redirect a deploy meant for real AWS.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, ignore_configured_endpoint_urls=True)
+# Presigned URLs in SigV4 (boto3 still makes SigV2 ones for S3 by default), which the local AWS verifies.
+_S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
 
 
 _loader_lock = threading.Lock()
@@ -71,7 +73,8 @@ def session(settings: Settings) -> boto3.Session:
 def client(settings: Settings, service: str, boto_session: boto3.Session | None = None) -> Any:
     """A client for ``service`` at ``settings.endpoint_url`` (None = the real AWS endpoint)."""
     boto_session = boto_session or session(settings)
-    return boto_session.client(service, endpoint_url=settings.endpoint_url, config=_CONFIG)
+    config = _S3_CONFIG if service == "s3" else _CONFIG
+    return boto_session.client(service, endpoint_url=settings.endpoint_url, config=config)
 
 
 def check_connection(settings: Settings) -> tuple[bool, str]:

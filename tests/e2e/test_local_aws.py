@@ -16,13 +16,16 @@ import threading
 import time
 import uuid
 from datetime import date, datetime
+from pathlib import Path
 
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from botocore.config import Config
 
 from deploy import artifacts
+from localaws import credentials
 from tests.conftest import REPO
 from tests.e2e.conftest import deployer_available, free_port
 
@@ -40,24 +43,28 @@ TRUST = json.dumps(
 
 
 class Aws:
-    """boto3 clients and a session at the local AWS."""
+    """boto3 clients and a session at the local AWS, signed with the owner's credentials file."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, state_dir: Path) -> None:
         self.url = url
+        keys = credentials.load(Path(state_dir) / credentials.FILE_NAME)
         self.session = boto3.Session(
-            aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            region_name=REGION,
         )
 
     def __getattr__(self, service: str):
         name = {"awslambda": "lambda"}.get(service, service)
-        client = self.session.client(name, endpoint_url=self.url)
+        config = Config(signature_version="s3v4") if name == "s3" else None
+        client = self.session.client(name, endpoint_url=self.url, config=config)
         setattr(self, service, client)
         return client
 
 
 @pytest.fixture(scope="module")
 def aws(local_aws) -> Aws:
-    return Aws(local_aws.url)
+    return Aws(local_aws.url, local_aws.state_dir)
 
 
 @pytest.fixture(scope="module")
@@ -493,7 +500,7 @@ def test_cli_deploys_serves_and_stops_on_sigterm(tmp_path):
         assert ready.wait(90), "".join(lines)
         url = f"http://127.0.0.1:{port}"
         assert url in next(line for line in lines if "ready" in line)
-        s3 = Aws(url).s3
+        s3 = Aws(url, tmp_path / "state").s3
         assert "ecommerce-orders-raw" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, "".join(lines)

@@ -28,7 +28,7 @@ class Pipeline:
     def __init__(self, local_aws) -> None:
         self.local = local_aws
         self.settings = local_aws.settings
-        self.aws = Aws(local_aws.url)
+        self.aws = Aws(local_aws.url, local_aws.state_dir)
         self.machine = batches.state_machine_arn(self.aws.stepfunctions, self.settings.state_machine)
 
     def upload(self, orders: tuple[str, bytes], returns: tuple[str, bytes], first: str = "returns"):

@@ -723,14 +723,28 @@ def test_clients_follow_the_settings_endpoint_and_region(aws_env, monkeypatch):
     assert local.meta.region_name == "us-east-1"
 
 
-def test_local_target_without_credentials_uses_dummies(aws_env, monkeypatch):
+def test_local_target_uses_the_state_dirs_credentials_file(aws_env, monkeypatch, tmp_path):
+    (tmp_path / "credentials").write_text(
+        "[default]\naws_access_key_id = LKIAOWNER\naws_secret_access_key = s3cr3t\n"
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALACCOUNT")  # a real account's keys never go to it
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real")
+    credentials = aws_clients.session(
+        Settings(target="local", local_state_dir=str(tmp_path))
+    ).get_credentials()
+    assert (credentials.access_key, credentials.secret_key) == ("LKIAOWNER", "s3cr3t")
+    on_aws = aws_clients.session(Settings(target="aws", local_state_dir=str(tmp_path))).get_credentials()
+    assert on_aws.access_key == "AKIAREALACCOUNT"
+
+
+def test_local_target_without_its_credentials_file_says_so(aws_env, monkeypatch, tmp_path):
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var)
-    credentials = aws_clients.session(Settings(target="local")).get_credentials()
-    assert (credentials.access_key, credentials.secret_key) == ("test", "test")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIALOCAL")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    assert aws_clients.session(Settings(target="local")).get_credentials().access_key == "AKIALOCAL"
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    settings = Settings(target="local", endpoint_url="http://127.0.0.1:1", local_state_dir=str(tmp_path))
+    ok, message = aws_clients.check_connection(settings)
+    assert not ok and str(tmp_path / "credentials") in message and "make run" in message
 
 
 def test_tls_only_policy_needs_a_tls_endpoint():

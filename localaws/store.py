@@ -1,0 +1,135 @@
+"""Durable state: one SQLite database of JSON records plus a folder of object bodies, under the state dir.
+
+Each service module turns its moto backend into records ``{(kind, key): json text}`` and back. ``sync``
+writes what changed since the last sync of that service in one transaction (``synchronous=FULL``: on disk
+before the caller answers), so a crash loses at most the request in flight. Bodies are written and fsynced
+before the record that names them. The format carries a version; another version is refused with a message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+FORMAT_VERSION = 1
+DATABASE = "state.db"
+BLOBS = "blobs"
+
+Records = Mapping[tuple[str, str], str]
+
+
+class StateFormatError(RuntimeError):
+    """The state dir was written in another format version: refuse rather than misread it."""
+
+
+class Store:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.blobs = self.state_dir / BLOBS
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / DATABASE
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")  # fsync at every commit
+        self._check_format()
+        self._known: dict[str, dict[tuple[str, str], str]] = {}
+
+    def _check_format(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'records'").fetchone()[0]
+        if version == 0 and not tables:
+            self._db.executescript(
+                "CREATE TABLE records (service TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
+                " body TEXT NOT NULL, PRIMARY KEY (service, kind, key)) WITHOUT ROWID;"
+                f"PRAGMA user_version = {FORMAT_VERSION};"
+            )
+            return
+        if version != FORMAT_VERSION:
+            self._db.close()
+            raise StateFormatError(
+                f"the state dir {self.state_dir} holds local AWS state in format {version}, and this version "
+                f"of the local AWS reads format {FORMAT_VERSION} only. Nothing was changed. Start it with "
+                "--reset (make run RESET=1) to delete that state and begin empty, or use the version that "
+                "wrote it to export what you need."
+            )
+
+    # --- records
+    def load(self, service: str) -> dict[tuple[str, str], str]:
+        """Every record of a service (and remember them as synced)."""
+        with self._lock:
+            rows = self._db.execute("SELECT kind, key, body FROM records WHERE service = ?", (service,))
+            records = {(kind, key): body for kind, key, body in rows}
+            self._known[service] = dict(records)
+            return records
+
+    def sync(self, service: str, records: Records, kinds: Iterable[str] | None = None) -> int:
+        """Make the stored records of ``service`` equal ``records`` (within ``kinds`` when given).
+
+        Returns how many records were written or deleted. Unchanged records cost a string comparison.
+        """
+        scope = None if kinds is None else set(kinds)
+        with self._lock:
+            known = self._known.setdefault(service, {})
+            upserts = [(k, body) for k, body in records.items() if known.get(k) != body]
+            deletes = [k for k in known if k not in records and (scope is None or k[0] in scope)]
+            if not upserts and not deletes:
+                return 0
+            with self._transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO records (service, kind, key, body) VALUES (?, ?, ?, ?)",
+                    [(service, kind, key, body) for (kind, key), body in upserts],
+                )
+                db.executemany(
+                    "DELETE FROM records WHERE service = ? AND kind = ? AND key = ?",
+                    [(service, kind, key) for kind, key in deletes],
+                )
+            for k, body in upserts:
+                known[k] = body
+            for k in deletes:
+                del known[k]
+            return len(upserts) + len(deletes)
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- bodies
+    def write_blob(self, chunks: Iterable[bytes]) -> str:
+        """Write a body to its own file, fsynced; returns its name for the record."""
+        name = uuid.uuid4().hex
+        path = self.blob_path(name)
+        path.parent.mkdir(exist_ok=True)
+        with path.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return name
+
+    def blob_path(self, name: str) -> Path:
+        return self.blobs / name[:2] / name
+
+    def remove_blobs(self, keep: set[str]) -> int:
+        """Delete body files that no record names any more (after the records are committed)."""
+        removed = 0
+        for path in self.blobs.glob("*/*"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
