@@ -87,9 +87,13 @@ def test_a_missing_or_empty_inbox_says_so(console_env, tmp_path, monkeypatch):
     assert "No notifications yet" in texts(app.info)
 
 
-def test_on_aws_the_page_shows_who_gets_the_emails(console_env, monkeypatch):
+def test_on_aws_the_page_shows_who_gets_the_emails(console_env, local_aws, monkeypatch):
     """target aws with the endpoint still the local AWS: the same calls, the AWS branch of the page."""
     monkeypatch.setenv("ECOMMERCE_TARGET", "aws")
+    # On AWS the environment's keys are used; here they are the local AWS's, which accepts no others.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local_aws.credentials.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local_aws.credentials.secret_access_key)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     app = page("notifications.py").run()
     assert not app.exception
     assert "On AWS there is no inbox" in texts(app.info)
