@@ -10,7 +10,8 @@ resource is read, compared with what the settings want, and created, updated or 
 
 Resources, in dependency order: the four buckets, the Glue database, the Athena workgroup, the SNS topics
 and their email subscriptions, the IAM roles, the Glue script and extra-py-files zip, the Lambdas, the Glue
-job, the state machine, the S3 → Lambda invoke permissions and the S3 bucket notifications.
+job, the state machine, the EventBridge rule for interrupted runs, the S3 → Lambda invoke permissions and
+the S3 bucket notifications.
 
 Two things follow from the endpoint rather than from the target:
 
@@ -606,6 +607,99 @@ class EmailSubscriptions(Resource):
         return ", ".join(e + ("" if arn.startswith("arn:") else pending) for e, arn in items)
 
 
+def interrupted_run_pattern(arns: iam.Arns) -> dict[str, Any]:
+    """Runs that end without passing NotifyFailure: stopped by an admin, timed out, or cut short."""
+    return {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [arns.state_machine]},
+    }
+
+
+def events_publish_statement(arns: iam.Arns, rule: str) -> dict[str, Any]:
+    """The failure topic's permission for EventBridge (that rule only) to publish."""
+    return {
+        "Sid": "InterruptedRunsFromEventBridge",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": arns.failure_topic,
+        "Condition": {"ArnEquals": {"aws:SourceArn": arns.event_rule(rule)}},
+    }
+
+
+@dataclass
+class InterruptedRunRule(Resource):
+    """EventBridge rule: an execution that ends ABORTED or TIMED_OUT sends the event to the failure topic."""
+
+    rule: str
+    target_id = "failure-topic"
+
+    def __post_init__(self) -> None:
+        self.name = f"eventbridge rule {self.rule}"
+
+    def read(self, ctx: Context) -> dict[str, Any] | None:
+        client = ctx.client("events")
+        try:
+            rule = client.describe_rule(Name=self.rule)
+        except ClientError as exc:
+            _absent_on(exc, "ResourceNotFoundException")
+            return None
+        targets = client.list_targets_by_rule(Rule=self.rule)["Targets"]
+        attributes = ctx.client("sns").get_topic_attributes(TopicArn=ctx.arns.failure_topic)["Attributes"]
+        policy = json.loads(attributes.get("Policy") or "{}")
+        return {
+            "pattern": json.loads(rule.get("EventPattern") or "{}"),
+            "state": rule.get("State"),
+            "targets": [t["Arn"] for t in targets],
+            "allowed": events_publish_statement(ctx.arns, self.rule) in policy.get("Statement", []),
+        }
+
+    def diff(self, ctx: Context, current: dict[str, Any]) -> list[str]:
+        differences = []
+        if current["pattern"] != interrupted_run_pattern(ctx.arns) or current["state"] != "ENABLED":
+            differences.append("event pattern")
+        if current["targets"] != [ctx.arns.failure_topic]:
+            differences.append("target")
+        if not current["allowed"]:
+            differences.append("failure topic policy")
+        return differences
+
+    def create(self, ctx: Context) -> None:
+        self.update(ctx, None, ["event pattern", "target", "failure topic policy"])
+
+    def update(self, ctx: Context, current: Any, differences: list[str]) -> None:
+        client = ctx.client("events")
+        client.put_rule(
+            Name=self.rule,
+            EventPattern=json.dumps(interrupted_run_pattern(ctx.arns)),
+            State="ENABLED",
+            Description="ecommerce ETL: runs stopped, timed out or interrupted send the failure email",
+        )
+        client.put_targets(Rule=self.rule, Targets=[{"Id": self.target_id, "Arn": ctx.arns.failure_topic}])
+        if "failure topic policy" in differences:
+            sns = ctx.client("sns")
+            attributes = sns.get_topic_attributes(TopicArn=ctx.arns.failure_topic)["Attributes"]
+            policy = json.loads(attributes.get("Policy") or '{"Version": "2012-10-17", "Statement": []}')
+            statement = events_publish_statement(ctx.arns, self.rule)
+            policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != statement["Sid"]]
+            policy["Statement"].append(statement)
+            sns.set_topic_attributes(
+                TopicArn=ctx.arns.failure_topic, AttributeName="Policy", AttributeValue=json.dumps(policy)
+            )
+
+    def delete(self, ctx: Context, current: Any) -> None:
+        client = ctx.client("events")
+        client.remove_targets(Rule=self.rule, Ids=[self.target_id])
+        client.delete_rule(Name=self.rule)
+
+    def create_detail(self, ctx: Context) -> str:
+        return f"ABORTED/TIMED_OUT executions → {ctx.settings.failure_topic}"
+
+    def describe(self, ctx: Context, current: dict[str, Any]) -> str:
+        return f"{current['state']} → {', '.join(current['targets']) or 'no target'}"
+
+
 @dataclass
 class Role(Resource):
     spec: iam.RoleSpec
@@ -1110,7 +1204,7 @@ def resources(ctx: Context) -> list[Resource]:
         ScriptObject(glue_extra_py_location(s), artifacts.build_glue_extra_py_zip()),
     ]
     items += [Function(name, artifacts.build_lambda_zip(name)) for name in functions(s)]
-    items += [GlueJob(s.glue_job), StateMachine(s.state_machine)]
+    items += [GlueJob(s.glue_job), StateMachine(s.state_machine), InterruptedRunRule(s.interrupted_run_rule)]
     items += [InvokePermission(bucket) for bucket in raw]
     items += [BucketNotification(bucket) for bucket in raw]
     return items

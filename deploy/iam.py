@@ -62,6 +62,9 @@ class Arns:
     def topic(self, name: str) -> str:
         return self._regional("sns", name)
 
+    def event_rule(self, name: str) -> str:
+        return self._regional("events", f"rule/{name}")
+
     @property
     def success_topic(self) -> str:
         return self.topic(self.settings.success_topic)

@@ -16,7 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from localaws.server import DEFAULT_PORT, DEFAULT_STATE_DIR, start_local_aws
+from localaws.credentials import CredentialsError
+from localaws.server import DEFAULT_PORT, DEFAULT_STATE_DIR, reset_state_dir, start_local_aws
+from localaws.store import StateFormatError
 
 log = logging.getLogger("localaws")
 
@@ -53,10 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
+    if args.reset:
+        for path in reset_state_dir(args.state_dir):
+            print(f"--reset: deleting {path}", flush=True)
     smtp = smtp_from_env()
     started = time.monotonic()
     try:
         local = start_local_aws(args.port, args.state_dir, smtp=smtp, deploy=not args.no_deploy)
+    except (StateFormatError, CredentialsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"error: cannot start the local AWS on {url}: {exc}", file=sys.stderr)
         return 1
@@ -65,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the local AWS did not start: {exc}", file=sys.stderr)
         return 1
     mail = f", mail via {smtp[0]}:{smtp[1]}" if smtp else ""
+    for arn in local.interrupted:
+        print(f"ended ABORTED (local AWS restarted during the run): {arn}", flush=True)
     print(
         f"local AWS ready at {local.url} in {time.monotonic() - started:.1f} s "
         f"(state: {local.state_dir}{mail}). Ctrl-C stops it.",

@@ -14,10 +14,12 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from localaws import codec
 from localaws.context import Context
 from localaws.plumbing import log, s3_backend, s3_list, split_s3
 
@@ -84,7 +86,7 @@ class AthenaEngine:
         self.cache = state_dir / "athena" / "data"
         self.scratch = state_dir / "athena" / "results"
         self.results: collections.OrderedDict[str, QueryResult] = collections.OrderedDict()
-        self.details: dict[str, dict[str, Any]] = {}
+        self.details: dict[str, dict[str, Any]] = {}  # reason and timing per query, evicted with its history
         self._cache_lock = threading.Lock()
         self._cached: dict[Path, str] = {}  # local file → ETag it was copied from
 
@@ -441,3 +443,90 @@ def install(ctx: Context) -> AthenaEngine:
     ctx.patcher.set(AthenaResponse, "get_query_execution", get_query_execution)
     ctx.patcher.set(AthenaResponse, "get_query_results", get_query_results)
     return engine
+
+
+# ------------------------------------------------------------------------------------------ durable state
+
+
+def _athena_backends() -> Iterator[tuple[str, str, Any]]:
+    from moto.athena.models import athena_backends
+
+    for account, regions in list(athena_backends.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend
+
+
+class AthenaState:
+    """Work groups, named queries and the query history (the newest ``KEPT_EXECUTIONS``; older ones are
+    evicted from memory and from the store, as Athena itself forgets queries after 45 days)."""
+
+    service = "athena"
+    KEPT_EXECUTIONS = 1000
+
+    def __init__(self, engine: AthenaEngine) -> None:
+        self.engine = engine
+
+    def records(self) -> dict[tuple[str, str], str]:
+        records: dict[tuple[str, str], str] = {}
+        for account, region, backend in _athena_backends():
+            where = {"account": account, "region": region}
+            self._evict(backend)
+            for group in list(backend.work_groups.values()):
+                state = codec.attributes(group, ("athena_backend",))
+                records[("workgroup", f"{account}/{region}/{group.name}")] = codec.dumps(
+                    {**where, "state": state}
+                )
+            for execution in list(backend.executions.values()):
+                records[("execution", execution.id)] = codec.dumps({
+                    **where, "local": type(execution) is not _moto_execution_class(),
+                    "workgroup": execution.workgroup.name if execution.workgroup else None,
+                    "state": codec.attributes(execution, ("workgroup",)),
+                    "detail": self.engine.details.get(execution.id),
+                })  # fmt: skip
+            for query in list(backend.named_queries.values()):
+                records[("named_query", query.id)] = codec.dumps({
+                    **where, "workgroup": query.workgroup.name if query.workgroup else None,
+                    "state": codec.attributes(query, ("workgroup",)),
+                })  # fmt: skip
+        return records
+
+    def _evict(self, backend: Any) -> None:
+        surplus = len(backend.executions) - self.KEPT_EXECUTIONS
+        if surplus <= 0:
+            return
+        oldest = sorted(backend.executions.values(), key=lambda e: e.start_time)[:surplus]
+        for execution in oldest:
+            backend.executions.pop(execution.id, None)
+            self.engine.details.pop(execution.id, None)
+            self.engine.results.pop(execution.id, None)
+
+    def restore(self, records: dict[tuple[str, str], str]) -> None:
+        from moto.athena.models import NamedQuery, WorkGroup, athena_backends
+
+        items = [(kind, json.loads(body)) for (kind, _), body in records.items()]
+        restored_groups: set[int] = set()
+        for kind, data in sorted(items, key=lambda item: item[0] != "workgroup"):  # work groups first
+            backend = athena_backends[data["account"]][data["region"]]
+            if kind == "workgroup":
+                if id(backend) not in restored_groups:  # the stored ones replace the "primary" of __init__
+                    backend.work_groups = {}
+                    restored_groups.add(id(backend))
+                group = codec.new(WorkGroup, data["state"], athena_backend=backend)
+                backend.work_groups[group.name] = group
+                continue
+            group = backend.work_groups.get(data["workgroup"]) if data["workgroup"] else None
+            if kind == "execution":
+                cls = _local_execution_class() if data["local"] else _moto_execution_class()
+                execution = codec.new(cls, data["state"], workgroup=group)
+                backend.executions[execution.id] = execution
+                if data["detail"] is not None:
+                    self.engine.details[execution.id] = data["detail"]
+            elif kind == "named_query":
+                query = codec.new(NamedQuery, data["state"], workgroup=group)
+                backend.named_queries[query.id] = query
+
+
+def _moto_execution_class() -> type:
+    from moto.athena.models import Execution
+
+    return Execution

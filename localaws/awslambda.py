@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -22,6 +23,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from localaws import codec
 from localaws.context import Context
 from localaws.credentials import Credentials
 from localaws.plumbing import log, utcnow
@@ -221,3 +223,99 @@ def install(ctx: Context) -> LambdaRunner:
 
     ctx.patcher.set(LambdaFunction, "invoke", invoke)
     return runner
+
+
+# ------------------------------------------------------------------------------------------ durable state
+
+
+def _lambda_backends() -> Any:
+    from moto.awslambda.models import lambda_backends
+
+    for account, regions in list(lambda_backends.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend
+
+
+class LambdaState:
+    """Functions (configuration, zip in a blob named by its hash, published versions, resource policy).
+
+    Restored through ``create_function`` (IAM first: it checks the role), then the generated fields are
+    set back (LastModified, the code location, the policy)."""
+
+    service = "lambda"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def _zip_blob(self, fn: Any) -> str:
+        name = hashlib.sha256(fn.code_bytes).hexdigest()
+        if not self.store.blob_path(name).exists():
+            self.store.write_blob([fn.code_bytes], name=name)
+        return name
+
+    def records(self) -> dict[tuple[str, str], str]:
+        records: dict[tuple[str, str], str] = {}
+        for account, region, backend in _lambda_backends():
+            for name, group in list(backend._lambdas._functions.items()):
+                fn = group["latest"]
+                if not fn.code_bytes:
+                    continue  # only zip packages run here
+                spec = {
+                    "FunctionName": fn.function_name, "Role": fn.role, "Handler": fn.handler,
+                    "Runtime": fn.run_time, "Description": fn.description, "Timeout": fn.timeout,
+                    "MemorySize": fn.memory_size, "PackageType": fn.package_type,
+                    "Environment": {"Variables": fn.environment_vars}, "Tags": fn.tags,
+                    "Architectures": fn.architectures, "TracingConfig": fn.tracing_config,
+                    "EphemeralStorage": {"Size": fn.ephemeral_storage}, "KMSKeyArn": fn.kms_key_arn,
+                    "Layers": [layer["Arn"] for layer in fn.layers], "VpcConfig": fn._vpc_config,
+                    "ReservedConcurrentExecutions": fn.reserved_concurrency,
+                }  # fmt: skip
+                records[("function", f"{account}/{region}/{name}")] = codec.dumps({
+                    "account": account, "region": region, "spec": spec, "zip": self._zip_blob(fn),
+                    "generated": {
+                        "last_modified": fn.last_modified, "state": fn.state, "code_uuid": fn.code["UUID"],
+                        "code_s3key": fn.code["S3Key"], "code_or_config_updated": fn.code_or_config_updated,
+                        "policy_revision": fn.policy.revision, "policy_statements": fn.policy.statements,
+                    },
+                    "versions": [{"version": v.version, "last_modified": v.last_modified,
+                                  "description": v.description, "zip": self._zip_blob(v)}
+                                 for v in group["versions"]],
+                })  # fmt: skip
+        return records
+
+    def blobs(self, records: dict[tuple[str, str], str]) -> set[str]:
+        names: set[str] = set()
+        for body in records.values():
+            data = json.loads(body)
+            names |= {data["zip"], *(v["zip"] for v in data["versions"])}
+        return names
+
+    def restore(self, records: dict[tuple[str, str], str]) -> None:
+        from moto.awslambda.models import _zipfile_content, lambda_backends
+
+        for body in records.values():
+            data = json.loads(body)
+            backend = lambda_backends[data["account"]][data["region"]]
+            spec = {k: v for k, v in data["spec"].items() if v is not None}
+            code = self.store.blob_path(data["zip"]).read_bytes()
+            fn = backend.create_function({**spec, "Code": {"ZipFile": base64.b64encode(code).decode()}})
+            generated = data["generated"]
+            fn.last_modified, fn.state = generated["last_modified"], generated["state"]
+            fn.code["UUID"], fn.code["S3Key"] = generated["code_uuid"], generated["code_s3key"]
+            fn.code_or_config_updated = generated["code_or_config_updated"]
+            fn.policy.revision, fn.policy.statements = (
+                generated["policy_revision"],
+                generated["policy_statements"],
+            )
+            group = backend._lambdas._functions[fn.function_name]
+            for stored in data["versions"]:  # as LambdaStorage.publish_version, without its side effects
+                version = copy.copy(fn)
+                version_code = self.store.blob_path(stored["zip"]).read_bytes()
+                if version_code != code:
+                    version.code_bytes, version.code_size, version.code_sha_256, version.code_digest = (
+                        _zipfile_content(base64.b64encode(version_code))
+                    )
+                version.set_version(int(stored["version"]))
+                version.last_modified, version.description = stored["last_modified"], stored["description"]
+                group["versions"].append(version)
+                backend._lambdas._arns[version.function_arn] = version

@@ -6,21 +6,25 @@ s3a), runs the script's own ``build_run``, uploads the run prefix and calls the 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
 import importlib.util
+import json
 import math
 import shutil
 import sys
 import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from localaws import codec
 from localaws.context import Context
 from localaws.credentials import Credentials
 from localaws.plumbing import SerialWorker, log, s3_read, split_s3, utcnow
@@ -77,6 +81,7 @@ class GlueRunner:
         self._region = "us-east-1"  # of the run in progress (one at a time)
         self._import_lock = threading.Lock()
         self.run_class = _job_run_class()
+        self.on_change: Callable[[], None] = lambda: None  # a run's state changed outside any request
 
     # --- moto hook
     def take_over(self, job: Any, run: Any) -> None:
@@ -135,6 +140,7 @@ class GlueRunner:
         started = self._phase_mark = time.monotonic()
         self.phases = {}
         run.status = "RUNNING"
+        self.on_change()
         try:
             report = self._run_script(job, run)
         except BaseException as exc:  # SystemExit from argparse included: the run fails, the worker lives
@@ -150,6 +156,7 @@ class GlueRunner:
         run.completed_on = utcnow()
         run.ended = True
         run.status = outcome  # last: pollers see the end only once the report and the table are in place
+        self.on_change()
         phases = "".join(f", {k} {v:.1f} s" for k, v in self.phases.items())
         log.info("glue run %s of %s %s in %.1f s%s%s", run.job_run_id, job.name, outcome,
                  time.monotonic() - started, phases,
@@ -311,3 +318,78 @@ def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
     ctx.patcher.set(FakeJob, "start_job_run", start_job_run)
     ctx.patcher.on_undo(runner.stop)
     return runner
+
+
+# ------------------------------------------------------------------------------------------ durable state
+
+RESTART_ERROR = "LocalAwsRestarted: local AWS restarted during the run"
+
+
+def _glue_backends() -> Iterator[tuple[str, str, Any]]:
+    from moto.glue.models import glue_backends
+
+    for account, regions in list(glue_backends.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend
+
+
+class GlueState:
+    """The catalog (databases, tables with their versions and partitions) and the jobs with their runs."""
+
+    service = "glue"
+
+    def __init__(self, run_class: type) -> None:
+        self.run_class = run_class
+
+    def records(self) -> dict[tuple[str, str], str]:
+        records: dict[tuple[str, str], str] = {}
+        for account, region, backend in _glue_backends():
+            where = {"account": account, "region": region}
+            if backend.tagger.tags:
+                records[("tags", f"{account}/{region}")] = codec.dumps(codec.encode(backend.tagger.tags))
+            for database in list(backend.databases.values()):
+                records[("database", f"{account}/{region}/{database.name}")] = codec.dumps({
+                    **where, "state": codec.attributes(database, ("tables",)),
+                    "tables": [codec.attributes(t) for t in list(database.tables.values())],
+                })  # fmt: skip
+            for job in list(backend.jobs.values()):
+                records[("job", f"{account}/{region}/{job.name}")] = codec.dumps({
+                    **where, "state": codec.attributes(job, ("backend", "job_runs")),
+                    "runs": [codec.attributes(r) for r in list(job.job_runs)],
+                })  # fmt: skip
+        return records
+
+    def restore(self, records: dict[tuple[str, str], str]) -> None:
+        from moto.glue.models import FakeDatabase, FakeJob, FakeTable, glue_backends
+
+        for (kind, key), body in records.items():
+            data = json.loads(body)
+            if kind == "tags":
+                account, region = key.split("/")
+                glue_backends[account][region].tagger.tags = codec.decode(data)
+                continue
+            backend = glue_backends[data["account"]][data["region"]]
+            if kind == "database":
+                database = codec.new(FakeDatabase, data["state"], tables=collections.OrderedDict())
+                for table_state in data["tables"]:
+                    table = codec.new(FakeTable, table_state)
+                    database.tables[table.name] = table
+                backend.databases[database.name] = database
+            elif kind == "job":
+                job = codec.new(FakeJob, data["state"], backend=backend)
+                job.job_runs = [codec.new(self.run_class, r) for r in data["runs"]]
+                backend.jobs[job.name] = job
+
+    def end_interrupted(self) -> list[Any]:
+        """Runs that were going when the process died end FAILED; their Spark work died with it."""
+        ended = []
+        for _, _, backend in _glue_backends():
+            for job in list(backend.jobs.values()):
+                for run in job.job_runs:
+                    if isinstance(run, self.run_class) and not run.ended:
+                        run.error_message = RESTART_ERROR
+                        run.completed_on = utcnow()
+                        run.ended = True
+                        run.status = "FAILED"
+                        ended.append(run)
+        return ended

@@ -78,10 +78,11 @@ def _amz_time(value: str) -> dt.datetime:
 class Lockdown:
     """WSGI middleware: refuse everything but the owner's signed requests on a loopback Host."""
 
-    def __init__(self, app: Any, credentials: Credentials) -> None:
+    def __init__(self, app: Any, credentials: Credentials, dispatcher: Any = None) -> None:
         from botocore.credentials import Credentials as BotoCredentials
 
         self.app = app
+        self.dispatcher = dispatcher if dispatcher is not None else app  # moto's, for the S3 preflight
         self.key_id = credentials.access_key_id
         self.signing = BotoCredentials(credentials.access_key_id, credentials.secret_access_key)
 
@@ -132,7 +133,7 @@ class Lockdown:
         return self._s3_app()(stripped, start_response)
 
     def _s3_app(self) -> Any:
-        dispatcher = self.app
+        dispatcher = self.dispatcher
         with dispatcher.lock:
             if "s3" not in dispatcher.app_instances:
                 dispatcher.app_instances["s3"] = dispatcher.create_app("s3")

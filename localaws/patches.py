@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from localaws import athena, awslambda, glue, lockdown, s3events, sns, stepfunctions
+from localaws import athena, awslambda, events, glue, lockdown, s3, sns, stepfunctions
 from localaws.context import Context
 from localaws.plumbing import SerialWorker
 
@@ -36,9 +36,10 @@ def apply_all(ctx: Context, *, stop_spark: bool = True) -> LocalPatches:
     ctx.state_dir.mkdir(parents=True, exist_ok=True)
     lockdown.install(ctx)
     lambdas = awslambda.install(ctx)
-    s3_events = s3events.install(ctx)
+    s3_events = s3.install(ctx)
     stepfunctions.install(ctx)
     runner = glue.install(ctx, stop_spark=stop_spark)
     engine = athena.install(ctx)
     delivery = sns.install(ctx)
+    events.install(ctx)
     return LocalPatches(ctx, lambdas, s3_events, runner, engine, delivery)

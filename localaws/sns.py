@@ -4,12 +4,15 @@ configured, to the email subscribers."""
 from __future__ import annotations
 
 import json
+import os
 import smtplib
 import threading
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from localaws import codec
 from localaws.context import Context
 from localaws.plumbing import SerialWorker, log, utcnow
 
@@ -43,6 +46,8 @@ class SnsDelivery:
             self.inbox.parent.mkdir(parents=True, exist_ok=True)
             with self.inbox.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())  # on disk before Publish answers, like every other change
         log.info("sns: %r published to %s (%d email subscriber(s))", subject, topic.name, len(subscriptions))
         if self.smtp:
             for subscription in subscriptions:
@@ -93,3 +98,57 @@ def install(ctx: Context) -> SnsDelivery:
     ctx.patcher.set(Topic, "publish", publish)
     ctx.patcher.on_undo(delivery.stop)
     return delivery
+
+
+# ------------------------------------------------------------------------------------------ durable state
+
+
+def _sns_backends() -> Iterator[tuple[str, str, Any]]:
+    from moto.sns.models import sns_backends
+
+    for account, regions in list(sns_backends.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend
+
+
+class SnsState:
+    """Topics (attributes, policy, tags) and subscriptions (endpoint, confirmation, filter policy)."""
+
+    service = "sns"
+    KEPT_SENT_MESSAGES = 100  # moto keeps every published message in memory; the inbox file has them all
+
+    def records(self) -> dict[tuple[str, str], str]:
+        records: dict[tuple[str, str], str] = {}
+        for account, region, backend in _sns_backends():
+            where = {"account": account, "region": region}
+            for topic in list(backend.topics.values()):
+                del topic.sent_notifications[: -self.KEPT_SENT_MESSAGES]
+                state = codec.attributes(topic, ("sns_backend", "sent_notifications"))
+                records[("topic", topic.arn)] = codec.dumps({**where, "state": state})
+            for subscription in list(backend.subscriptions.values()):
+                state = codec.attributes(subscription, ("topic", "_filter_policy_matcher"))
+                records[("subscription", subscription.arn)] = codec.dumps(
+                    {**where, "topic": subscription.topic.arn, "state": state}
+                )
+        return records
+
+    def restore(self, records: dict[tuple[str, str], str]) -> None:
+        from moto.sns.models import Subscription, Topic, sns_backends
+        from moto.sns.utils import FilterPolicyMatcher
+
+        items = [(kind, json.loads(body)) for (kind, _), body in records.items()]
+        for kind, data in sorted(items, key=lambda item: item[0] != "topic"):  # topics first
+            backend = sns_backends[data["account"]][data["region"]]
+            if kind == "topic":
+                topic = codec.new(Topic, data["state"], sns_backend=backend, sent_notifications=[])
+                backend.topics[topic.arn] = topic
+            elif kind == "subscription":
+                subscription = codec.new(Subscription, data["state"], topic=backend.topics[data["topic"]])
+                subscription._filter_policy_matcher = (
+                    FilterPolicyMatcher(
+                        subscription._filter_policy, subscription.attributes.get("FilterPolicyScope")
+                    )
+                    if subscription._filter_policy
+                    else None
+                )
+                backend.subscriptions[subscription.arn] = subscription

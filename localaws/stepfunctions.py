@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+from localaws import codec, events
 from localaws.context import Context
+from localaws.plumbing import log
 
 
 def install(ctx: Context) -> None:
@@ -40,3 +46,285 @@ def install(ctx: Context) -> None:
         return original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     ctx.patcher.set(StepFunctionsParserBackend, "start_execution", start_execution)
+
+
+# ------------------------------------------------------------------------------------------ durable state
+
+RESTART_ERROR = "LocalAws.Restarted"
+RESTART_CAUSE = "local AWS restarted during the run"
+_TERMINAL_EVENTS = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionAborted": "ABORTED",
+    "ExecutionTimedOut": "TIMED_OUT",
+}
+
+
+def _backends() -> Iterator[tuple[str, str, Any]]:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    for account, regions in list(stepfunctions_parser_backends.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend
+
+
+class StepFunctionsState:
+    """State machines and executions (describe fields and every history event) as store records."""
+
+    service = "stepfunctions"
+
+    def __init__(self) -> None:
+        self._executions: dict[
+            str, tuple[tuple, str]
+        ] = {}  # arn → (what changes, record), re-dumped on change
+
+    def records(self) -> dict[tuple[str, str], str]:
+        records: dict[tuple[str, str], str] = {}
+        cache: dict[str, tuple[tuple, str]] = {}
+        for account, region, backend in _backends():
+            if backend.tagger.tags:
+                records[("tags", f"{account}/{region}")] = json.dumps(backend.tagger.tags)
+            for machine in backend.state_machines:
+                records[("machine", machine.arn)] = json.dumps(
+                    {"account": account, "region": region, **self._machine(machine)}
+                )
+                for execution in machine.executions:
+                    history = self._history(execution)
+                    version = (len(history), str(execution.exec_status), execution.stop_date)
+                    known = self._executions.get(execution.exec_arn)
+                    if known is None or known[0] != version:
+                        known = (version, json.dumps(self._execution(machine, execution, history)))
+                    cache[execution.exec_arn] = known
+                    records[("execution", execution.exec_arn)] = known[1]
+        self._executions = cache
+        return records
+
+    @staticmethod
+    def _machine(machine: Any) -> dict[str, Any]:
+        data = codec.attributes(machine, ("executions", "backend", "versions", "aliases", "latest_version"))
+        data["versions"] = {str(n): codec.attributes(v, ("executions",)) for n, v in machine.versions.items()}
+        data["aliases"] = {n: codec.attributes(a) for n, a in machine.aliases.items()}
+        data["latest_version"] = machine.latest_version.version if machine.latest_version else None
+        return data
+
+    @staticmethod
+    def _history(execution: Any) -> list[dict[str, Any]]:
+        worker = execution.exec_worker
+        if worker is None or worker.env is None:
+            return []
+        events = worker.env.event_manager
+        with events._mutex:
+            return list(events._history_event_list)
+
+    @staticmethod
+    def _execution(machine: Any, execution: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
+        worker = execution.exec_worker
+        next_id = worker.env.event_manager._event_id_gen._next_id if worker and worker.env else 1
+        return {
+            "machine": machine.arn,
+            "name": execution.name,
+            "arn": execution.exec_arn,
+            "type": execution.sm_type,
+            "role": execution.role_arn,
+            "account": execution.account_id,
+            "region": execution.region_name,
+            "definition": execution.state_machine.definition,  # as it was when the execution started
+            "definition_role": execution.state_machine.roleArn,
+            "start": execution.start_date.isoformat(),
+            "stop": execution.stop_date.isoformat() if execution.stop_date else None,
+            "status": execution.exec_status.value if execution.exec_status else None,
+            "input": execution.execution_input,
+            "trace_header": execution.trace_header,
+            "output": execution.output,
+            "output_details": execution.output_details,
+            "error": execution.error,
+            "cause": execution.cause,
+            "history": json.loads(json.dumps(history, default=str)),
+            "next_event_id": next_id,
+        }
+
+    def restore(self, records: dict[tuple[str, str], str]) -> None:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        machines = [json.loads(body) for (kind, _), body in records.items() if kind == "machine"]
+        executions = [json.loads(body) for (kind, _), body in records.items() if kind == "execution"]
+        for (kind, key), body in records.items():
+            if kind == "tags":
+                account, region = key.split("/")
+                stepfunctions_parser_backends[account][region].tagger.tags.update(json.loads(body))
+        by_arn = {}
+        for data in machines:
+            backend = stepfunctions_parser_backends[data.pop("account")][data.pop("region")]
+            by_arn[data["arn"]] = self._restore_machine(backend, data)
+        for data in sorted(executions, key=lambda d: d["start"]):
+            self._restore_execution(by_arn[data["machine"]], data)
+
+    @staticmethod
+    def _restore_machine(backend: Any, data: dict[str, Any]) -> Any:
+        from moto.stepfunctions.models import StateMachine, StateMachineAlias, StateMachineVersion
+
+        versions, aliases, latest = data.pop("versions"), data.pop("aliases"), data.pop("latest_version")
+        machine = codec.new(StateMachine, data)
+        machine.backend, machine.executions = backend, []
+        machine.versions = {}
+        for number, attributes in versions.items():
+            version = codec.new(StateMachineVersion, attributes)
+            version.executions = []
+            machine.versions[int(number)] = version
+        machine.aliases = {n: codec.new(StateMachineAlias, a) for n, a in aliases.items()}
+        machine.latest_version = machine.versions[latest] if latest is not None else None
+        backend.state_machines = [m for m in backend.state_machines if m.arn != machine.arn] + [machine]
+        return machine
+
+    @staticmethod
+    def _restore_execution(machine: Any, data: dict[str, Any]) -> None:
+        """A finished execution object with its history; nothing runs (no thread, no service call)."""
+        from moto.stepfunctions.parser.api import ExecutionStatus
+        from moto.stepfunctions.parser.backend.execution import Execution
+
+        # The same snapshot of the machine that start_execution takes, with the definition it ran.
+        snapshot = copy.deepcopy(machine, {id(machine.executions): [], id(machine.backend): machine.backend})
+        snapshot.definition, snapshot.roleArn = data["definition"], data["definition_role"]
+        execution = Execution(
+            name=data["name"], sm_type=data["type"], role_arn=data["role"], exec_arn=data["arn"],
+            account_id=data["account"], region_name=data["region"], state_machine=snapshot,
+            start_date=datetime.fromisoformat(data["start"]), cloud_watch_logging_session=None,
+            input_data=data["input"], trace_header=data["trace_header"], activity_store={},
+        )  # fmt: skip
+        execution.exec_status = ExecutionStatus(data["status"])
+        execution.stop_date = datetime.fromisoformat(data["stop"]) if data["stop"] else None
+        execution.output, execution.output_details = data["output"], data["output_details"]
+        execution.error, execution.cause = data["error"], data["cause"]
+        # A real worker and environment that never start: every path that reads exec_worker.env works.
+        worker = execution._get_start_execution_worker()
+        worker.env = worker._get_evaluation_environment()
+        events = worker.env.event_manager
+        events._history_event_list.extend(data["history"])
+        events._event_id_gen._next_id = data["next_event_id"]
+        last = data["history"][-1]["id"] if data["history"] else 0
+        worker.env.event_history_context.source_event_id = last
+        worker.env.event_history_context.last_published_event_id = last
+        worker.env._program_state = _program_state(data)
+        execution.exec_worker = worker
+        machine.executions.append(execution)
+
+    def end_interrupted(self) -> list[Any]:
+        """Executions that were RUNNING when the process died end ABORTED with the restart cause (and the
+        status change event goes out, so that the deployed rule sends the failure email)."""
+        from moto.stepfunctions.parser.api import ExecutionStatus
+
+        ended = []
+        for _, _, backend in _backends():
+            for machine in backend.state_machines:
+                for execution in machine.executions:
+                    if execution.exec_status == ExecutionStatus.RUNNING:
+                        _end_interrupted(execution)
+                        status_changed(execution)
+                        ended.append(execution)
+        return ended
+
+
+def _program_state(data: dict[str, Any]) -> Any:
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails
+    from moto.stepfunctions.parser.asl.eval.program_state import (
+        ProgramEnded,
+        ProgramError,
+        ProgramRunning,
+        ProgramStopped,
+        ProgramTimedOut,
+    )
+
+    status = data["status"]
+    if status == "SUCCEEDED":
+        return ProgramEnded()
+    if status == "FAILED":
+        return ProgramError(error=ExecutionFailedEventDetails(error=data["error"], cause=data["cause"]))
+    if status == "ABORTED":
+        stop = datetime.fromisoformat(data["stop"]) if data["stop"] else None
+        return ProgramStopped(stop_date=stop, error=data["error"], cause=data["cause"])
+    if status == "TIMED_OUT":
+        return ProgramTimedOut()
+    return ProgramRunning()
+
+
+def _end_interrupted(execution: Any) -> None:
+    from moto.stepfunctions.parser.api import ExecutionAbortedEventDetails, ExecutionStatus, HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    env = execution.exec_worker.env
+    history = env.event_manager.get_event_history()
+    last = history[-1] if history else None
+    if last is not None and str(last["type"]) in _TERMINAL_EVENTS:  # it ended; only the status was lost
+        status = _TERMINAL_EVENTS[str(last["type"])]
+        execution.exec_status = ExecutionStatus(status)
+        execution.stop_date = datetime.strptime(last["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=UTC
+        )
+        details = next((v for k, v in last.items() if k.endswith("EventDetails")), None) or {}
+        if status == "SUCCEEDED":
+            execution.output = json.loads(details.get("output") or "null")
+        else:
+            execution.error, execution.cause = details.get("error"), details.get("cause")
+        return
+    now = datetime.now(UTC)
+    env.event_manager.add_event(
+        context=EventHistoryContext(previous_event_id=0),  # as moto's own abort does
+        event_type=HistoryEventType.ExecutionAborted,
+        event_details=EventDetails(
+            executionAbortedEventDetails=ExecutionAbortedEventDetails(
+                error=RESTART_ERROR, cause=RESTART_CAUSE
+            )
+        ),
+        timestamp=now,
+    )
+    env._program_state = ProgramStopped(stop_date=now, error=RESTART_ERROR, cause=RESTART_CAUSE)
+    execution.exec_status = ExecutionStatus.ABORTED
+    execution.stop_date = now
+    execution.error, execution.cause = RESTART_ERROR, RESTART_CAUSE
+
+
+def status_changed(execution: Any) -> None:
+    """The "Step Functions Execution Status Change" event that AWS puts on the default bus."""
+
+    def millis(moment: datetime | None) -> int | None:
+        return int(moment.timestamp() * 1000) if moment else None
+
+    status = execution.exec_status.value if execution.exec_status else None
+    detail = {
+        "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name, "status": status, "startDate": millis(execution.start_date),
+        "stopDate": millis(execution.stop_date), "input": execution.execution_input,
+        "output": json.dumps(execution.output) if execution.output is not None else None,
+        "inputDetails": {"included": True}, "error": execution.error, "cause": execution.cause,
+    }  # fmt: skip
+    try:
+        events.publish(execution.account_id, execution.region_name, "aws.states",
+                       "Step Functions Execution Status Change", detail, [execution.exec_arn])  # fmt: skip
+    except Exception:
+        log.exception("localaws: the status change event of %s was not delivered", execution.name)
+
+
+def watch(ctx: Context, on_change: Callable[[], None]) -> None:
+    """Call on_change whenever an execution gets a history event or ends (to persist it soon)."""
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original_add_event = EventManager.add_event
+    original_terminated = BaseExecutionWorkerCommunication.terminated
+
+    # An execution's history grows in its worker thread, outside any request: persist it as it grows.
+    def add_event(self: Any, *args: Any, **kwargs: Any) -> Any:
+        event_id = original_add_event(self, *args, **kwargs)
+        on_change()
+        return event_id
+
+    # The status, stop date and output are set after the last event; AWS then tells EventBridge.
+    def terminated(self: Any) -> None:
+        original_terminated(self)
+        on_change()
+        status_changed(self.execution)
+
+    ctx.patcher.set(EventManager, "add_event", add_event)
+    ctx.patcher.set(BaseExecutionWorkerCommunication, "terminated", terminated)

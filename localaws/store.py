@@ -35,18 +35,27 @@ class Store:
         self.path = self.state_dir / DATABASE
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._check_format()  # before anything writes to it
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")  # fsync at every commit
-        self._check_format()
         self._known: dict[str, dict[tuple[str, str], str]] = {}
 
     def _check_format(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'records'").fetchone()[0]
+        try:
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'records'").fetchone()[
+                0
+            ]
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StateFormatError(
+                f"{self.path} is not a local AWS state database ({exc}). Nothing was changed. Move it away, "
+                "or start with --reset (make run RESET=1) to delete the state dir's contents."
+            ) from None
         if version == 0 and not tables:
             self._db.executescript(
                 "CREATE TABLE records (service TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,"
-                " body TEXT NOT NULL, PRIMARY KEY (service, kind, key)) WITHOUT ROWID;"
+                " body TEXT NOT NULL, PRIMARY KEY (service, kind, key));"
                 f"PRAGMA user_version = {FORMAT_VERSION};"
             )
             return
@@ -63,7 +72,9 @@ class Store:
     def load(self, service: str) -> dict[tuple[str, str], str]:
         """Every record of a service (and remember them as synced)."""
         with self._lock:
-            rows = self._db.execute("SELECT kind, key, body FROM records WHERE service = ?", (service,))
+            rows = self._db.execute(  # in creation order: moto lists many things in the order they were made
+                "SELECT kind, key, body FROM records WHERE service = ? ORDER BY rowid", (service,)
+            )
             records = {(kind, key): body for kind, key, body in rows}
             self._known[service] = dict(records)
             return records
@@ -82,7 +93,8 @@ class Store:
                 return 0
             with self._transaction() as db:
                 db.executemany(
-                    "INSERT OR REPLACE INTO records (service, kind, key, body) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO records (service, kind, key, body) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (service, kind, key) DO UPDATE SET body = excluded.body",
                     [(service, kind, key, body) for (kind, key), body in upserts],
                 )
                 db.executemany(
@@ -106,29 +118,35 @@ class Store:
         self._db.execute("COMMIT")
 
     # --- bodies
-    def write_blob(self, chunks: Iterable[bytes]) -> str:
-        """Write a body to its own file, fsynced; returns its name for the record."""
-        name = uuid.uuid4().hex
+    def write_blob(self, chunks: Iterable[bytes], name: str | None = None) -> str:
+        """Write a body to its own file, fsynced with its folder; returns its name for the record."""
+        name = name or uuid.uuid4().hex
         path = self.blob_path(name)
         path.parent.mkdir(exist_ok=True)
-        with path.open("wb") as handle:
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
+        partial.replace(path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
         return name
 
     def blob_path(self, name: str) -> Path:
         return self.blobs / name[:2] / name
 
-    def remove_blobs(self, keep: set[str]) -> int:
-        """Delete body files that no record names any more (after the records are committed)."""
-        removed = 0
-        for path in self.blobs.glob("*/*"):
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed
+    def remove_blobs(self, names: Iterable[str]) -> None:
+        """Delete body files that no record names any more (only after that is committed)."""
+        for name in names:
+            self.blob_path(name).unlink(missing_ok=True)
+
+    def blob_names(self) -> set[str]:
+        return {p.name for p in self.blobs.glob("*/*") if not p.name.endswith(".partial")}
 
     def close(self) -> None:
         with self._lock:

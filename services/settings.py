@@ -37,6 +37,8 @@ class Settings:
     state_machine: str = "ETL-StepFunction-Controller"
     success_topic: str = "etl-success-topic"
     failure_topic: str = "etl-failure-topic"
+    # EventBridge: executions that end ABORTED or TIMED_OUT (no NotifyFailure state ran) → failure topic.
+    interrupted_run_rule: str = "etl-run-interrupted"
     database: str = "ecommerce_analytics"
     table: str = "joined_data"
     athena_workgroup: str = "ecommerce"

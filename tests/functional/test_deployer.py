@@ -48,7 +48,7 @@ ROLES = (
 )
 EMAILS = ("ops@example.com", "data-team@example.com")
 ON_UPLOAD_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecommerce-on-upload"
-RESOURCE_COUNT = 4 + 2 + 2 * 2 + 6 + 2 + 4 + 2 + 2 + 2  # with email subscriptions
+RESOURCE_COUNT = 4 + 2 + 2 * 2 + 6 + 2 + 4 + 2 + 1 + 2 + 2  # with email subscriptions
 
 
 def _insecure_transport_only(statement: dict) -> bool:
@@ -120,6 +120,7 @@ def test_up_reports_each_resource_in_dependency_order(aws, settings):
         "lambda check-glue-job-status",
         "glue job ecommerce_join_data",
         "state machine ETL-StepFunction-Controller",
+        "eventbridge rule etl-run-interrupted",
         "lambda permission s3:ecommerce-orders-raw",
         "s3 notification ecommerce-orders-raw",
         "s3 notification ecommerce-returns-raw",

@@ -1,0 +1,287 @@
+"""S3: event notifications delivered asynchronously (moto delivers them inside the PUT and swallows errors),
+and durable buckets and objects whose bodies live in files, not in RAM."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from localaws import codec
+from localaws.context import Context
+from localaws.plumbing import SerialWorker
+
+
+def install(ctx: Context) -> SerialWorker:
+    from moto.s3 import notifications
+
+    worker = SerialWorker("local-s3-events")
+    original_send_event = notifications.send_event
+
+    # AWS delivers notifications after the PUT has answered; moto inside it.
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        if bucket.notification_configuration is None:
+            return
+        snapshot = SimpleNamespace(name=key.name, etag=key.etag, size=key.size, version_id=key.version_id)
+        worker.submit(original_send_event, account_id, event_name, bucket, snapshot)
+
+    ctx.patcher.set(notifications, "send_event", send_event)
+    ctx.patcher.on_undo(worker.stop)
+    return worker
+
+
+# ------------------------------------------------------------------------------------------ durable state
+
+
+class DiskBody:
+    """A FakeKey body that is a byte range of an immutable file under the state dir's blobs.
+
+    Stands in for moto's SpooledTemporaryFile (FakeKey calls seek, read and close on it). It opens the file
+    for each read, so thousands of objects hold no file descriptor and no RAM.
+    """
+
+    def __init__(self, path: Path, offset: int = 0, length: int | None = None) -> None:
+        self.path, self.offset = Path(path), offset
+        self.length = self.path.stat().st_size - offset if length is None else length
+        self.position = 0
+        self.closed = False
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.position, 2: self.length}[whence]
+        self.position = max(0, base + position)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int | None = -1) -> bytes:
+        remaining = max(0, self.length - self.position)
+        size = remaining if size is None or size < 0 else min(size, remaining)
+        if size == 0:
+            return b""
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset + self.position)
+            data = handle.read(size)
+        self.position += len(data)
+        return data
+
+    def clone(self) -> DiskBody:
+        return DiskBody(self.path, self.offset, self.length)
+
+    def close(self) -> None:  # the file belongs to the store
+        self.closed = True
+
+    def write(self, _: bytes) -> int:
+        raise OSError("a persisted S3 body is immutable")
+
+    truncate = write
+
+
+def _disk_key_class() -> type:
+    from moto.s3.models import FakeKey
+
+    class DiskFakeKey(FakeKey):
+        """A FakeKey whose body is a DiskBody. Copies share the file (list_object_versions deep-copies every
+        version, and moto's own copy would read each body into memory)."""
+
+        __module__ = "localaws.s3"  # moto's instance tracker files models under __module__.split(".")[1]
+
+        def __deepcopy__(self, memo: dict) -> Any:
+            copied = object.__new__(type(self))
+            copied.__dict__.update(self.__dict__)
+            copied.lock = threading.Lock()
+            copied._value_buffer = self._value_buffer.clone()
+            copied.disposed = True
+            return copied
+
+        def __copy__(self) -> Any:
+            return self.__deepcopy__({})
+
+    return DiskFakeKey
+
+
+_KEY_LINKS = ("_value_buffer", "lock", "multipart", "_blob", "_blob_offset", "_blob_length")
+
+
+class S3State:
+    """Buckets (every setting), objects with their versions and delete markers; bodies in blob files."""
+
+    service = "s3"
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.disk_key = _disk_key_class()
+        self._keys: dict[tuple[str, str, str], tuple[tuple, str, frozenset[str]]] = {}
+        self.released: set[str] = set()  # blobs that a changed or deleted key no longer names
+
+    # --- bodies to disk
+    def _to_disk(self, key: Any, blob: str, offset: int, length: int) -> None:
+        previous = key._value_buffer
+        key.__class__ = self.disk_key
+        key._blob, key._blob_offset, key._blob_length = blob, offset, length
+        key._value_buffer = DiskBody(self.store.blob_path(blob), offset, length)
+        if previous is not None and not isinstance(previous, DiskBody):
+            previous.close()  # frees the RAM buffer or the temporary file
+
+    def spill(self, key: Any) -> None:
+        """Move a new object's body into a blob file (fsynced), then serve it from there."""
+        if isinstance(key, self.disk_key):
+            return
+        with key.lock:
+            source = key._value_buffer
+            source.seek(0)
+            blob = self.store.write_blob(iter(lambda: source.read(1 << 20), b""))
+            size = self.store.blob_path(blob).stat().st_size
+            if key._etag is None:
+                key.etag  # noqa: B018  (computed from the body before it moves)
+            self._to_disk(key, blob, 0, size)
+        upload = key.multipart  # a completed multipart upload keeps its parts: slices of the same file
+        if upload is not None:
+            parts = [upload.parts[n] for n in upload.partlist if n in upload.parts]
+            if sum(p.contentsize for p in parts) == size:
+                offset = 0
+                for part in parts:
+                    if not isinstance(part, self.disk_key):
+                        part.etag  # noqa: B018
+                        self._to_disk(part, blob, offset, part.contentsize)
+                    offset += part.contentsize
+            else:
+                for part in parts:
+                    self.spill(part)
+
+    def _key(self, key: Any) -> dict[str, Any]:
+        self.spill(key)
+        data = {"t": "key", "state": codec.attributes(key, _KEY_LINKS),
+                "blob": [key._blob, key._blob_offset, key._blob_length]}  # fmt: skip
+        if key.multipart is not None:
+            upload = key.multipart
+            data["multipart"] = {
+                "state": codec.attributes(upload, ("parts",)),
+                "parts": [[n, self._key(p)] for n, p in upload.parts.items()],
+            }
+        return data
+
+    @staticmethod
+    def _blobs_of(data: dict[str, Any]) -> set[str]:
+        blobs = {data["blob"][0]} if data.get("t") == "key" else set()
+        for _, part in (data.get("multipart") or {}).get("parts", []):
+            blobs |= S3State._blobs_of(part)
+        return blobs
+
+    # --- records
+    def records(self) -> dict[tuple[str, str], str]:
+        from moto.s3.models import FakeDeleteMarker, s3_backends
+
+        records: dict[tuple[str, str], str] = {}
+        keys: dict[tuple[str, str, str], tuple[tuple, str, frozenset[str]]] = {}
+        for account, partitions in list(s3_backends.items()):
+            for partition, backend in list(partitions.items()):
+                if backend.tagger.tags:
+                    records[("tags", f"{account}/{partition}")] = codec.dumps(
+                        codec.encode(backend.tagger.tags)
+                    )
+                for bucket in list(backend.buckets.values()):
+                    state = codec.attributes(bucket, ("keys", "multiparts"))
+                    records[("bucket", bucket.name)] = codec.dumps({"account": account, "state": state})
+                    for name, versions in list(dict.items(bucket.keys)):
+                        versions = list(versions)
+                        fingerprint = tuple(
+                            (id(v),) if type(v) is FakeDeleteMarker
+                            else (id(v), id(v.acl), v.lock_mode, v.lock_until, v.lock_legal_status, v._expiry,
+                                  v._status, v._storage_class, id(v._metadata), v._etag)
+                            for v in versions
+                        )  # fmt: skip
+                        where = (account, bucket.name, name)
+                        known = self._keys.get(where)
+                        if known is None or known[0] != fingerprint:
+                            items = [self._version(v, versions) for v in versions]
+                            blobs = frozenset().union(*(self._blobs_of(i) for i in items))
+                            known = (fingerprint, codec.dumps({"account": account, "versions": items}), blobs)
+                        keys[where] = known
+                        records[("key", f"{bucket.name}/{name}")] = known[1]
+        for where, (_, _, old_blobs) in self._keys.items():
+            self.released |= old_blobs - (keys[where][2] if where in keys else frozenset())
+        self._keys = keys
+        return records
+
+    def _version(self, version: Any, versions: list[Any]) -> dict[str, Any]:
+        from moto.s3.models import FakeDeleteMarker
+
+        if type(version) is FakeDeleteMarker:
+            target = next((i for i, v in enumerate(versions) if v is version.key), None)
+            return {"t": "marker", "name": version.name, "version_id": version._version_id,
+                    "last_modified": codec.encode(version.last_modified), "target": target}  # fmt: skip
+        return self._key(version)
+
+    def live_blobs(self) -> set[str]:
+        return set().union(*(blobs for _, _, blobs in self._keys.values())) if self._keys else set()
+
+    def take_released(self) -> set[str]:
+        """Blobs no current object names any more (a copy may share a blob, so check them all)."""
+        released, self.released = self.released, set()
+        return released - self.live_blobs() if released else set()
+
+    # --- restore
+    def restore(self, records: dict[tuple[str, str], str]) -> None:
+        from moto.s3.models import FakeBucket, s3_backends
+        from moto.utilities.utils import get_partition
+
+        for (kind, key), body in records.items():
+            if kind == "tags":
+                account, partition = key.split("/")
+                s3_backends[account][partition].tagger.tags = codec.decode(json.loads(body))
+        buckets: dict[str, Any] = {}
+        for (kind, name), body in records.items():
+            if kind != "bucket":
+                continue
+            data = json.loads(body)
+            state = codec.decode(data["state"])
+            # __init__ registers the bucket's account (get_bucket needs it); create_bucket would send events.
+            bucket = FakeBucket(state["name"], account_id=data["account"], region_name=state["region_name"])
+            bucket.__dict__.update(state)
+            s3_backends[data["account"]][get_partition(state["region_name"])].buckets[name] = bucket
+            buckets[name] = bucket
+        for (kind, where), body in records.items():
+            if kind != "key":
+                continue
+            bucket_name, _, name = where.partition("/")
+            data = json.loads(body)
+            bucket = buckets[bucket_name]
+            versions: list[Any] = []
+            for item in data["versions"]:
+                versions.append(self._restore_version(item, versions, data["account"], bucket.region_name))
+            dict.__setitem__(bucket.keys, name, versions)  # setlist() would dispose what it replaces
+        self.records()  # the restored objects are what the store holds: remember them as synced
+
+    def _restore_version(self, item: dict[str, Any], versions: list[Any], account: str, region: str) -> Any:
+        from moto.s3.models import FakeDeleteMarker
+
+        if item["t"] == "marker":
+            marker = object.__new__(FakeDeleteMarker)
+            marker.name, marker._version_id = item["name"], item["version_id"]
+            marker.last_modified = codec.decode(item["last_modified"])
+            target = item["target"]
+            marker.key = versions[target] if target is not None and target < len(versions) else marker
+            return marker
+        return self._restore_key(item, account, region)
+
+    def _restore_key(self, item: dict[str, Any], account: str, region: str) -> Any:
+        from moto.s3.models import FakeKey, FakeMultipart
+
+        state = codec.decode(item["state"])
+        key = object.__new__(self.disk_key)
+        FakeKey.__init__(key, state["name"], b"", account_id=account, region_name=region)  # defaults
+        key._value_buffer.close()
+        key.__dict__.update(state)
+        key.lock = threading.Lock()
+        blob, offset, length = item["blob"]
+        key._blob, key._blob_offset, key._blob_length = blob, offset, length
+        key._value_buffer = DiskBody(self.store.blob_path(blob), offset, length)
+        key.multipart = None
+        if "multipart" in item:
+            upload = codec.new(FakeMultipart, item["multipart"]["state"])
+            upload.parts = {n: self._restore_key(p, account, region) for n, p in item["multipart"]["parts"]}
+            key.multipart = upload
+        return key

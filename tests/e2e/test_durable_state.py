@@ -1,0 +1,292 @@
+"""The local AWS keeps its state: `python -m localaws` is SIGKILLed (the whole process group) and started again
+on the same state dir, and everything is as it was; a run cut short ends with the restart cause, sends the
+failure notification, leaves the table alone, and reruns."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from deploy import batches
+from localaws import credentials as owner
+from localaws import store
+from services import executions
+from tests.conftest import REPO
+from tests.e2e.conftest import free_port
+
+pytestmark = pytest.mark.spark
+REGION = "us-east-1"
+MACHINE = "ETL-StepFunction-Controller"
+RESTART_CAUSE = "local AWS restarted during the run"
+
+
+class Stack:
+    """`python -m localaws` in its own process group, as `make run` starts it."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.log = state_dir.parent / f"{state_dir.name}.log"
+
+    def start(self, timeout: float = 240) -> Stack:
+        environ = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECOMMERCE_", "MOTO_", "SMTP_"))
+        }
+        environ.update(ECOMMERCE_FILE_WAIT_SECONDS="1", ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", str(self.state_dir)],
+                cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while "ready at" not in self.log.read_text(errors="replace").split("=== start")[-1]:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.2)
+        keys = owner.load(self.state_dir / owner.FILE_NAME)
+        self.session = boto3.Session(
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            region_name=REGION,
+        )
+        self.machine = batches.state_machine_arn(self.client("stepfunctions"), MACHINE)
+        return self
+
+    def client(self, service: str):
+        config = Config(signature_version="s3v4" if service == "s3" else None)
+        return self.session.client(service, endpoint_url=self.url, config=config)
+
+    def kill(self) -> None:
+        """SIGKILL to the process group: no shutdown code runs."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
+        with self.log.open("a") as log:
+            log.write("\n=== start after SIGKILL\n")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+    def upload(self, folder: str, orders: bytes, returns: bytes) -> batches.Batch:
+        return batches.put_batch(
+            self.client("s3"),
+            ("ecommerce-orders-raw", f"{folder}/orders.csv", orders),
+            ("ecommerce-returns-raw", f"{folder}/returns.csv", returns),
+        )
+
+    def query(self, sql: str) -> list[dict]:
+        import awswrangler as wr
+
+        for service in ("s3", "athena", "glue", "sts"):
+            setattr(wr.config, f"{service}_endpoint_url", self.url)
+        try:
+            frame = wr.athena.read_sql_query(
+                sql, database="ecommerce_analytics", workgroup="ecommerce", ctas_approach=False,
+                unload_approach=False, boto3_session=self.session,
+            )  # fmt: skip
+        finally:
+            for service in ("s3", "athena", "glue", "sts"):
+                setattr(wr.config, f"{service}_endpoint_url", None)
+        return json.loads(frame.to_json(orient="records", date_format="iso"))
+
+    def inbox(self) -> list[dict]:
+        path = self.state_dir / "notifications.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def snapshot(self) -> dict:
+        """What the console shows, read through the APIs (nothing that a read itself changes)."""
+        sfn, s3, glue = self.client("stepfunctions"), self.client("s3"), self.client("glue")
+        listed = batches.executions(sfn, self.machine)
+        runs = {}
+        for execution in listed:
+            arn = execution["executionArn"]
+            described = clean(sfn.describe_execution(executionArn=arn))
+            events = [e for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+                      for e in page["events"]]  # fmt: skip
+            runs[execution["name"]] = {"described": described, "history": events}
+        versions = {
+            bucket: [clean(v) for v in s3.list_object_versions(Bucket=bucket).get("Versions", [])]
+            for bucket in ("ecommerce-orders-raw", "ecommerce-returns-raw")
+        }
+        heads = {
+            (bucket, v["Key"], v["VersionId"]): clean(s3.head_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"]))
+            for bucket, listed_versions in versions.items() for v in listed_versions
+        }  # fmt: skip
+        table = glue.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"]
+        sns = self.client("sns")
+        return {
+            "executions": [clean(e) for e in listed],
+            "runs": runs,
+            "versions": versions,
+            "heads": heads,
+            "table": {
+                k: table.get(k) for k in ("StorageDescriptor", "Parameters", "PartitionKeys", "UpdateTime")
+            },
+            "job_runs": [clean(r) for r in glue.get_job_runs(JobName="ecommerce_join_data")["JobRuns"]],
+            "topics": sns.list_topics()["Topics"],
+            "subscriptions": sns.list_subscriptions()["Subscriptions"],
+            "workgroups": [w["Name"] for w in self.client("athena").list_work_groups()["WorkGroups"]],
+            "inbox": self.inbox(),
+        }
+
+
+def clean(response: dict) -> dict:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+@pytest.fixture(scope="module")
+def seed(sample_data) -> tuple[bytes, bytes]:
+    return (sample_data / "seed/ordercsv.csv").read_bytes(), (sample_data / "seed/returncsv.csv").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    started = Stack(tmp_path_factory.mktemp("durable") / "state")
+    started.state_dir.mkdir()
+    yield started
+    started.stop()
+
+
+def test_everything_survives_a_sigkill(stack, seed):
+    stack.start()
+    batch = stack.upload(f"crash-{uuid.uuid4().hex[:6]}", *seed)
+    sfn = stack.client("stepfunctions")
+    described = batches.wait_execution(sfn, batches.find_execution(sfn, stack.machine, batch), timeout=180)
+    assert described["status"] == "SUCCEEDED", described
+    batches.wait_all_ended(sfn, stack.machine, timeout=120)
+    table_before = stack.query("SELECT * FROM joined_data ORDER BY order_id, product_id")
+    queries_before = stack.client("athena").list_query_executions(WorkGroup="ecommerce")["QueryExecutionIds"]
+    before = stack.snapshot()
+    assert len(table_before) == 20 and before["runs"] and before["inbox"]
+
+    stack.kill()
+    stack.start()
+
+    after = stack.snapshot()
+    assert after == before
+    assert stack.query("SELECT * FROM joined_data ORDER BY order_id, product_id") == table_before
+    athena = stack.client("athena")
+    assert set(queries_before) <= set(
+        athena.list_query_executions(WorkGroup="ecommerce")["QueryExecutionIds"]
+    )
+    old = athena.get_query_execution(QueryExecutionId=queries_before[0])["QueryExecution"]
+    assert old["Status"]["State"] == "SUCCEEDED"
+    # The raw bytes themselves, by version.
+    s3 = stack.client("s3")
+    for (bucket, key, version), head in before["heads"].items():
+        body = s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read()
+        assert len(body) == head["ContentLength"] and body in seed
+
+
+def test_a_run_cut_short_ends_with_the_restart_cause_and_reruns(stack, seed, sample_data):
+    glue = stack.client("glue")
+    sfn = stack.client("stepfunctions")
+    table = glue.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"]
+    rows_before = stack.query(
+        "SELECT count(*) AS n, count_if(is_returned) AS r, max(run_id) AS run FROM joined_data"
+    )
+    runs_before = {r["Id"] for r in glue.get_job_runs(JobName="ecommerce_join_data")["JobRuns"]}
+    us = sample_data / "superstore-us"
+    batch = stack.upload(
+        f"midrun-{uuid.uuid4().hex[:6]}", (us / "orders.csv").read_bytes(), (us / "returns.csv").read_bytes()
+    )
+    arn = batches.find_execution(sfn, stack.machine, batch, timeout=60)
+    deadline = time.monotonic() + 120
+    while True:  # kill while the Glue job runs
+        running = [r for r in glue.get_job_runs(JobName="ecommerce_join_data")["JobRuns"]
+                   if r["Id"] not in runs_before and r["JobRunState"] in ("STARTING", "RUNNING")]  # fmt: skip
+        if running:
+            break
+        assert time.monotonic() < deadline, "the Glue run never started"
+        time.sleep(0.05)
+    stack.kill()
+    stack.start()
+
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "ABORTED"
+    assert described["error"] == "LocalAws.Restarted" and described["cause"] == RESTART_CAUSE
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    assert history[-1]["type"] == "ExecutionAborted"
+    assert any(e["type"] == "TaskStateEntered" for e in history)  # what it did before the crash is kept
+    job_run = glue.get_job_run(JobName="ecommerce_join_data", RunId=running[0]["Id"])["JobRun"]
+    assert job_run["JobRunState"] == "FAILED" and RESTART_CAUSE in job_run["ErrorMessage"]
+    failure = [
+        m
+        for m in stack.inbox()
+        if m["topic_name"] == "etl-failure-topic" and described["name"] in m["message"]
+    ]
+    assert failure, stack.inbox()
+    event = json.loads(failure[-1]["message"])
+    assert event["detail"]["status"] == "ABORTED" and event["detail"]["cause"] == RESTART_CAUSE
+    assert "orders.csv" in event["detail"]["input"]  # the files the run was for
+    assert (
+        glue.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"]["StorageDescriptor"]
+        == (table["StorageDescriptor"])
+    )
+    assert (
+        stack.query("SELECT count(*) AS n, count_if(is_returned) AS r, max(run_id) AS run FROM joined_data")
+        == rows_before
+    )
+
+    rerun = executions.rerun(sfn, described, datetime.now(UTC))
+    assert batches.wait_execution(sfn, rerun, timeout=180)["status"] == "SUCCEEDED"
+    assert stack.query("SELECT count(*) AS n FROM joined_data") == [{"n": 9994}]
+
+
+def test_a_state_dir_of_another_format_is_refused_with_a_message(tmp_path):
+    state_dir = tmp_path / "old"
+    state_dir.mkdir()
+    with sqlite3.connect(state_dir / store.DATABASE) as db:
+        db.execute("CREATE TABLE records (service TEXT, kind TEXT, key TEXT, body TEXT)")
+        db.execute(f"PRAGMA user_version = {store.FORMAT_VERSION + 1}")
+    before = (state_dir / store.DATABASE).read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "localaws", "--port", str(free_port()), "--state-dir", str(state_dir), "--no-deploy"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"format {store.FORMAT_VERSION + 1}" in done.stderr and "--reset" in done.stderr
+    assert (state_dir / store.DATABASE).read_bytes() == before  # nothing was changed
+    assert not (state_dir / owner.FILE_NAME).exists()
+
+
+def test_reset_says_what_it_deletes_and_starts_empty(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "notifications.jsonl").write_text('{"old": true}\n')
+    (state_dir / store.DATABASE).write_bytes(b"not even sqlite")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localaws", "--port", str(port), "--state-dir", str(state_dir), "--no-deploy", "--reset"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if "ready at" in line:
+                break
+        assert any("notifications.jsonl" in line and "delet" in line.lower() for line in lines), lines
+        assert not (state_dir / "notifications.jsonl").exists()
+        assert (state_dir / owner.FILE_NAME).exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
