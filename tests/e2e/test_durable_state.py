@@ -1,6 +1,6 @@
-"""The local AWS keeps its state: `python -m localaws` is SIGKILLed (the whole process group) and started again
-on the same state dir, and everything is as it was; a run cut short ends with the restart cause, sends the
-failure notification, leaves the table alone, and reruns."""
+"""The local AWS keeps its state: `python -m localaws` is SIGKILLed (the whole process group) and started
+again on the same state dir, and everything is as it was; a run cut short ends with the restart cause,
+sends the failure notification, leaves the table alone, and reruns."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class Stack:
         environ.update(ECOMMERCE_FILE_WAIT_SECONDS="1", ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", str(self.state_dir)],
+                [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", self.state_dir],
                 cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + timeout
@@ -127,9 +127,12 @@ class Stack:
             for bucket in ("ecommerce-orders-raw", "ecommerce-returns-raw")
         }
         heads = {
-            (bucket, v["Key"], v["VersionId"]): clean(s3.head_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"]))
-            for bucket, listed_versions in versions.items() for v in listed_versions
-        }  # fmt: skip
+            (bucket, v["Key"], v["VersionId"]): clean(
+                s3.head_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+            )
+            for bucket, listed_versions in versions.items()
+            for v in listed_versions
+        }
         table = glue.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"]
         sns = self.client("sns")
         return {
@@ -259,7 +262,8 @@ def test_a_state_dir_of_another_format_is_refused_with_a_message(tmp_path):
         db.execute(f"PRAGMA user_version = {store.FORMAT_VERSION + 1}")
     before = (state_dir / store.DATABASE).read_bytes()
     done = subprocess.run(
-        [sys.executable, "-m", "localaws", "--port", str(free_port()), "--state-dir", str(state_dir), "--no-deploy"],
+        [sys.executable, "-m", "localaws", "--port", str(free_port()), "--state-dir", state_dir,
+         "--no-deploy"],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
@@ -275,7 +279,8 @@ def test_reset_says_what_it_deletes_and_starts_empty(tmp_path):
     (state_dir / store.DATABASE).write_bytes(b"not even sqlite")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "localaws", "--port", str(port), "--state-dir", str(state_dir), "--no-deploy", "--reset"],
+        [sys.executable, "-m", "localaws", "--port", str(port), "--state-dir", state_dir, "--no-deploy",
+         "--reset"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines = []
