@@ -21,7 +21,7 @@ test: venv check-java
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: venv check-java
-	bash localaws/run.sh
+	RESET="$(RESET)" bash localaws/run.sh
 
 bench: venv check-java
 	$(PY) -m bench $(BENCH_ARGS)

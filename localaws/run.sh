@@ -7,6 +7,12 @@ PORT="${ECOMMERCE_LOCAL_PORT:-4566}"
 CONSOLE_PORT="${CONSOLE_PORT:-8501}"
 STATE_DIR="${STATE_DIR:-.local-aws}"
 OPEN_BROWSER="${OPEN_BROWSER:-1}"  # 0: do not open the console in a browser (tests drive their own)
+RESET="${RESET:-0}"  # 1: start from an empty state dir (python -m localaws --reset says what it deletes)
+reset_flag=()
+if [ "$RESET" = 1 ]; then
+  reset_flag=(--reset)
+  echo "RESET=1: the local AWS deletes its state in $STATE_DIR (data, runs, notifications, credentials)"
+fi
 mkdir -p "$STATE_DIR"
 LOG="$STATE_DIR/local-aws.log"
 
@@ -22,7 +28,7 @@ trap cleanup INT TERM EXIT
 # The raw buckets accept the browser's presigned uploads from the console's address (CORS).
 export ECOMMERCE_CONSOLE_ORIGINS="${ECOMMERCE_CONSOLE_ORIGINS:-http://127.0.0.1:$CONSOLE_PORT,http://localhost:$CONSOLE_PORT}"
 echo "starting the local AWS on port $PORT (log: $LOG) …"
-ECOMMERCE_LOCAL_PORT="$PORT" "$PY" -m localaws --port "$PORT" --state-dir "$STATE_DIR" >"$LOG" 2>&1 &
+ECOMMERCE_LOCAL_PORT="$PORT" "$PY" -m localaws --port "$PORT" --state-dir "$STATE_DIR" "${reset_flag[@]}" >"$LOG" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
   grep -q "ready" "$LOG" 2>/dev/null && break
@@ -30,7 +36,9 @@ for _ in $(seq 1 300); do
   sleep 0.5
 done
 grep -q "ready" "$LOG" || { echo "the local AWS did not report ready within 150 s:"; tail -20 "$LOG"; exit 1; }
+grep -- "--reset: deleting" "$LOG" || true
 grep "ready" "$LOG"
+grep "ended ABORTED" "$LOG" || true
 
 export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT" ECOMMERCE_LOCAL_STATE_DIR="$STATE_DIR"
 "$PY" -m streamlit run Home.py --server.headless true --server.port "$CONSOLE_PORT" \
@@ -42,5 +50,6 @@ for _ in $(seq 1 120); do
 done
 echo
 echo "console: http://127.0.0.1:$CONSOLE_PORT   (local AWS: http://127.0.0.1:$PORT) — Ctrl-C stops both"
+echo "AWS clients: AWS_SHARED_CREDENTIALS_FILE=$STATE_DIR/credentials AWS_ENDPOINT_URL=http://127.0.0.1:$PORT"
 [ "$OPEN_BROWSER" = 1 ] && command -v xdg-open >/dev/null && xdg-open "http://127.0.0.1:$CONSOLE_PORT" >/dev/null 2>&1 || true
 wait -n "${pids[@]}"

@@ -116,11 +116,11 @@ def _reset_moto() -> None:
 
 
 def reset_state_dir(state_dir: Path) -> list[Path]:
-    """Delete everything in the state dir (for --reset); returns what was deleted."""
+    """Delete the state dir's contents but its logs (for --reset); returns what was deleted."""
     state_dir = Path(state_dir)
     if not state_dir.exists():
         return []
-    deleted = sorted(state_dir.iterdir())
+    deleted = sorted(p for p in state_dir.iterdir() if p.suffix != ".log")
     for path in deleted:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
