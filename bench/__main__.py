@@ -10,7 +10,10 @@ environment as for ``make run``), warmed with one run. Then, each time under new
 a new batch: PUT the US Superstore returns, then the orders, and time from the return of that second PUT
 until the execution has SUCCEEDED and Athena (``wr.athena.read_sql_query``) shows the new run's rows.
 
-    python -m bench [--only glue|e2e|upload] [--lines 1000000 5000000] [--repeat 1] [--e2e-runs 5]
+Part ``durable`` (bench/durable.py): restart time with 20 runs of history, RSS after 50 runs.
+
+    python -m bench [--only glue|e2e|upload|explorer|durable] [--lines 1000000 5000000] [--repeat 1]
+                    [--e2e-runs 5] [--soak-runs 50]
 """
 
 from __future__ import annotations
@@ -218,7 +221,7 @@ def bench_e2e(runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parts = ("glue", "e2e", "upload", "explorer")
+    parts = ("glue", "e2e", "upload", "explorer", "durable")
     parser.add_argument("--only", choices=parts, help="run one part (default: all)")
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--repeat", type=int, default=1)
@@ -226,6 +229,7 @@ def main() -> None:
     parser.add_argument("--upload-lines", type=int, default=860_000, help="≈200 MB of orders for upload")
     parser.add_argument("--explorer-lines", type=int, default=1_000_000)
     parser.add_argument("--explorer-repeat", type=int, default=7)
+    parser.add_argument("--soak-runs", type=int, default=50, help="runs for the local AWS memory soak")
     args = parser.parse_args()
     if args.only in (None, "glue"):
         for lines in args.lines:
@@ -242,6 +246,10 @@ def main() -> None:
         from bench.explorer import bench_explorer
 
         print(json.dumps(bench_explorer(args.explorer_lines, args.explorer_repeat)), flush=True)
+    if args.only in (None, "durable"):
+        from bench.durable import bench_durable
+
+        print(json.dumps(bench_durable(args.soak_runs)), flush=True)
 
 
 if __name__ == "__main__":

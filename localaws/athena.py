@@ -14,14 +14,13 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from localaws import codec
 from localaws.context import Context
-from localaws.plumbing import log, s3_backend, s3_list, split_s3
+from localaws.plumbing import each_backend, log, s3_backend, s3_list, split_s3
 
 GLUE_TO_DUCKDB = {
     "string": "VARCHAR", "varchar": "VARCHAR", "char": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER",
@@ -448,14 +447,6 @@ def install(ctx: Context) -> AthenaEngine:
 # ------------------------------------------------------------------------------------------ durable state
 
 
-def _athena_backends() -> Iterator[tuple[str, str, Any]]:
-    from moto.athena.models import athena_backends
-
-    for account, regions in list(athena_backends.items()):
-        for region, backend in list(regions.items()):
-            yield account, region, backend
-
-
 class AthenaState:
     """Work groups, named queries and the query history (the newest ``KEPT_EXECUTIONS``; older ones are
     evicted from memory and from the store, as Athena itself forgets queries after 45 days)."""
@@ -467,8 +458,10 @@ class AthenaState:
         self.engine = engine
 
     def records(self) -> dict[tuple[str, str], str]:
+        from moto.athena.models import athena_backends
+
         records: dict[tuple[str, str], str] = {}
-        for account, region, backend in _athena_backends():
+        for account, region, backend in each_backend(athena_backends):
             where = {"account": account, "region": region}
             self._evict(backend)
             for group in list(backend.work_groups.values()):

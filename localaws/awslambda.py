@@ -26,7 +26,7 @@ from typing import Any
 from localaws import codec
 from localaws.context import Context
 from localaws.credentials import Credentials
-from localaws.plumbing import log, utcnow
+from localaws.plumbing import each_backend, log, utcnow
 
 # Runs inside the function's subprocess: import the handler, read the event on stdin, write the result
 # (or the error as the Lambda runtime reports it) as JSON on stdout. Handler prints go to stderr = logs.
@@ -228,14 +228,6 @@ def install(ctx: Context) -> LambdaRunner:
 # ------------------------------------------------------------------------------------------ durable state
 
 
-def _lambda_backends() -> Any:
-    from moto.awslambda.models import lambda_backends
-
-    for account, regions in list(lambda_backends.items()):
-        for region, backend in list(regions.items()):
-            yield account, region, backend
-
-
 class LambdaState:
     """Functions (configuration, zip in a blob named by its hash, published versions, resource policy).
 
@@ -254,8 +246,10 @@ class LambdaState:
         return name
 
     def records(self) -> dict[tuple[str, str], str]:
+        from moto.awslambda.models import lambda_backends
+
         records: dict[tuple[str, str], str] = {}
-        for account, region, backend in _lambda_backends():
+        for account, region, backend in each_backend(lambda_backends):
             for name, group in list(backend._lambdas._functions.items()):
                 fn = group["latest"]
                 if not fn.code_bytes:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from localaws import codec
 from localaws.context import Context
+from localaws.plumbing import each_backend
 
 
 def install(ctx: Context) -> None:
@@ -58,22 +58,16 @@ def publish(account: str, region: str, source: str, detail_type: str, detail: di
     )
 
 
-def _events_backends() -> Iterator[tuple[str, str, Any]]:
-    from moto.events.models import events_backends
-
-    for account, regions in list(events_backends.items()):
-        for region, backend in list(regions.items()):
-            yield account, region, backend
-
-
 class EventsState:
     """Rules with their targets (restored through put_rule and put_targets, which have no side effect)."""
 
     service = "events"
 
     def records(self) -> dict[tuple[str, str], str]:
+        from moto.events.models import events_backends
+
         records: dict[tuple[str, str], str] = {}
-        for account, region, backend in _events_backends():
+        for account, region, backend in each_backend(events_backends):
             for rule in [r for bus in list(backend.event_buses.values()) for r in list(bus.rules.values())]:
                 records[("rule", rule.arn)] = codec.dumps({
                     "account": account, "region": region, "name": rule.name, "bus": rule.event_bus_name,

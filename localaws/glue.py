@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +27,7 @@ from typing import Any
 from localaws import codec
 from localaws.context import Context
 from localaws.credentials import Credentials
-from localaws.plumbing import SerialWorker, log, s3_read, split_s3, utcnow
+from localaws.plumbing import SerialWorker, each_backend, log, s3_read, split_s3, utcnow
 
 
 def _job_run_class() -> type:
@@ -325,14 +325,6 @@ def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
 RESTART_ERROR = "LocalAwsRestarted: local AWS restarted during the run"
 
 
-def _glue_backends() -> Iterator[tuple[str, str, Any]]:
-    from moto.glue.models import glue_backends
-
-    for account, regions in list(glue_backends.items()):
-        for region, backend in list(regions.items()):
-            yield account, region, backend
-
-
 class GlueState:
     """The catalog (databases, tables with their versions and partitions) and the jobs with their runs."""
 
@@ -342,8 +334,10 @@ class GlueState:
         self.run_class = run_class
 
     def records(self) -> dict[tuple[str, str], str]:
+        from moto.glue.models import glue_backends
+
         records: dict[tuple[str, str], str] = {}
-        for account, region, backend in _glue_backends():
+        for account, region, backend in each_backend(glue_backends):
             where = {"account": account, "region": region}
             if backend.tagger.tags:
                 records[("tags", f"{account}/{region}")] = codec.dumps(codec.encode(backend.tagger.tags))
@@ -383,7 +377,9 @@ class GlueState:
     def end_interrupted(self) -> list[Any]:
         """Runs that were going when the process died end FAILED; their Spark work died with it."""
         ended = []
-        for _, _, backend in _glue_backends():
+        from moto.glue.models import glue_backends
+
+        for _, _, backend in each_backend(glue_backends):
             for job in list(backend.jobs.values()):
                 for run in job.job_runs:
                     if isinstance(run, self.run_class) and not run.ended:

@@ -4,18 +4,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 from localaws import codec
-
-
-def _iam_backends() -> Iterator[tuple[str, str, Any]]:
-    from moto.iam.models import iam_backends
-
-    for account, partitions in list(iam_backends.items()):
-        for partition, backend in list(partitions.items()):
-            yield account, partition, backend
+from localaws.plumbing import each_backend
 
 
 def _aws_managed(arn: str) -> bool:
@@ -26,8 +17,10 @@ class IamState:
     service = "iam"
 
     def records(self) -> dict[tuple[str, str], str]:
+        from moto.iam.models import iam_backends
+
         records: dict[tuple[str, str], str] = {}
-        for account, partition, backend in _iam_backends():
+        for account, partition, backend in each_backend(iam_backends):
             where = {"account": account, "partition": partition}
             for role in list(backend.roles.values()):
                 records[("role", role.id)] = codec.dumps({

@@ -6,14 +6,13 @@ import dataclasses
 
 from localaws import athena, awslambda, events, glue, lockdown, s3, sns, stepfunctions
 from localaws.context import Context
-from localaws.plumbing import SerialWorker
 
 
 @dataclasses.dataclass
 class LocalPatches:
     ctx: Context
     lambdas: awslambda.LambdaRunner
-    s3_events: SerialWorker
+    s3_events: s3.S3Events
     glue: glue.GlueRunner
     athena: athena.AthenaEngine
     sns: sns.SnsDelivery

@@ -138,3 +138,10 @@ def s3_list(account_id: str, region: str, bucket: str, prefix: str) -> dict[str,
         for name in list(store.keys())
         if name.startswith(prefix) and isinstance(obj := store.get(name), FakeKey)
     }
+
+
+def each_backend(backend_dict: Any) -> Any:
+    """(account, region or partition, backend) for every backend moto has made of one service."""
+    for account, regions in list(backend_dict.items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend

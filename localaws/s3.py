@@ -5,31 +5,85 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from localaws import codec
 from localaws.context import Context
-from localaws.plumbing import SerialWorker
+from localaws.plumbing import SerialWorker, each_backend
 
 
-def install(ctx: Context) -> SerialWorker:
-    from moto.s3 import notifications
+class S3Events:
+    """Notifications delivered by one background worker, in order, after the PUT has answered (as on AWS).
 
-    worker = SerialWorker("local-s3-events")
-    original_send_event = notifications.send_event
+    An event waiting for delivery is part of the durable state (``pending``): one that the process did not
+    get to deliver before it died is delivered after the restart. Deliveries are idempotent downstream
+    (execution names derive from the objects), so a second delivery starts nothing new.
+    """
 
-    # AWS delivers notifications after the PUT has answered; moto inside it.
-    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+    def __init__(self, original_send_event: Any) -> None:
+        self.worker = SerialWorker("local-s3-events")
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.on_change: Any = lambda: None
+        self._send = original_send_event
+
+    def send_event(self, account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
         if bucket.notification_configuration is None:
             return
-        snapshot = SimpleNamespace(name=key.name, etag=key.etag, size=key.size, version_id=key.version_id)
-        worker.submit(original_send_event, account_id, event_name, bucket, snapshot)
+        event = {
+            "account": account_id, "event": str(event_name.value), "bucket": bucket.name, "key": key.name,
+            "etag": key.etag, "size": key.size, "version_id": key.version_id,
+        }  # fmt: skip
+        event_id = uuid.uuid4().hex
+        self.pending[event_id] = event  # persisted with the request that made it
+        self.worker.submit(self._deliver, event_id)
 
-    ctx.patcher.set(notifications, "send_event", send_event)
-    ctx.patcher.on_undo(worker.stop)
-    return worker
+    def resume(self) -> int:
+        """Deliver what a previous process left pending (after a restore); returns how many."""
+        for event_id in list(self.pending):
+            self.worker.submit(self._deliver, event_id)
+        return len(self.pending)
+
+    def _deliver(self, event_id: str) -> None:
+        from moto.s3.notifications import S3NotificationEvent
+
+        event = self.pending.get(event_id)
+        if event is None:
+            return
+        try:
+            bucket = next(
+                b
+                for partitions in s3_backends_values()
+                for b in [partitions.buckets.get(event["bucket"])]
+                if b
+            )
+            key = SimpleNamespace(name=event["key"], etag=event["etag"], size=event["size"],
+                                  version_id=event["version_id"])  # fmt: skip
+            self._send(event["account"], S3NotificationEvent(event["event"]), bucket, key)
+        finally:
+            self.pending.pop(event_id, None)
+            self.on_change()
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        return self.worker.wait_idle(timeout)
+
+
+def s3_backends_values() -> list[Any]:
+    from moto.s3.models import s3_backends
+
+    return [backend for _, _, backend in each_backend(s3_backends)]
+
+
+def install(ctx: Context) -> S3Events:
+    from moto.s3 import notifications
+
+    events = S3Events(notifications.send_event)
+    # moto delivers notifications inside the PUT and swallows errors; AWS after it has answered.
+    ctx.patcher.set(notifications, "send_event", events.send_event)
+    ctx.patcher.on_undo(events.worker.stop)
+    return events
 
 
 # ------------------------------------------------------------------------------------------ durable state
@@ -110,8 +164,9 @@ class S3State:
 
     service = "s3"
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, events: S3Events) -> None:
         self.store = store
+        self.events = events
         self.disk_key = _disk_key_class()
         self._keys: dict[tuple[str, str, str], tuple[tuple, str, frozenset[str]]] = {}
         self.released: set[str] = set()  # blobs that a changed or deleted key no longer names
@@ -176,31 +231,30 @@ class S3State:
 
         records: dict[tuple[str, str], str] = {}
         keys: dict[tuple[str, str, str], tuple[tuple, str, frozenset[str]]] = {}
-        for account, partitions in list(s3_backends.items()):
-            for partition, backend in list(partitions.items()):
-                if backend.tagger.tags:
-                    records[("tags", f"{account}/{partition}")] = codec.dumps(
-                        codec.encode(backend.tagger.tags)
-                    )
-                for bucket in list(backend.buckets.values()):
-                    state = codec.attributes(bucket, ("keys", "multiparts"))
-                    records[("bucket", bucket.name)] = codec.dumps({"account": account, "state": state})
-                    for name, versions in list(dict.items(bucket.keys)):
-                        versions = list(versions)
-                        fingerprint = tuple(
-                            (id(v),) if type(v) is FakeDeleteMarker
-                            else (id(v), id(v.acl), v.lock_mode, v.lock_until, v.lock_legal_status, v._expiry,
-                                  v._status, v._storage_class, id(v._metadata), v._etag)
-                            for v in versions
-                        )  # fmt: skip
-                        where = (account, bucket.name, name)
-                        known = self._keys.get(where)
-                        if known is None or known[0] != fingerprint:
-                            items = [self._version(v, versions) for v in versions]
-                            blobs = frozenset().union(*(self._blobs_of(i) for i in items))
-                            known = (fingerprint, codec.dumps({"account": account, "versions": items}), blobs)
-                        keys[where] = known
-                        records[("key", f"{bucket.name}/{name}")] = known[1]
+        for account, partition, backend in each_backend(s3_backends):
+            if backend.tagger.tags:
+                records[("tags", f"{account}/{partition}")] = codec.dumps(codec.encode(backend.tagger.tags))
+            for bucket in list(backend.buckets.values()):
+                state = codec.attributes(bucket, ("keys", "multiparts"))
+                records[("bucket", bucket.name)] = codec.dumps({"account": account, "state": state})
+                for name, versions in list(dict.items(bucket.keys)):
+                    versions = list(versions)
+                    fingerprint = tuple(
+                        (id(v),) if type(v) is FakeDeleteMarker
+                        else (id(v), id(v.acl), v.lock_mode, v.lock_until, v.lock_legal_status, v._expiry,
+                              v._status, v._storage_class, id(v._metadata), v._etag)
+                        for v in versions
+                    )  # fmt: skip
+                    where = (account, bucket.name, name)
+                    known = self._keys.get(where)
+                    if known is None or known[0] != fingerprint:
+                        items = [self._version(v, versions) for v in versions]
+                        blobs = frozenset().union(*(self._blobs_of(i) for i in items))
+                        known = (fingerprint, codec.dumps({"account": account, "versions": items}), blobs)
+                    keys[where] = known
+                    records[("key", f"{bucket.name}/{name}")] = known[1]
+        for event_id, event in list(self.events.pending.items()):
+            records[("pending_event", event_id)] = codec.dumps(event)
         for where, (_, _, old_blobs) in self._keys.items():
             self.released |= old_blobs - (keys[where][2] if where in keys else frozenset())
         self._keys = keys
@@ -232,6 +286,8 @@ class S3State:
             if kind == "tags":
                 account, partition = key.split("/")
                 s3_backends[account][partition].tagger.tags = codec.decode(json.loads(body))
+            elif kind == "pending_event":
+                self.events.pending[key] = json.loads(body)
         buckets: dict[str, Any] = {}
         for (kind, name), body in records.items():
             if kind != "bucket":

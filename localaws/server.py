@@ -19,7 +19,7 @@ from localaws.events import EventsState
 from localaws.glue import GlueState
 from localaws.patches import LocalPatches, apply_all
 from localaws.persistence import Persistence
-from localaws.plumbing import log
+from localaws.plumbing import each_backend, log
 from localaws.s3 import S3State
 from localaws.sns import SnsState
 from localaws.store import Store
@@ -110,9 +110,8 @@ def _reset_moto() -> None:
         get_backend(s) for s in ("s3", "glue", "sns", "athena", "lambda", "iam", "events", "logs")
     ]
     for backend_dict in [*backend_dicts, stepfunctions_parser_backends]:
-        for regions in list(backend_dict.values()):
-            for backend in list(regions.values()):
-                backend.reset()
+        for _, _, backend in each_backend(backend_dict):
+            backend.reset()
 
 
 def reset_state_dir(state_dir: Path) -> list[Path]:
@@ -174,6 +173,8 @@ def start_local_aws(
     try:
         local.interrupted = _restore(persistence, patches)
         gate.open(persistence.middleware(server.dispatcher))
+        if patches.s3_events.resume():
+            log.warning("localaws: delivering the S3 events that the last process had not delivered")
         if warm_spark:
             patches.glue.warm_up()
         if deploy:
@@ -194,7 +195,7 @@ def start_local_aws(
 
 
 def _persistence(store: Store, patches: LocalPatches) -> Persistence:
-    s3_state = S3State(store)
+    s3_state = S3State(store, patches.s3_events)
     lambda_state = LambdaState(store)
     persistence = Persistence(
         store,
@@ -233,6 +234,7 @@ def _restore(persistence: Persistence, patches: LocalPatches) -> list[str]:
     persistence.store.remove_blobs(persistence.store.blob_names() - live)
     stepfunctions.watch(patches.ctx, lambda: persistence.changed("stepfunctions"))
     patches.glue.on_change = lambda: persistence.changed("glue")
+    patches.s3_events.on_change = lambda: persistence.changed("s3")
     persistence.start()
     if any(counts.values()):
         log.info("localaws: restored %s", ", ".join(f"{n} {k}" for k, n in counts.items() if n))

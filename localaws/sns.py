@@ -7,14 +7,13 @@ import json
 import os
 import smtplib
 import threading
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 from localaws import codec
 from localaws.context import Context
-from localaws.plumbing import SerialWorker, log, utcnow
+from localaws.plumbing import SerialWorker, each_backend, log, utcnow
 
 
 class SnsDelivery:
@@ -103,14 +102,6 @@ def install(ctx: Context) -> SnsDelivery:
 # ------------------------------------------------------------------------------------------ durable state
 
 
-def _sns_backends() -> Iterator[tuple[str, str, Any]]:
-    from moto.sns.models import sns_backends
-
-    for account, regions in list(sns_backends.items()):
-        for region, backend in list(regions.items()):
-            yield account, region, backend
-
-
 class SnsState:
     """Topics (attributes, policy, tags) and subscriptions (endpoint, confirmation, filter policy)."""
 
@@ -118,8 +109,10 @@ class SnsState:
     KEPT_SENT_MESSAGES = 100  # moto keeps every published message in memory; the inbox file has them all
 
     def records(self) -> dict[tuple[str, str], str]:
+        from moto.sns.models import sns_backends
+
         records: dict[tuple[str, str], str] = {}
-        for account, region, backend in _sns_backends():
+        for account, region, backend in each_backend(sns_backends):
             where = {"account": account, "region": region}
             for topic in list(backend.topics.values()):
                 del topic.sent_notifications[: -self.KEPT_SENT_MESSAGES]

@@ -6,13 +6,13 @@ import copy
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from localaws import codec, events
 from localaws.context import Context
-from localaws.plumbing import log
+from localaws.plumbing import each_backend, log
 
 
 def install(ctx: Context) -> None:
@@ -60,14 +60,6 @@ _TERMINAL_EVENTS = {
 }
 
 
-def _backends() -> Iterator[tuple[str, str, Any]]:
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-    for account, regions in list(stepfunctions_parser_backends.items()):
-        for region, backend in list(regions.items()):
-            yield account, region, backend
-
-
 class StepFunctionsState:
     """State machines and executions (describe fields and every history event) as store records."""
 
@@ -81,7 +73,9 @@ class StepFunctionsState:
     def records(self) -> dict[tuple[str, str], str]:
         records: dict[tuple[str, str], str] = {}
         cache: dict[str, tuple[tuple, str]] = {}
-        for account, region, backend in _backends():
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        for account, region, backend in each_backend(stepfunctions_parser_backends):
             if backend.tagger.tags:
                 records[("tags", f"{account}/{region}")] = json.dumps(backend.tagger.tags)
             for machine in backend.state_machines:
@@ -214,7 +208,9 @@ class StepFunctionsState:
         from moto.stepfunctions.parser.api import ExecutionStatus
 
         ended = []
-        for _, _, backend in _backends():
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        for _, _, backend in each_backend(stepfunctions_parser_backends):
             for machine in backend.state_machines:
                 for execution in machine.executions:
                     if execution.exec_status == ExecutionStatus.RUNNING:

@@ -1,0 +1,150 @@
+"""Part ``durable``: the local AWS as `make run` starts it (``python -m localaws``, its own process group),
+driven through many real runs of the seed batch under new keys.
+
+Measures the restart time (SIGKILL, then start to ``ready``) with 20 runs of history, and the resident
+memory of the local AWS (the Python process, and its Spark JVM separately) after every 10 runs up to 50,
+with the state dir's size.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = Path(os.environ.get("SAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
+MACHINE = "ETL-StepFunction-Controller"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _rss_mb(pgid: int) -> dict[str, float]:
+    """Resident memory of the process group: the Python server and the JVMs it started."""
+    listing = subprocess.run(
+        ["ps", "-o", "rss=,comm=", "-g", str(pgid)], capture_output=True, text=True
+    ).stdout
+    python = java = 0
+    for line in listing.splitlines():
+        kilobytes, _, command = line.strip().partition(" ")
+        if "java" in command:
+            java += int(kilobytes)
+        elif "python" in command:
+            python += int(kilobytes)
+    return {"python_mb": round(python / 1024), "spark_jvm_mb": round(java / 1024)}
+
+
+def _size_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6, 1)
+
+
+class LocalAwsProcess:
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir, self.port = state_dir, _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = state_dir / "bench.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        """Seconds from the command to its ``ready`` line."""
+        environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECOMMERCE_", "MOTO_"))}
+        environ.update(ECOMMERCE_FILE_WAIT_SECONDS="1", ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
+        self.log.write_text("")
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", str(self.state_dir)],
+            cwd=REPO, env=environ, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        while "ready at" not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() - started > 300:
+                sys.exit(f"the local AWS did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        self._clients()
+        return elapsed
+
+    def _clients(self) -> None:
+        import boto3
+        from botocore.config import Config
+
+        from localaws import credentials
+
+        keys = credentials.load(self.state_dir / credentials.FILE_NAME)
+        session = boto3.Session(
+            aws_access_key_id=keys.access_key_id,
+            aws_secret_access_key=keys.secret_access_key,
+            region_name="us-east-1",
+        )
+        self.s3 = session.client("s3", endpoint_url=self.url, config=Config(signature_version="s3v4"))
+        self.sfn = session.client("stepfunctions", endpoint_url=self.url)
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(60)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(120)
+
+
+def bench_durable(runs: int = 50, restart_after: int = 20) -> dict:
+    from deploy import batches
+
+    seed = SAMPLE / "seed"
+    if not (seed / "ordercsv.csv").exists():
+        sys.exit(f"sample data not found at {SAMPLE}: the benchmark uploads the seed batch")
+    orders, returns = (seed / "ordercsv.csv").read_bytes(), (seed / "returncsv.csv").read_bytes()
+    with tempfile.TemporaryDirectory(prefix="bench-durable-") as folder:
+        local = LocalAwsProcess(Path(folder))
+        first_start = local.start()
+        memory, restart = [], {}
+        try:
+            machine = batches.state_machine_arn(local.sfn, MACHINE)
+            for done in range(1, runs + 1):
+                batch = batches.put_batch(
+                    local.s3,
+                    ("ecommerce-orders-raw", f"soak/{done}-{uuid.uuid4().hex[:6]}/orders.csv", orders),
+                    ("ecommerce-returns-raw", f"soak/{done}-{uuid.uuid4().hex[:6]}/returns.csv", returns),
+                )
+                arn = batches.find_execution(local.sfn, machine, batch)
+                status = batches.wait_execution(local.sfn, arn, timeout=300)["status"]
+                if status != "SUCCEEDED":
+                    sys.exit(f"soak run {done} ended {status}:\n{local.log.read_text()[-2000:]}")
+                batches.wait_all_ended(local.sfn, machine, timeout=300)
+                if done % 10 == 0:
+                    memory.append(
+                        {"runs": done, **_rss_mb(local.process.pid), "state_mb": _size_mb(Path(folder))}
+                    )
+                    print(f"durable: {memory[-1]}", file=sys.stderr, flush=True)
+                if done == restart_after:
+                    executions = len(batches.executions(local.sfn, machine))
+                    local.kill()
+                    restart = {
+                        "runs": done,
+                        "executions": executions,
+                        "sigkill_to_ready_s": round(local.start(), 2),
+                    }
+                    if len(batches.executions(local.sfn, machine)) != executions:
+                        sys.exit("the restart lost executions")
+        finally:
+            local.stop()
+    return {
+        "part": "durable",
+        "measure": "python -m localaws: SIGKILL → ready with history; RSS every 10 runs of the seed batch",
+        "first_start_s": round(first_start, 2),
+        "restart": restart,
+        "memory": memory,
+    }
