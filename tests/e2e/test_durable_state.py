@@ -295,3 +295,30 @@ def test_reset_says_what_it_deletes_and_starts_empty(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(60)
+
+
+def test_an_event_not_yet_delivered_is_on_disk_until_it_is(local_aws, seed):
+    """S3 answers the PUT before the notification goes out; if the process dies in between, the event is in
+    the store and the next start delivers it (S3State.restore + S3Events.resume)."""
+    import threading
+
+    hold = threading.Event()
+    local_aws.patches.s3_events.worker.submit(hold.wait, 30)  # the worker is busy: the next event waits
+    keys = owner.load(local_aws.state_dir / owner.FILE_NAME)
+    s3 = boto3.client(
+        "s3", endpoint_url=local_aws.url, region_name=REGION, aws_access_key_id=keys.access_key_id,
+        aws_secret_access_key=keys.secret_access_key, config=Config(signature_version="s3v4"),
+    )  # fmt: skip
+    key = f"pending-{uuid.uuid4().hex[:6]}/returns.csv"
+    try:
+        s3.put_object(Bucket="ecommerce-returns-raw", Key=key, Body=seed[1])
+        stored = local_aws.persistence.store.load("s3")
+        pending = [json.loads(b) for (kind, _), b in stored.items() if kind == "pending_event"]
+        assert {p["key"] for p in pending} == {key}  # persisted before the PUT was answered
+    finally:
+        hold.set()
+    assert local_aws.wait_idle(60)
+    deadline = time.monotonic() + 10
+    while any(kind == "pending_event" for kind, _ in local_aws.persistence.store.load("s3")):
+        assert time.monotonic() < deadline, "the delivered event stayed pending in the store"
+        time.sleep(0.1)
