@@ -3,9 +3,11 @@ and durable buckets and objects whose bodies live in files, not in RAM."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -78,10 +80,21 @@ def s3_backends_values() -> list[Any]:
 
 def install(ctx: Context) -> S3Events:
     from moto.s3 import notifications
+    from moto.s3.models import FakeKey
 
     events = S3Events(notifications.send_event)
     # moto delivers notifications inside the PUT and swallows errors; AWS after it has answered.
     ctx.patcher.set(notifications, "send_event", events.send_event)
+    etag = FakeKey.etag
+
+    # moto reads a new object's body for its ETag without the key's lock, and the persister moves it then.
+    def locked_etag(key: Any) -> str:
+        if key._etag is None:
+            with key.lock:
+                return etag.fget(key)
+        return etag.fget(key)
+
+    ctx.patcher.set(FakeKey, "etag", property(locked_etag))
     ctx.patcher.on_undo(events.worker.stop)
     return events
 
@@ -184,13 +197,20 @@ class S3State:
         """Move a new object's body into a blob file (fsynced), then serve it from there."""
         if isinstance(key, self.disk_key):
             return
-        with key.lock:
+        with key.lock:  # every reader of the buffer holds it (see install: etag)
             source = key._value_buffer
             source.seek(0)
-            blob = self.store.write_blob(iter(lambda: source.read(1 << 20), b""))
+            digest = hashlib.md5()  # noqa: S324  (S3's ETag is an MD5)
+
+            def chunks() -> Iterator[bytes]:
+                while chunk := source.read(1 << 20):
+                    digest.update(chunk)
+                    yield chunk
+
+            blob = self.store.write_blob(chunks())
             size = self.store.blob_path(blob).stat().st_size
             if key._etag is None:
-                key.etag  # noqa: B018  (computed from the body before it moves)
+                key._etag = digest.hexdigest()
             self._to_disk(key, blob, 0, size)
         upload = key.multipart  # a completed multipart upload keeps its parts: slices of the same file
         if upload is not None:
@@ -248,9 +268,14 @@ class S3State:
                     where = (account, bucket.name, name)
                     known = self._keys.get(where)
                     if known is None or known[0] != fingerprint:
-                        items = [self._version(v, versions) for v in versions]
-                        blobs = frozenset().union(*(self._blobs_of(i) for i in items))
-                        known = (fingerprint, codec.dumps({"account": account, "versions": items}), blobs)
+                        try:
+                            items = [self._version(v, versions) for v in versions]
+                        except ValueError:  # a version replaced meanwhile (its buffer closed): next time
+                            if known is None:
+                                continue
+                        else:
+                            blobs = frozenset().union(*(self._blobs_of(i) for i in items))
+                            known = (fingerprint, codec.dumps({"account": account, "versions": items}), blobs)
                     keys[where] = known
                     records[("key", f"{bucket.name}/{name}")] = known[1]
         for event_id, event in list(self.events.pending.items()):

@@ -322,3 +322,24 @@ def test_an_event_not_yet_delivered_is_on_disk_until_it_is(local_aws, seed):
     while any(kind == "pending_event" for kind, _ in local_aws.persistence.store.load("s3")):
         assert time.monotonic() < deadline, "the delivered event stayed pending in the store"
         time.sleep(0.1)
+
+
+def test_concurrent_uploads_keep_their_bodies_and_etags(local_aws):
+    """Bodies move to disk while other uploads are answered (the Glue runner uploads with 8 threads)."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = owner.load(local_aws.state_dir / owner.FILE_NAME)
+    s3 = boto3.client(
+        "s3", endpoint_url=local_aws.url, region_name=REGION, aws_access_key_id=keys.access_key_id,
+        aws_secret_access_key=keys.secret_access_key,
+        config=Config(signature_version="s3v4", max_pool_connections=16),
+    )  # fmt: skip
+    bucket, prefix = local_aws.settings.processed_bucket, f"concurrent-{uuid.uuid4().hex[:6]}/"
+    bodies = {f"{prefix}{i}.bin": os.urandom(50_000 + i) for i in range(120)}
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda item: s3.put_object(Bucket=bucket, Key=item[0], Body=item[1]), bodies.items()))
+    for key, body in bodies.items():
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert got["Body"].read() == body, key
+        assert got["ETag"].strip('"') == hashlib.md5(body).hexdigest(), key  # noqa: S324
