@@ -9,6 +9,7 @@ with the state dir's size.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -132,10 +133,13 @@ def bench_durable(runs: int = 50, restart_after: int = 20) -> dict:
                 if done == restart_after:
                     executions = len(batches.executions(local.sfn, machine))
                     local.kill()
+                    ready = round(local.start(), 2)
+                    restored = re.search(r"restored .* in ([0-9.]+) s", local.log.read_text())
                     restart = {
                         "runs": done,
                         "executions": executions,
-                        "sigkill_to_ready_s": round(local.start(), 2),
+                        "sigkill_to_ready_s": ready,
+                        "restore_s": float(restored.group(1)) if restored else None,
                     }
                     if len(batches.executions(local.sfn, machine)) != executions:
                         sys.exit("the restart lost executions")

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,7 @@ def _forget_tracked_instances() -> None:
 
 def _restore(persistence: Persistence, patches: LocalPatches) -> list[str]:
     """Restore the state, end what the last process left in flight, and start persisting changes."""
+    started = time.monotonic()
     counts = persistence.restore()
     executions = persistence.states["stepfunctions"].end_interrupted()
     runs = persistence.states["glue"].end_interrupted()
@@ -237,7 +239,8 @@ def _restore(persistence: Persistence, patches: LocalPatches) -> list[str]:
     patches.s3_events.on_change = lambda: persistence.changed("s3")
     persistence.start()
     if any(counts.values()):
-        log.info("localaws: restored %s", ", ".join(f"{n} {k}" for k, n in counts.items() if n))
+        restored = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        log.info("localaws: restored %s records in %.2f s", restored, time.monotonic() - started)
     for execution in executions:
         log.warning(
             "localaws: execution %s was running: ended ABORTED (%s)",
