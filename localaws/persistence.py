@@ -37,7 +37,7 @@ CHANGES = {
 class ServiceState(Protocol):
     service: str
 
-    def records(self) -> dict[tuple[str, str], str]: ...
+    def records(self) -> dict[tuple[str, str], Any]: ...  # body, or (token, body maker): see Store.sync
 
     def restore(self, records: dict[tuple[str, str], str]) -> None: ...
 
@@ -60,6 +60,7 @@ class Persistence:
         for name, state in self.states.items():
             records = self.store.load(name)
             state.restore(records)
+            self.store.adopt(name, state.records())  # what moto now holds is what is stored
             counts[name] = len(records)
         return counts
 

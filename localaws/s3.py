@@ -246,11 +246,13 @@ class S3State:
         return blobs
 
     # --- records
-    def records(self) -> dict[tuple[str, str], str]:
+    def records(self) -> dict[tuple[str, str], Any]:
+        """Objects as (fingerprint, body maker): the fingerprint (identities and mutable fields of the
+        versions) changes whenever the record would; unchanged objects are neither re-read nor re-written."""
         from moto.s3.models import FakeDeleteMarker, s3_backends
 
-        records: dict[tuple[str, str], str] = {}
-        keys: dict[tuple[str, str, str], tuple[tuple, str, frozenset[str]]] = {}
+        records: dict[tuple[str, str], Any] = {}
+        keys: dict[tuple[str, str, str], tuple[tuple, frozenset[str]]] = {}
         for account, partition, backend in each_backend(s3_backends):
             if backend.tagger.tags:
                 records[("tags", f"{account}/{partition}")] = codec.dumps(codec.encode(backend.tagger.tags))
@@ -267,23 +269,32 @@ class S3State:
                     )  # fmt: skip
                     where = (account, bucket.name, name)
                     known = self._keys.get(where)
+                    body = None
                     if known is None or known[0] != fingerprint:
                         try:
-                            items = [self._version(v, versions) for v in versions]
+                            body = self._body(account, versions)
                         except ValueError:  # a version replaced meanwhile (its buffer closed): next time
                             if known is None:
                                 continue
                         else:
-                            blobs = frozenset().union(*(self._blobs_of(i) for i in items))
-                            known = (fingerprint, codec.dumps({"account": account, "versions": items}), blobs)
+                            known = (fingerprint, frozenset().union(*map(self._blobs_of, body["versions"])))
                     keys[where] = known
-                    records[("key", f"{bucket.name}/{name}")] = known[1]
+                    text = codec.dumps(body) if body else None
+                    records[("key", f"{bucket.name}/{name}")] = (
+                        known[0],
+                        (lambda t=text: t)
+                        if text
+                        else (lambda a=account, v=versions: codec.dumps(self._body(a, v))),
+                    )
         for event_id, event in list(self.events.pending.items()):
             records[("pending_event", event_id)] = codec.dumps(event)
-        for where, (_, _, old_blobs) in self._keys.items():
-            self.released |= old_blobs - (keys[where][2] if where in keys else frozenset())
+        for where, (_, old_blobs) in self._keys.items():
+            self.released |= old_blobs - (keys[where][1] if where in keys else frozenset())
         self._keys = keys
         return records
+
+    def _body(self, account: str, versions: list[Any]) -> dict[str, Any]:
+        return {"account": account, "versions": [self._version(v, versions) for v in versions]}
 
     def _version(self, version: Any, versions: list[Any]) -> dict[str, Any]:
         from moto.s3.models import FakeDeleteMarker
@@ -295,7 +306,7 @@ class S3State:
         return self._key(version)
 
     def live_blobs(self) -> set[str]:
-        return set().union(*(blobs for _, _, blobs in self._keys.values())) if self._keys else set()
+        return set().union(*(blobs for _, blobs in self._keys.values())) if self._keys else set()
 
     def take_released(self) -> set[str]:
         """Blobs no current object names any more (a copy may share a blob, so check them all)."""
@@ -334,7 +345,6 @@ class S3State:
             for item in data["versions"]:
                 versions.append(self._restore_version(item, versions, data["account"], bucket.region_name))
             dict.__setitem__(bucket.keys, name, versions)  # setlist() would dispose what it replaces
-        self.records()  # the restored objects are what the store holds: remember them as synced
 
     def _restore_version(self, item: dict[str, Any], versions: list[Any], account: str, region: str) -> Any:
         from moto.s3.models import FakeDeleteMarker

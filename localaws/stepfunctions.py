@@ -65,16 +65,12 @@ class StepFunctionsState:
 
     service = "stepfunctions"
 
-    def __init__(self) -> None:
-        self._executions: dict[
-            str, tuple[tuple, str]
-        ] = {}  # arn → (what changes, record), re-dumped on change
-
-    def records(self) -> dict[tuple[str, str], str]:
-        records: dict[tuple[str, str], str] = {}
-        cache: dict[str, tuple[tuple, str]] = {}
+    def records(self) -> dict[tuple[str, str], Any]:
+        """Executions as (token, body maker): the token (history length, status, stop date) changes with
+        the record, so a finished execution is serialised once, and not kept in memory a second time."""
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+        records: dict[tuple[str, str], Any] = {}
         for account, region, backend in each_backend(stepfunctions_parser_backends):
             if backend.tagger.tags:
                 records[("tags", f"{account}/{region}")] = json.dumps(backend.tagger.tags)
@@ -83,14 +79,13 @@ class StepFunctionsState:
                     {"account": account, "region": region, **self._machine(machine)}
                 )
                 for execution in machine.executions:
-                    history = self._history(execution)
-                    version = (len(history), str(execution.exec_status), execution.stop_date)
-                    known = self._executions.get(execution.exec_arn)
-                    if known is None or known[0] != version:
-                        known = (version, json.dumps(self._execution(machine, execution, history)))
-                    cache[execution.exec_arn] = known
-                    records[("execution", execution.exec_arn)] = known[1]
-        self._executions = cache
+                    worker = execution.exec_worker
+                    length = len(worker.env.event_manager._history_event_list) if worker and worker.env else 0
+                    token = (length, str(execution.exec_status), execution.stop_date)
+                    records[("execution", execution.exec_arn)] = (
+                        token,
+                        lambda m=machine, e=execution: json.dumps(self._execution(m, e, self._history(e))),
+                    )
         return records
 
     @staticmethod

@@ -13,14 +13,14 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 
 FORMAT_VERSION = 1
 DATABASE = "state.db"
 BLOBS = "blobs"
 
-Records = Mapping[tuple[str, str], str]
+Records = Mapping[tuple[str, str], "str | tuple[Hashable, Callable[[], str]]"]
 
 
 class StateFormatError(RuntimeError):
@@ -38,7 +38,7 @@ class Store:
         self._check_format()  # before anything writes to it
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")  # fsync at every commit
-        self._known: dict[str, dict[tuple[str, str], str]] = {}
+        self._known: dict[str, dict[tuple[str, str], Hashable]] = {}  # the tokens of what is stored
 
     def _check_format(self) -> None:
         try:
@@ -70,42 +70,53 @@ class Store:
 
     # --- records
     def load(self, service: str) -> dict[tuple[str, str], str]:
-        """Every record of a service (and remember them as synced)."""
+        """Every record of a service, in the order they were made (moto lists many things in that order)."""
         with self._lock:
-            rows = self._db.execute(  # in creation order: moto lists many things in the order they were made
+            rows = self._db.execute(
                 "SELECT kind, key, body FROM records WHERE service = ? ORDER BY rowid", (service,)
             )
-            records = {(kind, key): body for kind, key, body in rows}
-            self._known[service] = dict(records)
-            return records
+            return {(kind, key): body for kind, key, body in rows}
 
-    def sync(self, service: str, records: Records, kinds: Iterable[str] | None = None) -> int:
-        """Make the stored records of ``service`` equal ``records`` (within ``kinds`` when given).
+    def sync(self, service: str, records: Records) -> int:
+        """Make the stored records of ``service`` equal ``records``; returns how many were written or deleted.
 
-        Returns how many records were written or deleted. Unchanged records cost a string comparison.
+        A record is its body, or ``(token, produce)``: a small token that changes whenever the body would
+        (an object's identity, a history's length) and a function that makes the body. Only the tokens of
+        what was written are remembered, so a large state is not held twice in memory, and an unchanged
+        record costs a comparison of tokens.
         """
-        scope = None if kinds is None else set(kinds)
         with self._lock:
             known = self._known.setdefault(service, {})
-            upserts = [(k, body) for k, body in records.items() if known.get(k) != body]
-            deletes = [k for k in known if k not in records and (scope is None or k[0] in scope)]
+            upserts = []
+            for k, value in records.items():
+                token, produce = (value, None) if isinstance(value, str) else value
+                if known.get(k) != token:
+                    upserts.append((k, token, value if produce is None else produce()))
+            deletes = [k for k in known if k not in records]
             if not upserts and not deletes:
                 return 0
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO records (service, kind, key, body) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (service, kind, key) DO UPDATE SET body = excluded.body",
-                    [(service, kind, key, body) for (kind, key), body in upserts],
+                    [(service, kind, key, body) for (kind, key), _, body in upserts],
                 )
                 db.executemany(
                     "DELETE FROM records WHERE service = ? AND kind = ? AND key = ?",
                     [(service, kind, key) for kind, key in deletes],
                 )
-            for k, body in upserts:
-                known[k] = body
+            for k, token, _ in upserts:
+                known[k] = token
             for k in deletes:
                 del known[k]
             return len(upserts) + len(deletes)
+
+    def adopt(self, service: str, records: Records) -> None:
+        """Remember these tokens as what the store holds (right after a restore, which made them)."""
+        with self._lock:
+            self._known[service] = {
+                k: (value if isinstance(value, str) else value[0]) for k, value in records.items()
+            }
 
     @contextlib.contextmanager
     def _transaction(self):
