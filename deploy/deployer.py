@@ -616,6 +616,19 @@ def interrupted_run_pattern(arns: iam.Arns) -> dict[str, Any]:
     }
 
 
+def interrupted_run_message() -> dict[str, Any]:
+    """The email text: which run, how it ended and why, and the files it was processing (its input)."""
+    fields = {"name": "name", "status": "status", "error": "error", "cause": "cause", "input": "input",
+              "arn": "executionArn"}  # fmt: skip
+    return {
+        "InputPathsMap": {k: f"$.detail.{v}" for k, v in fields.items()},
+        "InputTemplate": (
+            '"ETL run <name> ended <status> before its own failure notification. Error: <error>. '
+            'Cause: <cause>. Input (files): <input>. Execution: <arn>"'
+        ),
+    }
+
+
 def events_publish_statement(arns: iam.Arns, rule: str) -> dict[str, Any]:
     """The failure topic's permission for EventBridge (that rule only) to publish."""
     return {
@@ -646,12 +659,14 @@ class InterruptedRunRule(Resource):
             _absent_on(exc, "ResourceNotFoundException")
             return None
         targets = client.list_targets_by_rule(Rule=self.rule)["Targets"]
+        transformers = [t.get("InputTransformer") for t in targets]
         attributes = ctx.client("sns").get_topic_attributes(TopicArn=ctx.arns.failure_topic)["Attributes"]
         policy = json.loads(attributes.get("Policy") or "{}")
         return {
             "pattern": json.loads(rule.get("EventPattern") or "{}"),
             "state": rule.get("State"),
             "targets": [t["Arn"] for t in targets],
+            "message": transformers[0] if transformers else None,
             "allowed": events_publish_statement(ctx.arns, self.rule) in policy.get("Statement", []),
         }
 
@@ -659,7 +674,7 @@ class InterruptedRunRule(Resource):
         differences = []
         if current["pattern"] != interrupted_run_pattern(ctx.arns) or current["state"] != "ENABLED":
             differences.append("event pattern")
-        if current["targets"] != [ctx.arns.failure_topic]:
+        if current["targets"] != [ctx.arns.failure_topic] or current["message"] != interrupted_run_message():
             differences.append("target")
         if not current["allowed"]:
             differences.append("failure topic policy")
@@ -676,7 +691,12 @@ class InterruptedRunRule(Resource):
             State="ENABLED",
             Description="ecommerce ETL: runs stopped, timed out or interrupted send the failure email",
         )
-        client.put_targets(Rule=self.rule, Targets=[{"Id": self.target_id, "Arn": ctx.arns.failure_topic}])
+        target = {
+            "Id": self.target_id,
+            "Arn": ctx.arns.failure_topic,
+            "InputTransformer": interrupted_run_message(),
+        }
+        client.put_targets(Rule=self.rule, Targets=[target])
         if "failure topic policy" in differences:
             sns = ctx.client("sns")
             attributes = sns.get_topic_attributes(TopicArn=ctx.arns.failure_topic)["Attributes"]

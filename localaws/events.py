@@ -17,7 +17,6 @@ from localaws.plumbing import each_backend
 
 def install(ctx: Context) -> None:
     from moto.events.models import Rule
-    from moto.events.utils import EventTemplateParser
     from moto.sns.models import sns_backends
     from moto.utilities.arns import parse_arn
 
@@ -28,24 +27,41 @@ def install(ctx: Context) -> None:
         topics = [t for t in self.targets if parse_arn(t["Arn"]).service == "sns"]
         if topics and self.event_pattern.matches_event(event):
             for target in topics:
-                transformer = target.get("InputTransformer", {}) if transform_input else {}
                 if "Input" in target:
                     message = target["Input"]
+                elif transform_input and "InputTransformer" in target:
+                    message = transform(target["InputTransformer"], event)
                 else:
-                    message = EventTemplateParser.parse(
-                        input_template=transformer.get("InputTemplate"),
-                        input_paths_map=transformer.get("InputPathsMap", {}),
-                        event=event,
-                    )
+                    message = json.dumps(event)
                 arn = parse_arn(target["Arn"])
-                sns_backends[arn.account][arn.region].publish(
-                    message=message if isinstance(message, str) else json.dumps(message), arn=target["Arn"]
-                )
+                sns_backends[arn.account][arn.region].publish(message=message, arn=target["Arn"])
         others = copy.copy(self)
         others.targets = [t for t in self.targets if t not in topics]
         original_send_to_targets(others, event, transform_input)
 
     ctx.patcher.set(Rule, "send_to_targets", send_to_targets)
+
+
+def transform(transformer: dict[str, Any], event: dict[str, Any]) -> str:
+    """An InputTransformer's output as text. Inside a quoted template a value is inserted escaped (moto
+    inserts it raw, so a value with a quote breaks the JSON); a missing value is empty."""
+    from jsonpath_ng.ext import parse
+
+    template = transformer.get("InputTemplate", "<aws.events.event.json>")
+    values = {"aws.events.event.json": event}
+    for name, path in (transformer.get("InputPathsMap") or {}).items():
+        found = parse(path).find(event)
+        values[name] = found[0].value if found else None
+    quoted = template.strip().startswith('"')
+    for name, value in values.items():
+        if quoted:
+            text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
+            text = json.dumps(text)[1:-1]
+        else:
+            text = json.dumps(value)
+        template = template.replace(f"<{name}>", text)
+    result = json.loads(template)
+    return result if isinstance(result, str) else json.dumps(result)
 
 
 def publish(account: str, region: str, source: str, detail_type: str, detail: dict[str, Any],

@@ -38,7 +38,7 @@ done
 grep -q "ready" "$LOG" || { echo "the local AWS did not report ready within 150 s:"; tail -20 "$LOG"; exit 1; }
 grep -- "--reset: deleting" "$LOG" || true
 grep "ready" "$LOG"
-grep "ended ABORTED" "$LOG" || true
+grep "^ended ABORTED" "$LOG" || true
 
 export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT" ECOMMERCE_LOCAL_STATE_DIR="$STATE_DIR"
 "$PY" -m streamlit run Home.py --server.headless true --server.port "$CONSOLE_PORT" \
