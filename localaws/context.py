@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from localaws.credentials import Credentials
 from localaws.plumbing import Patcher
@@ -17,7 +16,6 @@ class Context:
     credentials: Credentials
     patcher: Patcher = field(default_factory=Patcher)
     smtp: tuple[str, int] | None = None
-    store: Any = None  # localaws.store.Store once persistence is on
 
     @property
     def port(self) -> int:

@@ -164,7 +164,7 @@ def start_local_aws(
     host, bound = server.get_host_and_port()
     url = f"http://{host}:{bound}"
     try:
-        patches = apply_all(Context(state_dir, url, keys, smtp=smtp, store=store), stop_spark=stop_spark)
+        patches = apply_all(Context(state_dir, url, keys, smtp=smtp), stop_spark=stop_spark)
     except BaseException:
         server.stop()
         store.close()
