@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,9 +34,8 @@ def _free_port() -> int:
 
 def _rss_mb(pgid: int) -> dict[str, float]:
     """Resident memory of the process group: the Python server and the JVMs it started."""
-    listing = subprocess.run(
-        ["ps", "-o", "rss=,comm=", "-g", str(pgid)], capture_output=True, text=True
-    ).stdout
+    ps = shutil.which("ps") or "/bin/ps"
+    listing = subprocess.run([ps, "-o", "rss=,comm=", "-g", str(pgid)], capture_output=True, text=True).stdout
     python = java = 0
     for line in listing.splitlines():
         kilobytes, _, command = line.strip().partition(" ")

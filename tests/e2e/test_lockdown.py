@@ -23,6 +23,10 @@ REGION = "us-east-1"
 EVIL = "https://evil.example"
 
 
+def http(method: str, url: str, **kwargs) -> requests.Response:
+    return requests.request(method, url, timeout=30, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def keys(local_aws) -> owner.Credentials:
     return owner.load(local_aws.state_dir / owner.FILE_NAME)
@@ -89,43 +93,43 @@ def test_only_the_owners_keys_are_accepted(local_aws, keys, service, call):
 
 def test_unsigned_and_forged_requests_get_403(local_aws, keys):
     form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert requests.post(f"{local_aws.url}/", data="Action=ListTopics", headers=form).status_code == 403
-    assert requests.get(f"{local_aws.url}/ecommerce-orders-raw").status_code == 403
+    assert http("POST", f"{local_aws.url}/", data="Action=ListTopics", headers=form).status_code == 403
+    assert http("GET", f"{local_aws.url}/ecommerce-orders-raw").status_code == 403
     lambda_invoke = f"{local_aws.url}/2015-03-31/functions/ecommerce-on-upload/invocations"
-    assert requests.post(lambda_invoke, data=b"{}").status_code == 403
+    assert http("POST", lambda_invoke, data=b"{}").status_code == 403
     # moto's own API would turn access control off or dump every stored object.
-    assert requests.post(f"{local_aws.url}/moto-api/reset-auth", data=b"inf").status_code == 403
-    assert requests.get(f"{local_aws.url}/moto-api/data.json").status_code == 403
+    assert http("POST", f"{local_aws.url}/moto-api/reset-auth", data=b"inf").status_code == 403
+    assert http("GET", f"{local_aws.url}/moto-api/data.json").status_code == 403
 
     body, headers = signed_sns_request(local_aws, keys)
-    assert requests.post(f"{local_aws.url}/", data=body, headers=headers).status_code == 200
+    assert http("POST", f"{local_aws.url}/", data=body, headers=headers).status_code == 200
     forged = dict(headers, Authorization=headers["Authorization"][:-8] + "00000000")
-    assert requests.post(f"{local_aws.url}/", data=body, headers=forged).status_code == 403
+    assert http("POST", f"{local_aws.url}/", data=body, headers=forged).status_code == 403
     tampered = b"Action=CreateTopic&Name=pwned&Version=2010-03-31"
-    assert requests.post(f"{local_aws.url}/", data=tampered, headers=headers).status_code == 403
+    assert http("POST", f"{local_aws.url}/", data=tampered, headers=headers).status_code == 403
 
 
 def test_a_foreign_host_gets_403(local_aws, keys):
     body, headers = signed_sns_request(local_aws, keys)
     for host in ("evil.example", f"evil.example:{local_aws.port}", "127.0.0.1.evil.example"):
-        answer = requests.post(f"{local_aws.url}/", data=body, headers=dict(headers, Host=host))
+        answer = http("POST", f"{local_aws.url}/", data=body, headers=dict(headers, Host=host))
         assert answer.status_code == 403, host
     assert local_aws.server._server.server_address[0] == "127.0.0.1"  # bound to loopback only
 
 
 def test_no_global_cors_only_the_raw_buckets_rule(local_aws, keys):
     body, headers = signed_sns_request(local_aws, keys)
-    answer = requests.post(f"{local_aws.url}/", data=body, headers=dict(headers, Origin=EVIL))
+    answer = http("POST", f"{local_aws.url}/", data=body, headers=dict(headers, Origin=EVIL))
     assert answer.status_code == 200 and "Access-Control-Allow-Origin" not in answer.headers
     preflight = {"Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type"}
     bucket_url = f"{local_aws.url}/{local_aws.settings.orders_bucket}/uploads/x.csv"
-    evil = requests.options(bucket_url, headers={**preflight, "Origin": EVIL})
+    evil = http("OPTIONS", bucket_url, headers={**preflight, "Origin": EVIL})
     assert "Access-Control-Allow-Origin" not in evil.headers
     console = local_aws.settings.console_origins[0]
-    allowed = requests.options(bucket_url, headers={**preflight, "Origin": console})
+    allowed = http("OPTIONS", bucket_url, headers={**preflight, "Origin": console})
     assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == console
     # An unsigned preflight cannot smuggle an action to another service.
-    requests.options(
+    http("OPTIONS", 
         f"{local_aws.url}/", data="Action=CreateTopic&Name=smuggled",
         headers={**preflight, "Origin": console, "Content-Type": "application/x-www-form-urlencoded"},
     )  # fmt: skip
@@ -137,16 +141,16 @@ def test_presigned_urls_are_verified(local_aws, keys):
     s3 = client(local_aws, "s3", keys.access_key_id, keys.secret_access_key)
     bucket = local_aws.settings.processed_bucket
     url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "lockdown/ok.txt"})
-    assert requests.put(url, data=b"signed").status_code == 200
+    assert http("PUT", url, data=b"signed").status_code == 200
     assert s3.get_object(Bucket=bucket, Key="lockdown/ok.txt")["Body"].read() == b"signed"
-    assert requests.put(url.replace("/ok.txt?", "/other.txt?"), data=b"x").status_code == 403
+    assert http("PUT", url.replace("/ok.txt?", "/other.txt?"), data=b"x").status_code == 403
     forged = url[:-4] + ("0000" if not url.endswith("0000") else "1111")
-    assert requests.put(forged, data=b"x").status_code == 403
+    assert http("PUT", forged, data=b"x").status_code == 403
     stranger = client(local_aws, "s3", keys.access_key_id, "not-the-secret")
     foreign = stranger.generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": "lockdown/ok.txt"}
     )
-    assert requests.get(foreign).status_code == 403
+    assert http("GET", foreign).status_code == 403
 
 
 def test_the_credentials_file_works_for_any_aws_client(local_aws, tmp_path):
