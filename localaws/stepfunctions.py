@@ -18,6 +18,7 @@ from localaws.plumbing import each_backend, log
 def install(ctx: Context) -> None:
     from moto.core.config import default_user_config
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+    from moto.stepfunctions.responses import StepFunctionResponse
 
     # moto interprets ASL only when configured to, and calls services back on localhost:$MOTO_PORT.
     sfn_config = default_user_config.setdefault("stepfunctions", {})
@@ -46,6 +47,16 @@ def install(ctx: Context) -> None:
         return original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     ctx.patcher.set(StepFunctionsParserBackend, "start_execution", start_execution)
+    original_stop_execution = StepFunctionResponse.stop_execution
+
+    # moto drops StopExecution's error and cause; AWS reports them on the execution (and in its events).
+    def stop_execution(self: Any) -> Any:
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        if execution.exec_status is not None and execution.exec_status.value == "RUNNING":
+            execution.error, execution.cause = self._get_param("error"), self._get_param("cause")
+        return original_stop_execution(self)
+
+    ctx.patcher.set(StepFunctionResponse, "stop_execution", stop_execution)
 
 
 # ------------------------------------------------------------------------------------------ durable state

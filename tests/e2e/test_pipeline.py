@@ -190,3 +190,33 @@ def test_same_bytes_under_the_same_key_start_one_run(pipeline, sample_data):
     assert middle - before == {batch.name}
     assert execution["name"] == batch.name and execution["status"] == "SUCCEEDED"
     assert after == middle
+
+
+def test_a_run_stopped_by_an_admin_sends_the_failure_email_with_who_and_why(
+    pipeline, sample_data, mail_catcher
+):
+    """ABORTED never passes NotifyFailure: the deployed EventBridge rule sends the failure email."""
+    from datetime import UTC, datetime
+
+    from services import executions
+
+    us = sample_data / "superstore-us"
+    tag = datetime.now(UTC).strftime("%H%M%S%f")
+    batch = batches.put_batch(
+        pipeline.aws.s3,
+        (pipeline.settings.orders_bucket, f"stopped-{tag}/orders.csv", (us / "orders.csv").read_bytes()),
+        (pipeline.settings.returns_bucket, f"stopped-{tag}/returns.csv", (us / "returns.csv").read_bytes()),
+    )
+    sfn = pipeline.aws.stepfunctions
+    arn = batches.find_execution(sfn, pipeline.machine, batch)
+    executions.stop(sfn, arn, "ops@example.com")
+    described = batches.wait_execution(sfn, arn, timeout=120)
+
+    assert described["status"] == "ABORTED"
+    assert described["cause"] == "Stopped from the console by ops@example.com"
+    mail = mail_catcher.wait_for(lambda m: m["To"] == NOTIFY and described["name"] in body(m))
+    assert "ended ABORTED" in body(mail) and "Cause: Stopped from the console by ops@example.com." in body(
+        mail
+    )
+    assert f"stopped-{tag}/orders.csv" in body(mail)
+    pipeline.settle()
