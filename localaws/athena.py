@@ -302,13 +302,13 @@ class AthenaEngine:
         for key, obj in sorted(objects.items()):
             relative = key[len(prefix) :]
             # Athena skips objects whose name (or folder) starts with _ or . ; folders are zero-byte keys.
-            if (
-                not relative
-                or key.endswith("/")
-                or any(p.startswith(("_", ".")) for p in relative.split("/"))
-            ):
+            # An empty segment would make the path absolute (`run_id=x//tmp/f`): such keys are not data.
+            segments = relative.split("/")
+            if not relative or key.endswith("/") or any(not p or p.startswith(("_", ".")) for p in segments):
                 continue
             target = folder / relative
+            if not target.resolve().is_relative_to(folder.resolve()):
+                raise QueryFailed(f"the object {key} does not map into the local Athena cache")
             if self._cached.get(target) != obj.etag or not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(obj.value)

@@ -310,6 +310,26 @@ def test_athena_runs_sql_on_the_table_parquet(aws, wrangler):
     assert str(rows["order_year"].dtype) == "Int32" and str(rows["is_returned"].dtype) == "boolean"
 
 
+def test_athena_cache_never_writes_outside_its_folder(aws, wrangler, local_aws, tmp_path):
+    """A key with an empty segment under the table location (`run_id=x//<absolute path>`) is not data."""
+    data = bucket(aws, "e2e-escape")
+    database, table = f"e2e_escape_{RUN}", "small"
+    publish_small_table(aws, data, database, table)
+    outside = tmp_path / "escaped.parquet"
+    aws.s3.put_object(Bucket=data, Key=f"joined/run_id={RUN}/{outside}", Body=b"PAR1 not really")
+    workgroup = athena_workgroup(aws, data)
+
+    counted = wrangler.athena.read_sql_query(
+        f"SELECT count(*) AS n FROM {table}", database=database, workgroup=workgroup, ctas_approach=False,
+        unload_approach=False, boto3_session=aws.session,
+    )  # fmt: skip
+
+    assert counted["n"].tolist() == [5]
+    assert not outside.exists()
+    cache = local_aws.state_dir / "athena" / "data"
+    assert all(p.resolve().is_relative_to(cache.resolve()) for p in cache.rglob("*"))
+
+
 def test_athena_reports_failed_sql(aws, wrangler):
     data = bucket(aws, "e2e-athena-failures")
     workgroup = athena_workgroup(aws, data)
