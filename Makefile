@@ -21,7 +21,7 @@ test: venv check-java
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: venv check-java
-	RESET="$(RESET)" bash localaws/run.sh
+	RESET="$(RESET)" CONSOLE_ADDRESS="$(or $(CONSOLE_ADDRESS),127.0.0.1)" bash localaws/run.sh
 
 bench: venv check-java
 	$(PY) -m bench $(BENCH_ARGS)

@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT="${ECOMMERCE_LOCAL_PORT:-4566}"
 CONSOLE_PORT="${CONSOLE_PORT:-8501}"
+# Loopback only. Serving a team on the network is a deliberate choice: CONSOLE_ADDRESS=0.0.0.0 (with [auth]).
+CONSOLE_ADDRESS="${CONSOLE_ADDRESS:-127.0.0.1}"
 STATE_DIR="${STATE_DIR:-.local-aws}"
 OPEN_BROWSER="${OPEN_BROWSER:-1}"  # 0: do not open the console in a browser (tests drive their own)
 RESET="${RESET:-0}"  # 1: start from an empty state dir (python -m localaws --reset says what it deletes)
@@ -41,7 +43,7 @@ grep "ready" "$LOG"
 grep "^ended ABORTED" "$LOG" || true
 
 export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT" ECOMMERCE_LOCAL_STATE_DIR="$STATE_DIR"
-"$PY" -m streamlit run Home.py --server.headless true --server.port "$CONSOLE_PORT" \
+"$PY" -m streamlit run Home.py --server.headless true --server.address "$CONSOLE_ADDRESS" --server.port "$CONSOLE_PORT" \
   --browser.gatherUsageStats false >"$STATE_DIR/console.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 120); do
