@@ -14,6 +14,8 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,13 @@ class AthenaEngine:
 
     MAX_KEPT_RESULTS = 64  # query results kept for GetQueryResults paging
     KEPT_LOCATIONS = 8  # table locations kept in the local Parquet cache
+    WORKERS = 2  # queries at once; each on one DuckDB thread, so a runaway query leaves room for others
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, timeout_seconds: float = 120.0, memory_limit_mb: int = 1024) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.memory_limit_mb = memory_limit_mb
+        self.pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="local-athena")
+        self.on_change: Callable[[], None] = lambda: None  # a query ended outside any request
         self.cache = state_dir / "athena" / "data"
         self.scratch = state_dir / "athena" / "results"
         self.results: collections.OrderedDict[str, QueryResult] = collections.OrderedDict()
@@ -90,12 +97,18 @@ class AthenaEngine:
         self._cached: dict[Path, str] = {}  # local file → ETag it was copied from
 
     # --- moto hook
-    def run(self, backend: Any, execution_id: str) -> None:
+    def submit(self, backend: Any, execution_id: str) -> None:
+        """Queue the query on the engine's own threads (never moto's request thread)."""
         from moto.athena.models import Execution
 
         execution = backend.executions[execution_id]
         if type(execution) is Execution:
             execution.__class__ = _local_execution_class()
+        execution.status = "QUEUED"
+        self.pool.submit(self.run, backend, execution_id)
+
+    def run(self, backend: Any, execution_id: str) -> None:
+        execution = backend.executions[execution_id]
         started = time.monotonic()
         execution.status = "RUNNING"
         try:
@@ -117,11 +130,15 @@ class AthenaEngine:
         log.info("athena query %s SUCCEEDED: %d row(s) in %.0f ms", execution_id, result.table.num_rows,
                  (time.monotonic() - started) * 1000)  # fmt: skip
 
+    def stop(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
     def _end(self, execution: Any, state: str, started: float, reason: str | None) -> None:
         millis = int((time.monotonic() - started) * 1000)
         self.details[execution.id] = {"reason": reason, "millis": millis}
         execution.end_time = time.time()
         execution.status = state
+        self.on_change()
 
     def _output_location(self, backend: Any, execution: Any) -> str:
         config = execution.config if isinstance(execution.config, dict) else {}
@@ -172,8 +189,15 @@ class AthenaEngine:
         self.scratch.mkdir(parents=True, exist_ok=True)
         csv_path = self.scratch / f"{uuid.uuid4().hex}.csv"
         con = duckdb.connect(
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "threads": 1,
+                "memory_limit": f"{self.memory_limit_mb}MB",
+            }  # fmt: skip
         )
+        deadline = threading.Timer(self.timeout_seconds, con.interrupt)  # a runaway query ends
+        deadline.start()
         try:
             with contextlib.suppress(duckdb.Error):
                 con.execute("SET TimeZone = 'UTC'")
@@ -195,7 +219,18 @@ class AthenaEngine:
                                 "Label": name, "Type": kind, "Precision": precision, "Scale": scale,
                                 "Nullable": "UNKNOWN", "CaseSensitive": kind == "varchar"})  # fmt: skip
             table = relation.to_arrow_table()
+        except duckdb.InterruptException:
+            raise QueryFailed(
+                "EXCEEDED_TIME_LIMIT: Query exceeded the local Athena time limit of "
+                f"{self.timeout_seconds:g} s"
+            ) from None
+        except duckdb.OutOfMemoryException:
+            raise QueryFailed(
+                "EXCEEDED_MEMORY_LIMIT: Query exceeded the local Athena memory limit of "
+                f"{self.memory_limit_mb} MB"
+            ) from None
         finally:
+            deadline.cancel()
             con.close()
         try:
             data = csv_path.read_bytes()
@@ -388,14 +423,18 @@ def install(ctx: Context) -> AthenaEngine:
     from moto.athena.models import AthenaBackend
     from moto.athena.responses import AthenaResponse
 
-    engine = AthenaEngine(ctx.state_dir)
+    from services.settings import Settings
+
+    limits = Settings.from_env()
+    engine = AthenaEngine(ctx.state_dir, limits.local_query_timeout_seconds, limits.local_query_memory_mb)
+    ctx.patcher.on_undo(engine.stop)
     original_start_query = AthenaBackend.start_query_execution
 
     # moto's Athena returns canned results; run SELECTs on DuckDB and store real results.
     def start_query_execution(self: Any, query: str, *args: Any, **kwargs: Any) -> str:
         execution_id = original_start_query(self, query, *args, **kwargs)
         if _is_query(query):
-            engine.run(self, execution_id)  # synchronous: the first poll already sees the end state
+            engine.submit(self, execution_id)
         return execution_id
 
     ctx.patcher.set(AthenaBackend, "start_query_execution", start_query_execution)
@@ -447,6 +486,9 @@ def install(ctx: Context) -> AthenaEngine:
 # ------------------------------------------------------------------------------------------ durable state
 
 
+RESTART_REASON = "local AWS restarted during the query"
+
+
 class AthenaState:
     """Work groups, named queries and the query history (the newest ``KEPT_EXECUTIONS``; older ones are
     evicted from memory and from the store, as Athena itself forgets queries after 45 days)."""
@@ -492,6 +534,20 @@ class AthenaState:
             backend.executions.pop(execution.id, None)
             self.engine.details.pop(execution.id, None)
             self.engine.results.pop(execution.id, None)
+
+    def end_interrupted(self) -> list[Any]:
+        """Queries that were queued or running when the process died end FAILED, with the reason."""
+        from moto.athena.models import athena_backends
+
+        ended = []
+        for _, _, backend in each_backend(athena_backends):
+            for execution in list(backend.executions.values()):
+                if type(execution) is _local_execution_class() and execution.status in ("QUEUED", "RUNNING"):
+                    self.engine.details[execution.id] = {"reason": RESTART_REASON, "millis": 0}
+                    execution.end_time = time.time()
+                    execution.status = "FAILED"
+                    ended.append(execution)
+        return ended
 
     def restore(self, records: dict[tuple[str, str], str]) -> None:
         from moto.athena.models import NamedQuery, WorkGroup, athena_backends

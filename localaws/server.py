@@ -229,6 +229,7 @@ def _restore(persistence: Persistence, patches: LocalPatches) -> list[str]:
     counts = persistence.restore()
     executions = persistence.states["stepfunctions"].end_interrupted()
     runs = persistence.states["glue"].end_interrupted()
+    persistence.states["athena"].end_interrupted()
     persistence.sync()  # the ended runs, and the stored state as moto now holds it
     live = persistence.states["s3"].live_blobs() | persistence.states["lambda"].blobs(
         persistence.store.load("lambda")
@@ -237,6 +238,12 @@ def _restore(persistence: Persistence, patches: LocalPatches) -> list[str]:
     stepfunctions.watch(patches.ctx, lambda: persistence.changed("stepfunctions"))
     patches.glue.on_change = lambda: persistence.changed("glue")
     patches.s3_events.on_change = lambda: persistence.changed("s3")
+
+    def query_ended() -> None:  # its state, and its result files in S3
+        persistence.changed("athena")
+        persistence.changed("s3")
+
+    patches.athena.on_change = query_ended
     persistence.start()
     if any(counts.values()):
         restored = ", ".join(f"{n} {k}" for k, n in counts.items() if n)

@@ -62,6 +62,9 @@ class Settings:
     console_origins: tuple[str, ...] = ("http://127.0.0.1:8501", "http://localhost:8501")
     # Where the local AWS keeps its files (the notifications inbox); unused on AWS.
     local_state_dir: str = ".local-aws"
+    # The local Athena (DuckDB) ends a query after this long, or when it needs more memory than this.
+    local_query_timeout_seconds: float = 120.0
+    local_query_memory_mb: int = 1024
 
     def bucket(self, base: str) -> str:
         if self.target == "local":

@@ -348,6 +348,38 @@ def test_athena_reports_failed_sql(aws, wrangler):
             )  # fmt: skip
 
 
+def wait_query(aws, execution_id: str, timeout: float = 60) -> dict:
+    """The query's Status once it has ended (queries run on the engine's threads, as on Athena)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = aws.athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
+        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.05)
+
+
+def test_a_runaway_query_ends_at_the_time_limit_while_others_are_answered(aws, local_aws, monkeypatch):
+    monkeypatch.setattr(local_aws.patches.athena, "timeout_seconds", 3)
+    workgroup = athena_workgroup(aws, bucket(aws, "e2e-athena-runaway"))
+    runaway_sql = (
+        "SELECT sum(a.x * b.y + c.z) AS s FROM unnest(sequence(1, 5000)) AS a(x) "
+        "CROSS JOIN unnest(sequence(1, 5000)) AS b(y) CROSS JOIN unnest(sequence(1, 5000)) AS c(z)"
+    )
+    started = time.monotonic()
+    runaway = aws.athena.start_query_execution(QueryString=runaway_sql, WorkGroup=workgroup)[
+        "QueryExecutionId"
+    ]
+    small = aws.athena.start_query_execution(QueryString="SELECT 41 + 1 AS answer", WorkGroup=workgroup)
+
+    answered = wait_query(aws, small["QueryExecutionId"], timeout=10)
+    answered_after = time.monotonic() - started
+    ended = wait_query(aws, runaway, timeout=30)
+
+    assert answered["State"] == "SUCCEEDED" and answered_after < 3  # while the runaway query runs
+    assert ended["State"] == "FAILED" and time.monotonic() - started < 10
+    assert ended["StateChangeReason"].startswith("EXCEEDED_TIME_LIMIT: Query exceeded the local Athena time")
+
+
 def test_athena_get_query_results_pages(aws, local_aws):
     data = bucket(aws, "e2e-athena-pages")
     workgroup = athena_workgroup(aws, data)
@@ -355,7 +387,7 @@ def test_athena_get_query_results_pages(aws, local_aws):
         QueryString="SELECT x, x % 2 = 0 AS even FROM unnest(sequence(1, 2500)) AS t(x)", WorkGroup=workgroup
     )["QueryExecutionId"]
 
-    status = aws.athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]["Status"]
+    status = wait_query(aws, execution)
     pages = list(aws.athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution))
 
     assert status["State"] == "SUCCEEDED"
