@@ -83,6 +83,7 @@ class AthenaEngine:
     MAX_KEPT_RESULTS = 64  # query results kept for GetQueryResults paging
     KEPT_LOCATIONS = 8  # table locations kept in the local Parquet cache
     WORKERS = 2  # queries at once; each on one DuckDB thread, so a runaway query leaves room for others
+    ANSWER_WITHIN_SECONDS = 1.0
 
     def __init__(self, state_dir: Path, timeout_seconds: float = 120.0, memory_limit_mb: int = 1024) -> None:
         self.timeout_seconds = timeout_seconds
@@ -105,7 +106,11 @@ class AthenaEngine:
         if type(execution) is Execution:
             execution.__class__ = _local_execution_class()
         execution.status = "QUEUED"
-        self.pool.submit(self.run, backend, execution_id)
+        running = self.pool.submit(self.run, backend, execution_id)
+        # Most queries take milliseconds: answer once they have ended, so that the first poll sees the end
+        # (awswrangler sleeps a second between polls); a long query is answered RUNNING.
+        with contextlib.suppress(TimeoutError):
+            running.result(timeout=self.ANSWER_WITHIN_SECONDS)
 
     def run(self, backend: Any, execution_id: str) -> None:
         execution = backend.executions[execution_id]
