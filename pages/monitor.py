@@ -215,6 +215,19 @@ def show(arn: str) -> None:
     body()
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def own_machine(settings_key: str) -> str:
+    return executions.state_machine_arn(sfn, settings)
+
+
 execution_arn = st.query_params.get("execution") or pick_execution()
 if execution_arn:
-    show(execution_arn)
+    try:
+        machine_arn = own_machine(repr(settings))
+    except (LookupError, ClientError) as exc:
+        st.error(f"Cannot find the state machine: {exc}")
+    else:
+        if executions.belongs_to(execution_arn, machine_arn):
+            show(execution_arn)
+        else:  # the link may come from anywhere: show runs of this pipeline only
+            st.error(f"Refused: this monitor opens runs of {settings.state_machine} only.")

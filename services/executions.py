@@ -67,6 +67,13 @@ def state_machine_arn(sfn: Any, settings: Settings) -> str:
     raise LookupError(f"no state machine named {settings.state_machine!r}: is the pipeline deployed?")
 
 
+def belongs_to(execution_arn: str, machine_arn: str) -> bool:
+    """True only for an execution of this state machine: ``…:execution:<machine name>:<execution name>``."""
+    prefix = machine_arn.replace(":stateMachine:", ":execution:", 1) + ":"
+    name = execution_arn[len(prefix) :] if execution_arn.startswith(prefix) else ""
+    return bool(name) and ":" not in name
+
+
 def list_executions(sfn: Any, machine_arn: str, limit: int = 200) -> list[dict[str, Any]]:
     """The newest ``limit`` executions (list_executions pages newest first), newest first."""
     found: list[dict[str, Any]] = []

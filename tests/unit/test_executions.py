@@ -420,3 +420,16 @@ def test_naive_utc_keeps_the_utc_wall_time(frame):
     assert shown["start"].dt.tz is None
     assert shown.loc[shown["name"] == "a", "start"].item() == pd.Timestamp("2026-11-20T10:00:00")
     assert frame["start"].dt.tz is not None  # the input is left alone
+
+
+def test_belongs_to_takes_only_executions_of_the_state_machine():
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:ETL-StepFunction-Controller"
+    own = "arn:aws:states:us-east-1:123456789012:execution:ETL-StepFunction-Controller:batch-1"
+    assert ex.belongs_to(own, machine)
+    assert not ex.belongs_to(own.replace("ETL-StepFunction-Controller", "Payroll"), machine)
+    assert not ex.belongs_to(own.replace("123456789012", "999999999999"), machine)
+    assert not ex.belongs_to(machine.replace(":stateMachine:", ":execution:") + ":", machine)
+    assert not ex.belongs_to(own + ":extra", machine)
+    assert not ex.belongs_to(
+        "arn:aws:states:us-east-1:123456789012:execution:ETL-StepFunction-Controller-2:b", machine
+    )

@@ -122,3 +122,19 @@ def test_without_an_execution_a_select_box_lists_recent_runs(console_env, seed_r
     select.select(seed_run["executionArn"]).run()
     assert app.query_params.get("execution") == seed_run["executionArn"]
     assert {m.label: m.value for m in app.metric}["Status"] == "SUCCEEDED"
+
+
+def test_an_execution_of_another_state_machine_is_refused(console_env, seed_run, local_aws):
+    machine = seed_run["stateMachineArn"]
+    foreign = [
+        machine.replace(":stateMachine:", ":execution:").replace(local_aws.settings.state_machine, "Payroll")
+        + ":run-1",
+        machine.replace(":stateMachine:", ":execution:") + ":x:y",  # a name cannot hold a colon
+        "arn:aws:states:us-east-1:999999999999:execution:ETL-StepFunction-Controller:batch-1",
+    ]
+    for arn in foreign:
+        app = monitor(arn)
+        assert not app.exception, app.exception
+        assert any("Refused" in e.value for e in app.error), arn
+        assert not app.metric
+    assert not monitor(seed_run["executionArn"]).error  # its own runs open
