@@ -19,17 +19,11 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.upload_memory import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = Path(os.environ.get("SAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
 MACHINE = "ETL-StepFunction-Controller"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _rss_mb(pgid: int) -> dict[str, float]:
@@ -52,7 +46,7 @@ def _size_mb(folder: Path) -> float:
 
 class LocalAwsProcess:
     def __init__(self, state_dir: Path) -> None:
-        self.state_dir, self.port = state_dir, _free_port()
+        self.state_dir, self.port = state_dir, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = state_dir / "bench.log"
         self.process: subprocess.Popen | None = None

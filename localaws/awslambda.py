@@ -77,6 +77,14 @@ out.write(text); out.flush()
 """
 
 
+def code_digest(fn: Any) -> str:
+    """The zip's SHA-256 in hex: moto's CodeSha256 (base64) when it has one, else computed."""
+    try:
+        return base64.b64decode(fn.code_sha_256, validate=True).hex()
+    except (ValueError, TypeError):
+        return hashlib.sha256(fn.code_bytes).hexdigest()
+
+
 class LambdaRunner:
     """Runs a moto LambdaFunction's zip like the Python runtime would, one subprocess per invocation."""
 
@@ -90,11 +98,7 @@ class LambdaRunner:
         code = getattr(fn, "code_bytes", b"") or b""
         if not code:
             raise RuntimeError(f"function {fn.function_name} has no zip code (only zip packages run locally)")
-        try:
-            digest = base64.b64decode(fn.code_sha_256, validate=True).hex()
-        except (ValueError, TypeError):
-            digest = hashlib.sha256(code).hexdigest()
-        target = self.code_root / digest
+        target = self.code_root / code_digest(fn)
         with self._lock:
             if not target.exists():
                 self.code_root.mkdir(parents=True, exist_ok=True)
@@ -108,7 +112,7 @@ class LambdaRunner:
         stream = f"{utcnow():%Y/%m/%d}/[{fn.version}]{request_id.replace('-', '')}"
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
+            "HOME": os.environ.get("HOME", str(self.code_root)),
             "LANG": "C.UTF-8",
             "TZ": "UTC",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -150,7 +154,7 @@ class LambdaRunner:
                                                           "errorMessage": str(exc)}, "")  # fmt: skip
         env = self.environment(fn, code_dir, request_id, time.time() + timeout)
         try:
-            done = subprocess.run(
+            done = subprocess.run(  # noqa: S603  (this interpreter and our bootstrap; the zip is the owner's)
                 [sys.executable, "-I", "-c", BOOTSTRAP],
                 input=json.dumps(event).encode(),
                 capture_output=True,
@@ -240,7 +244,8 @@ class LambdaState:
         self.store = store
 
     def _zip_blob(self, fn: Any) -> str:
-        name = hashlib.sha256(fn.code_bytes).hexdigest()
+        """The zip's blob, named by its hash (written once: deploys that change nothing write nothing)."""
+        name = code_digest(fn)
         if not self.store.blob_path(name).exists():
             self.store.write_blob([fn.code_bytes], name=name)
         return name
@@ -277,12 +282,17 @@ class LambdaState:
                 })  # fmt: skip
         return records
 
-    def blobs(self, records: dict[tuple[str, str], str]) -> set[str]:
-        names: set[str] = set()
-        for body in records.values():
-            data = json.loads(body)
-            names |= {data["zip"], *(v["zip"] for v in data["versions"])}
-        return names
+    def live_blobs(self) -> set[str]:
+        """The blobs of every function's and version's zip, as moto holds them now."""
+        from moto.awslambda.models import lambda_backends
+
+        return {
+            code_digest(fn)
+            for _, _, backend in each_backend(lambda_backends)
+            for group in list(backend._lambdas._functions.values())
+            for fn in [group["latest"], *group["versions"]]
+            if fn.code_bytes
+        }
 
     def restore(self, records: dict[tuple[str, str], str]) -> None:
         from moto.awslambda.models import _zipfile_content, lambda_backends

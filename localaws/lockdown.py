@@ -78,11 +78,11 @@ def _amz_time(value: str) -> dt.datetime:
 class Lockdown:
     """WSGI middleware: refuse everything but the owner's signed requests on a loopback Host."""
 
-    def __init__(self, app: Any, credentials: Credentials, dispatcher: Any = None) -> None:
+    def __init__(self, app: Any, credentials: Credentials, dispatcher: Any) -> None:
         from botocore.credentials import Credentials as BotoCredentials
 
         self.app = app
-        self.dispatcher = dispatcher if dispatcher is not None else app  # moto's, for the S3 preflight
+        self.dispatcher = dispatcher  # moto's own, for the S3 preflight
         self.key_id = credentials.access_key_id
         self.signing = BotoCredentials(credentials.access_key_id, credentials.secret_access_key)
 

@@ -17,10 +17,6 @@ class LocalPatches:
     athena: athena.AthenaEngine
     sns: sns.SnsDelivery
 
-    @property
-    def state_dir(self):
-        return self.ctx.state_dir
-
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """True once pending S3 event deliveries, Glue runs and emails are done."""
         return all(w.wait_idle(timeout) for w in (self.s3_events, self.glue.worker, self.sns.worker))
@@ -32,7 +28,6 @@ class LocalPatches:
 
 def apply_all(ctx: Context, *, stop_spark: bool = True) -> LocalPatches:
     """Install every service's patches into moto in this process."""
-    ctx.state_dir.mkdir(parents=True, exist_ok=True)
     lockdown.install(ctx)
     lambdas = awslambda.install(ctx)
     s3_events = s3.install(ctx)

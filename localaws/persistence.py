@@ -21,6 +21,7 @@ from localaws.store import Store
 FLUSH_SECONDS = 0.2
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 READ_ACTIONS = ("Describe", "Get", "List", "BatchGet", "Search")
+READ_PATHS = ("/invocations",)  # a Lambda Invoke is a POST that changes no Lambda state
 # The signing name of a request → the services whose state it may change.
 CHANGES = {
     "s3": ("s3",),
@@ -140,7 +141,9 @@ class Persistence:
 
 def changed_services(environ: dict[str, Any]) -> tuple[str, ...]:
     """The services a request may have changed, from its method, its signature's scope and its action."""
-    if environ.get("REQUEST_METHOD", "GET") in READ_METHODS:
+    if environ.get("REQUEST_METHOD", "GET") in READ_METHODS or environ.get("PATH_INFO", "").endswith(
+        READ_PATHS
+    ):
         return ()
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target.rpartition(".")[2].startswith(READ_ACTIONS):

@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +28,7 @@ class S3Events:
     def __init__(self, original_send_event: Any) -> None:
         self.worker = SerialWorker("local-s3-events")
         self.pending: dict[str, dict[str, Any]] = {}
-        self.on_change: Any = lambda: None
+        self.on_change: Callable[[], None] = lambda: None
         self._send = original_send_event
 
     def send_event(self, account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
@@ -55,12 +55,7 @@ class S3Events:
         if event is None:
             return
         try:
-            bucket = next(
-                b
-                for partitions in s3_backends_values()
-                for b in [partitions.buckets.get(event["bucket"])]
-                if b
-            )
+            bucket = next(b.buckets[event["bucket"]] for b in s3_backends() if event["bucket"] in b.buckets)
             key = SimpleNamespace(name=event["key"], etag=event["etag"], size=event["size"],
                                   version_id=event["version_id"])  # fmt: skip
             self._send(event["account"], S3NotificationEvent(event["event"]), bucket, key)
@@ -72,7 +67,7 @@ class S3Events:
         return self.worker.wait_idle(timeout)
 
 
-def s3_backends_values() -> list[Any]:
+def s3_backends() -> list[Any]:
     from moto.s3.models import s3_backends
 
     return [backend for _, _, backend in each_backend(s3_backends)]
@@ -169,6 +164,18 @@ def _disk_key_class() -> type:
     return DiskFakeKey
 
 
+def _fingerprint(versions: list[Any]) -> tuple:
+    """Changes whenever a version is added, replaced or removed, or changed in place."""
+    from moto.s3.models import FakeDeleteMarker
+
+    return tuple(
+        (id(v),) if type(v) is FakeDeleteMarker
+        else (id(v), id(v.acl), v.lock_mode, v.lock_until, v.lock_legal_status, v._expiry, v._status,
+              v._storage_class, id(v._metadata), v._etag)
+        for v in versions
+    )  # fmt: skip
+
+
 _KEY_LINKS = ("_value_buffer", "lock", "multipart", "_blob", "_blob_offset", "_blob_length")
 
 
@@ -181,7 +188,8 @@ class S3State:
         self.store = store
         self.events = events
         self.disk_key = _disk_key_class()
-        self._keys: dict[tuple[str, str, str], tuple[tuple, str, frozenset[str]]] = {}
+        # (account, bucket, key) → (fingerprint of its versions, the blobs they name), as last persisted
+        self._keys: dict[tuple[str, str, str], tuple[tuple, frozenset[str]]] = {}
         self.released: set[str] = set()  # blobs that a changed or deleted key no longer names
 
     # --- bodies to disk
@@ -201,14 +209,16 @@ class S3State:
             source = key._value_buffer
             source.seek(0)
             digest = hashlib.md5()  # noqa: S324  (S3's ETag is an MD5)
+            size = 0
 
             def chunks() -> Iterator[bytes]:
+                nonlocal size
                 while chunk := source.read(1 << 20):
                     digest.update(chunk)
+                    size += len(chunk)
                     yield chunk
 
             blob = self.store.write_blob(chunks())
-            size = self.store.blob_path(blob).stat().st_size
             if key._etag is None:
                 key._etag = digest.hexdigest()
             self._to_disk(key, blob, 0, size)
@@ -249,7 +259,7 @@ class S3State:
     def records(self) -> dict[tuple[str, str], Any]:
         """Objects as (fingerprint, body maker): the fingerprint (identities and mutable fields of the
         versions) changes whenever the record would; unchanged objects are neither re-read nor re-written."""
-        from moto.s3.models import FakeDeleteMarker, s3_backends
+        from moto.s3.models import s3_backends
 
         records: dict[tuple[str, str], Any] = {}
         keys: dict[tuple[str, str, str], tuple[tuple, frozenset[str]]] = {}
@@ -261,12 +271,7 @@ class S3State:
                 records[("bucket", bucket.name)] = codec.dumps({"account": account, "state": state})
                 for name, versions in list(dict.items(bucket.keys)):
                     versions = list(versions)
-                    fingerprint = tuple(
-                        (id(v),) if type(v) is FakeDeleteMarker
-                        else (id(v), id(v.acl), v.lock_mode, v.lock_until, v.lock_legal_status, v._expiry,
-                              v._status, v._storage_class, id(v._metadata), v._etag)
-                        for v in versions
-                    )  # fmt: skip
+                    fingerprint = _fingerprint(versions)
                     where = (account, bucket.name, name)
                     known = self._keys.get(where)
                     body = None
@@ -345,6 +350,9 @@ class S3State:
             for item in data["versions"]:
                 versions.append(self._restore_version(item, versions, data["account"], bucket.region_name))
             dict.__setitem__(bucket.keys, name, versions)  # setlist() would dispose what it replaces
+            # Known as persisted, so that the first sync neither re-reads nor re-writes it.
+            blobs = frozenset().union(*map(self._blobs_of, data["versions"]))
+            self._keys[(data["account"], bucket_name, name)] = (_fingerprint(versions), blobs)
 
     def _restore_version(self, item: dict[str, Any], versions: list[Any], account: str, region: str) -> Any:
         from moto.s3.models import FakeDeleteMarker
@@ -364,12 +372,10 @@ class S3State:
         state = codec.decode(item["state"])
         key = object.__new__(self.disk_key)
         FakeKey.__init__(key, state["name"], b"", account_id=account, region_name=region)  # defaults
-        key._value_buffer.close()
+        buffer = key._value_buffer
         key.__dict__.update(state)
-        key.lock = threading.Lock()
-        blob, offset, length = item["blob"]
-        key._blob, key._blob_offset, key._blob_length = blob, offset, length
-        key._value_buffer = DiskBody(self.store.blob_path(blob), offset, length)
+        key._value_buffer = buffer  # closed by _to_disk
+        self._to_disk(key, *item["blob"])
         key.multipart = None
         if "multipart" in item:
             upload = codec.new(FakeMultipart, item["multipart"]["state"])

@@ -231,9 +231,7 @@ def _restore(persistence: Persistence, patches: LocalPatches) -> list[str]:
     runs = persistence.states["glue"].end_interrupted()
     persistence.states["athena"].end_interrupted()
     persistence.sync()  # the ended runs, and the stored state as moto now holds it
-    live = persistence.states["s3"].live_blobs() | persistence.states["lambda"].blobs(
-        persistence.store.load("lambda")
-    )
+    live = persistence.states["s3"].live_blobs() | persistence.states["lambda"].live_blobs()
     persistence.store.remove_blobs(persistence.store.blob_names() - live)
     stepfunctions.watch(patches.ctx, lambda: persistence.changed("stepfunctions"))
     patches.glue.on_change = lambda: persistence.changed("glue")

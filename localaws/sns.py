@@ -81,6 +81,9 @@ class SnsDelivery:
         self.worker.stop()
 
 
+KEPT_SENT_MESSAGES = 100
+
+
 def install(ctx: Context) -> SnsDelivery:
     from moto.sns.models import Topic
 
@@ -90,6 +93,7 @@ def install(ctx: Context) -> SnsDelivery:
     # moto sends no email; record every message for the console inbox and mail email subscribers.
     def publish(self: Any, message: str, subject: str | None = None, *args: Any, **kwargs: Any) -> str:
         message_id = original_publish(self, message, subject, *args, **kwargs)
+        del self.sent_notifications[:-KEPT_SENT_MESSAGES]  # moto keeps every one; the inbox has them all
         delivery.published(self, message_id, message, subject, kwargs.get("message_attributes"),
                            kwargs.get("message_structure"))  # fmt: skip
         return message_id
@@ -106,7 +110,6 @@ class SnsState:
     """Topics (attributes, policy, tags) and subscriptions (endpoint, confirmation, filter policy)."""
 
     service = "sns"
-    KEPT_SENT_MESSAGES = 100  # moto keeps every published message in memory; the inbox file has them all
 
     def records(self) -> dict[tuple[str, str], str]:
         from moto.sns.models import sns_backends
@@ -115,7 +118,6 @@ class SnsState:
         for account, region, backend in each_backend(sns_backends):
             where = {"account": account, "region": region}
             for topic in list(backend.topics.values()):
-                del topic.sent_notifications[: -self.KEPT_SENT_MESSAGES]
                 state = codec.attributes(topic, ("sns_backend", "sent_notifications"))
                 records[("topic", topic.arn)] = codec.dumps({**where, "state": state})
             for subscription in list(backend.subscriptions.values()):

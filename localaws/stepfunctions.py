@@ -17,6 +17,7 @@ from localaws.plumbing import each_backend, log
 
 def install(ctx: Context) -> None:
     from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -57,6 +58,14 @@ def install(ctx: Context) -> None:
         return original_stop_execution(self)
 
     ctx.patcher.set(StepFunctionResponse, "stop_execution", stop_execution)
+    original_terminated = BaseExecutionWorkerCommunication.terminated
+
+    # moto puts no "Execution Status Change" event on EventBridge when an execution ends; AWS does.
+    def terminated(self: Any) -> None:
+        original_terminated(self)
+        status_changed(self.execution)
+
+    ctx.patcher.set(BaseExecutionWorkerCommunication, "terminated", terminated)
 
 
 # ------------------------------------------------------------------------------------------ durable state
@@ -90,12 +99,12 @@ class StepFunctionsState:
                     {"account": account, "region": region, **self._machine(machine)}
                 )
                 for execution in machine.executions:
-                    worker = execution.exec_worker
-                    length = len(worker.env.event_manager._history_event_list) if worker and worker.env else 0
+                    events = _event_manager(execution)
+                    length = len(events._history_event_list) if events else 0
                     token = (length, str(execution.exec_status), execution.stop_date)
                     records[("execution", execution.exec_arn)] = (
                         token,
-                        lambda m=machine, e=execution: json.dumps(self._execution(m, e, self._history(e))),
+                        lambda m=machine, e=execution: json.dumps(self._execution(m, e)),
                     )
         return records
 
@@ -108,18 +117,12 @@ class StepFunctionsState:
         return data
 
     @staticmethod
-    def _history(execution: Any) -> list[dict[str, Any]]:
-        worker = execution.exec_worker
-        if worker is None or worker.env is None:
-            return []
-        events = worker.env.event_manager
-        with events._mutex:
-            return list(events._history_event_list)
-
-    @staticmethod
-    def _execution(machine: Any, execution: Any, history: list[dict[str, Any]]) -> dict[str, Any]:
-        worker = execution.exec_worker
-        next_id = worker.env.event_manager._event_id_gen._next_id if worker and worker.env else 1
+    def _execution(machine: Any, execution: Any) -> dict[str, Any]:
+        history, next_id = [], 1
+        events = _event_manager(execution)
+        if events is not None:
+            with events._mutex:  # the worker thread may be adding one
+                history, next_id = list(events._history_event_list), events._event_id_gen._next_id
         return {
             "machine": machine.arn,
             "name": execution.name,
@@ -212,10 +215,9 @@ class StepFunctionsState:
         """Executions that were RUNNING when the process died end ABORTED with the restart cause (and the
         status change event goes out, so that the deployed rule sends the failure email)."""
         from moto.stepfunctions.parser.api import ExecutionStatus
-
-        ended = []
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+        ended = []
         for _, _, backend in each_backend(stepfunctions_parser_backends):
             for machine in backend.state_machines:
                 for execution in machine.executions:
@@ -224,6 +226,12 @@ class StepFunctionsState:
                         status_changed(execution)
                         ended.append(execution)
         return ended
+
+
+def _event_manager(execution: Any) -> Any:
+    """The execution's history (None before its worker has an environment)."""
+    worker = execution.exec_worker
+    return worker.env.event_manager if worker is not None and worker.env is not None else None
 
 
 def _program_state(data: dict[str, Any]) -> Any:
@@ -322,11 +330,10 @@ def watch(ctx: Context, on_change: Callable[[], None]) -> None:
         on_change()
         return event_id
 
-    # The status, stop date and output are set after the last event; AWS then tells EventBridge.
+    # The status, stop date and output are set after the last event: persist them too.
     def terminated(self: Any) -> None:
         original_terminated(self)
         on_change()
-        status_changed(self.execution)
 
     ctx.patcher.set(EventManager, "add_event", add_event)
     ctx.patcher.set(BaseExecutionWorkerCommunication, "terminated", terminated)

@@ -31,11 +31,11 @@ class Store:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
         self.blobs = self.state_dir / BLOBS
-        self.blobs.mkdir(parents=True, exist_ok=True)
         self.path = self.state_dir / DATABASE
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._check_format()  # before anything writes to it
+        self._check_format()  # before anything writes to the state dir
+        self.blobs.mkdir(exist_ok=True)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")  # fsync at every commit
         self._known: dict[str, dict[tuple[str, str], Hashable]] = {}  # the tokens of what is stored
@@ -43,9 +43,9 @@ class Store:
     def _check_format(self) -> None:
         try:
             (version,) = self._db.execute("PRAGMA user_version").fetchone()
-            tables = self._db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'records'").fetchone()[
-                0
-            ]
+            (tables,) = self._db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'records'"
+            ).fetchone()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StateFormatError(

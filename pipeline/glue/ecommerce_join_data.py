@@ -65,7 +65,8 @@ def require_java() -> str:
             "Java 17 is required for Spark and was not found (set JAVA_HOME or put java on PATH). "
             "Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"
         )
-    version = subprocess.run([str(java), "-version"], capture_output=True, text=True).stderr
+    # The java that Spark itself would start (JAVA_HOME or PATH), with a fixed argument.
+    version = subprocess.run([str(java), "-version"], capture_output=True, text=True).stderr  # noqa: S603
     match = re.search(r'version "(\d+)', version)
     if not match or int(match.group(1)) < 17:
         raise SystemExit(
