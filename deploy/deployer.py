@@ -472,6 +472,7 @@ class AthenaWorkgroup(Resource):
         return {
             "ResultConfiguration": {"OutputLocation": ctx.settings.athena_results_path},
             "EnforceWorkGroupConfiguration": True,
+            "BytesScannedCutoffPerQuery": ctx.settings.athena_bytes_scanned_cutoff,
         }
 
     def read(self, ctx: Context) -> dict[str, Any] | None:
@@ -491,6 +492,9 @@ class AthenaWorkgroup(Resource):
             differences.append(f"result location {location} → {ctx.settings.athena_results_path}")
         if config.get("EnforceWorkGroupConfiguration") is not True:
             differences.append("enforce workgroup configuration")
+        cutoff = config.get("BytesScannedCutoffPerQuery")
+        if cutoff != ctx.settings.athena_bytes_scanned_cutoff:
+            differences.append(f"bytes scanned cutoff {cutoff} → {ctx.settings.athena_bytes_scanned_cutoff}")
         if current.get("State", "ENABLED") != "ENABLED":
             differences.append("enable")
         return differences
@@ -511,6 +515,7 @@ class AthenaWorkgroup(Resource):
                 ConfigurationUpdates={
                     "ResultConfigurationUpdates": desired["ResultConfiguration"],
                     "EnforceWorkGroupConfiguration": True,
+                    "BytesScannedCutoffPerQuery": desired["BytesScannedCutoffPerQuery"],
                 },
             )
         except (ClientError, NotImplementedError) as exc:
@@ -525,11 +530,14 @@ class AthenaWorkgroup(Resource):
         )
 
     def create_detail(self, ctx: Context) -> str:
-        return f"results {ctx.settings.athena_results_path}"
+        cutoff = ctx.settings.athena_bytes_scanned_cutoff
+        return f"results {ctx.settings.athena_results_path}, scans at most {cutoff / 2**30:g} GiB per query"
 
     def describe(self, ctx: Context, current: dict[str, Any]) -> str:
-        location = current.get("Configuration", {}).get("ResultConfiguration", {}).get("OutputLocation")
-        return f"results {location}"
+        config = current.get("Configuration", {})
+        location = config.get("ResultConfiguration", {}).get("OutputLocation")
+        cutoff = config.get("BytesScannedCutoffPerQuery")
+        return f"results {location}" + (f", scans at most {cutoff / 2**30:g} GiB per query" if cutoff else "")
 
 
 @dataclass

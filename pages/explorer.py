@@ -166,7 +166,11 @@ if unavailable:
 
 # --- matching lines
 st.subheader("Matching lines")
-rows = preview(settings_key, run.run_id, filters, columns, settings)
+try:
+    rows = preview(settings_key, run.run_id, filters, columns, settings)
+except explorer.QueryError as exc:
+    st.error(f"Athena could not read the matching lines: {exc}")
+    st.stop()
 st.caption(
     f"The first {min(len(rows), explorer.ROWS_PREVIEW_LIMIT):,} of {lines:,} by order date. "
     f"Downloads hold up to {DOWNLOAD_LIMIT:,} lines."

@@ -17,14 +17,14 @@ from typing import Any, Literal
 
 import boto3
 import pandas as pd
-import sqlglot
 from sqlglot import exp
 
+from services import sql_guard
 from services.settings import Settings
+from services.uploads import human_size
 
 WRANGLER_SERVICES = ("s3", "athena", "glue", "sts")
-# Athena engine v3 is Trino; sqlglot's "athena" dialect reads queries as Trino and DDL as Hive.
-DIALECT = "athena"
+DIALECT = sql_guard.DIALECT
 SQL_BOX_MAX_ROWS = 10_000
 ROWS_PREVIEW_LIMIT = 1_000
 TOP_PRODUCTS = 15
@@ -35,11 +35,10 @@ ReturnedChoice = Literal["all", "returned", "not_returned"]
 
 
 class QueryError(Exception):
-    """An Athena query that failed, with Athena's reason."""
+    """An Athena query that failed, with Athena's reason (cleaned: see ``clean_reason``)."""
 
 
-class UnsafeQuery(ValueError):
-    """SQL that the SQL box refuses to run, with a message for the user."""
+UnsafeQuery = sql_guard.UnsafeQuery  # pages catch it from here, with QueryError
 
 
 # --- awswrangler and the published run -------------------------------------------------------------------
@@ -105,22 +104,44 @@ def published_run(settings: Settings, glue_client: Any) -> PublishedRun | None:
 def run_query(
     settings: Settings, session: boto3.Session, sql: str, params: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """One Athena query through awswrangler; ``params`` are SQL literals bound to the ``?`` marks."""
+    """One Athena query through awswrangler; ``params`` are SQL literals bound to the ``?`` marks.
+
+    The result file is sized before it is read: one over ``settings.query_result_max_bytes`` is refused, so
+    a wide result cannot exhaust the console's memory.
+    """
     configure_wrangler(settings)
     awswrangler = wr()
     try:
-        return awswrangler.athena.read_sql_query(
+        execution = awswrangler.athena.start_query_execution(
             sql,
             database=settings.database,
             workgroup=settings.athena_workgroup,
-            ctas_approach=False,
-            unload_approach=False,
             params=list(params) if params else None,
             paramstyle="qmark",
             boto3_session=session,
+            wait=True,
         )
-    except awswrangler.exceptions.QueryFailed as exc:
-        raise QueryError(str(exc)) from exc
+    except (awswrangler.exceptions.QueryFailed, awswrangler.exceptions.QueryCancelled) as exc:
+        raise QueryError(clean_reason(str(exc))) from exc
+    output = (execution.get("ResultConfiguration") or {}).get("OutputLocation")
+    if output:
+        size = awswrangler.s3.size_objects([output], boto3_session=session).get(output) or 0
+        if size > settings.query_result_max_bytes:
+            raise QueryError(
+                f"The result is {human_size(size)}, over the console's limit of "
+                f"{human_size(settings.query_result_max_bytes)}: select fewer columns or rows."
+            )
+    return awswrangler.athena.get_query_results(execution["QueryExecutionId"], boto3_session=session)
+
+
+# Where a reason names a file: S3 URIs (other queries' result files), local absolute paths.
+_S3_URI = re.compile(r"s3a?://[^\s'\"]+")
+_LOCAL_PATH = re.compile(r"(?<![\w:/])(?:/[\w.@%+=-]+){2,}/?")
+
+
+def clean_reason(reason: str) -> str:
+    """Athena's reason without file names: no local paths, no S3 locations of results or data."""
+    return _LOCAL_PATH.sub("<path>", _S3_URI.sub("<s3 location>", reason)).strip()
 
 
 # --- filters --------------------------------------------------------------------------------------------
@@ -354,71 +375,15 @@ def filtered_rows(
 
 # --- the SQL box ----------------------------------------------------------------------------------------
 
-# Anything that writes, changes the catalog or runs a command, wherever it sits in the tree.
-FORBIDDEN = (
-    exp.DDL, exp.DML, exp.Command, exp.Into, exp.Drop, exp.Alter, exp.Create, exp.Insert, exp.Update,
-    exp.Delete, exp.Merge, exp.TruncateTable, exp.Copy, exp.Describe, exp.Use, exp.Set, exp.Transaction,
-    exp.Commit, exp.Rollback, exp.Grant, exp.Revoke, exp.Cache, exp.Uncache, exp.Refresh, exp.Analyze,
-    exp.LoadData, exp.Pragma, exp.Kill, exp.Show, exp.Execute, exp.Declare,
-)  # fmt: skip
 
-
-def _kind(node: exp.Expression) -> str:
-    if isinstance(node, exp.Command):
-        return str(node.this).upper()
-    if isinstance(node, exp.Into):
-        return "SELECT … INTO"
-    return node.key.upper()
-
-
-def checked_select(sql: str, max_rows: int = SQL_BOX_MAX_ROWS) -> str:
-    """The SQL of exactly one read-only query (SELECT, WITH … SELECT, UNION/INTERSECT/EXCEPT of them) with a
-    LIMIT of at most ``max_rows``; raises ``UnsafeQuery`` with the reason otherwise."""
-    if not sql or not sql.strip().strip(";").strip():
-        raise UnsafeQuery("Enter one SELECT query.")
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
-    except sqlglot.errors.ParseError as exc:
-        errors = getattr(exc, "errors", None) or [{"description": str(exc)}]
-        first = errors[0]
-        where = f" (line {first['line']}, column {first['col']})" if first.get("line") else ""
-        raise UnsafeQuery(f"The SQL does not parse: {first.get('description')}{where}.") from None
-    if len(statements) != 1:
-        raise UnsafeQuery(
-            f"Only one statement is allowed, found {len(statements)}: remove the ';' and what follows it."
-        )
-    tree = statements[0]
-    if not isinstance(tree, exp.Select | exp.SetOperation | exp.Subquery):
-        raise UnsafeQuery(f"Only SELECT queries are allowed, not {_kind(tree)} statements.")
-    for node in tree.walk():
-        if isinstance(node, FORBIDDEN):
-            raise UnsafeQuery(f"Only read-only SELECT queries are allowed; found {_kind(node)} in the query.")
-        if isinstance(node, exp.Placeholder):
-            raise UnsafeQuery(
-                "Parameters (?) are not supported in the SQL box: write the values in the query."
-            )
-    _enforce_limit(tree, max_rows)
-    return tree.sql(dialect=DIALECT)
-
-
-def _enforce_limit(tree: exp.Query, max_rows: int) -> None:
-    """Add ``LIMIT max_rows`` when absent; lower a larger (or non-constant) LIMIT / FETCH FIRST."""
-    current = tree.args.get("limit")
-    if isinstance(current, exp.Fetch):
-        count = current.args.get("count")
-        tree.set("limit", None)
-        current = exp.Limit(expression=count) if count is not None else None
-    count = current.expression if isinstance(current, exp.Limit) else None
-    rows = int(count.this) if isinstance(count, exp.Literal) and count.is_int else None
-    if rows is None or rows > max_rows:
-        tree.set("limit", exp.Limit(expression=exp.Literal.number(max_rows)))
-    else:
-        tree.set("limit", exp.Limit(expression=exp.Literal.number(rows)))
+def checked_select(settings: Settings, sql: str, max_rows: int = SQL_BOX_MAX_ROWS) -> str:
+    """The SQL box's query as it will run, checked by ``services.sql_guard`` (raises ``UnsafeQuery``)."""
+    return sql_guard.checked_select(sql, settings.database, settings.table, max_rows)
 
 
 def run_select(settings: Settings, session: boto3.Session, sql: str, max_rows: int = SQL_BOX_MAX_ROWS):
     """The SQL box: check, limit and run. Returns (the SQL that ran, the rows)."""
-    safe = checked_select(sql, max_rows)
+    safe = checked_select(settings, sql, max_rows)
     return safe, run_query(settings, session, safe)
 
 

@@ -42,6 +42,10 @@ class Settings:
     database: str = "ecommerce_analytics"
     table: str = "joined_data"
     athena_workgroup: str = "ecommerce"
+    # Athena cancels a query of the workgroup that scans more than this (AWS minimum 10 MB).
+    athena_bytes_scanned_cutoff: int = 10 * 2**30
+    # The console refuses a query result file larger than this before reading it.
+    query_result_max_bytes: int = 100 * 2**20
 
     # Step Functions waits really sleep, so they are deploy-time settings: seconds locally, tens on AWS.
     file_wait_seconds: int = 2

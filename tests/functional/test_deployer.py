@@ -169,6 +169,8 @@ def test_catalog_workgroup_topics_and_subscriptions(deployed):
         "s3://ecommerce-processed/athena-results/"
     )
     assert group["Configuration"]["EnforceWorkGroupConfiguration"] is True
+    # A runaway query is cancelled by Athena itself, not only by the console (#9).
+    assert group["Configuration"]["BytesScannedCutoffPerQuery"] == 10 * 2**30
     sns = client("sns")
     for topic in ("etl-success-topic", "etl-failure-topic"):
         arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}"

@@ -11,8 +11,13 @@ import pytest
 import sqlglot
 
 from services import explorer
-from services.explorer import Filters, UnsafeQuery, checked_select, where_clause
+from services.explorer import Filters, UnsafeQuery, where_clause
 from services.settings import Settings
+
+
+def checked_select(sql: str, max_rows: int = explorer.SQL_BOX_MAX_ROWS) -> str:
+    return explorer.checked_select(Settings(), sql, max_rows)
+
 
 COLUMNS = ("order_id", "order_date", "region", "category", "segment", "sales", "profit", "is_returned",
            "order_year", "order_month")  # fmt: skip
@@ -194,3 +199,26 @@ def test_parquet_round_trips():
 
     assert back["product_name"][0] == '=HYPERLINK("http://x")'  # Parquet is data, not a spreadsheet
     assert back["profit"][0] == -41.5 and back["quantity"][0] == -1
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Unable to write the query results to s3://ecommerce-processed/athena-results/1b2c.csv: boom",
+        "IO Error: No files found that match the pattern "
+        '"/home/ops/console/.local-aws/athena-cache/ecommerce-processed/x.parquet"',
+        "HIVE_CANNOT_OPEN_SPLIT: Error opening s3a://other-bucket/secret/part-0.parquet",
+    ],
+)
+def test_error_text_names_no_files(reason):
+    cleaned = explorer.clean_reason(reason)
+
+    assert "s3://" not in cleaned and "s3a://" not in cleaned
+    assert ".local-aws" not in cleaned and "/home/ops" not in cleaned
+    assert cleaned.split(":")[0] == reason.split(":")[0]  # the kind of error stays
+
+
+def test_error_text_keeps_what_helps():
+    reason = "SYNTAX_ERROR: line 1:8: Column 'regoin' cannot be resolved; 1/2 done at 10:30"
+
+    assert explorer.clean_reason(reason) == reason

@@ -11,9 +11,11 @@ from datetime import date
 
 import pandas as pd
 import pytest
+import sqlglot
 
 from services import aws, explorer
 from tests.e2e.console.conftest import page
+from tests.unit.test_sql_guard import LEGITIMATE
 
 pytestmark = pytest.mark.spark
 
@@ -165,3 +167,62 @@ def test_filter_choices_and_month_view(console_env, seed_run, seed_lines):
     assert list(months["month"]) == ["2023-08"]
     assert int(months["lines"][0]) == len(seed_lines)
     assert months["return_rate"][0] == pytest.approx(seed_lines["is_returned"].mean())
+
+
+# --- the SQL box's guard against the real engine (#9)
+
+
+# The corpus is written for the US Superstore's columns; the seed table has fewer, so each maps to one
+# of the same kind.
+SEED_COLUMNS = {"region": "customer_id", "category": "product_id", "product_name": "product_id",
+                "sales": "order_month", "profit": "order_year"}  # fmt: skip
+
+
+def on_seed_columns(sql: str) -> str:
+    def rename(node):
+        if isinstance(node, sqlglot.exp.Column) and node.name in SEED_COLUMNS:
+            node.set("this", sqlglot.exp.to_identifier(SEED_COLUMNS[node.name]))
+        return node
+
+    return sqlglot.parse_one(sql, read="athena").transform(rename).sql(dialect="athena")
+
+
+@pytest.mark.parametrize("sql", LEGITIMATE)
+def test_the_legitimate_corpus_runs_on_athena(console_env, seed_run, sql):
+    settings = console_env
+
+    ran, result = explorer.run_select(settings, aws.session(settings), on_seed_columns(sql))
+
+    assert ran.endswith(f"LIMIT {explorer.SQL_BOX_MAX_ROWS}") or " LIMIT " in ran
+    assert isinstance(result, pd.DataFrame) and len(result.columns) > 0
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM hr.salaries",
+        "WITH a AS (SELECT * FROM information_schema.tables) SELECT * FROM a",
+        "SELECT * FROM joined_data, LATERAL read_parquet('.local-aws/athena-cache/*/*.parquet')",
+    ],
+)
+def test_sql_box_refuses_other_tables(console_env, seed_run, sql):
+    app = opened(console_env)
+
+    app.text_area(key="explorer_sql").set_value(sql)
+    app.button(key="explorer_run_sql").click().run()
+
+    (error,) = [e.value for e in app.error]
+    assert error.startswith("Query not run.") and ("published table" in error or "Table functions" in error)
+    assert "explorer_sql_result" not in app.session_state
+
+
+def test_a_result_over_the_byte_cap_is_refused_before_it_is_read(console_env, seed_run, monkeypatch):
+    monkeypatch.setenv("ECOMMERCE_QUERY_RESULT_MAX_BYTES", "20000")  # the page's own results are smaller
+    app = opened(console_env)
+
+    app.text_area(key="explorer_sql").set_value("SELECT order_id, repeat('x', 5000) AS wide FROM joined_data")
+    app.button(key="explorer_run_sql").click().run()
+
+    (error,) = [e.value for e in app.error]
+    assert "over the console's limit of" in error
+    assert "explorer_sql_result" not in app.session_state
