@@ -135,7 +135,7 @@ def run_query(
 
 
 # Where a reason names a file: S3 URIs (other queries' result files), local absolute paths.
-_S3_URI = re.compile(r"s3a?://[^\s'\"]+")
+_S3_URI = re.compile(r"s3a?://[^\s'\"]*[^\s'\".,:;)]")  # not the punctuation after it
 _LOCAL_PATH = re.compile(r"(?<![\w:/])(?:/[\w.@%+=-]+){2,}/?")
 
 

@@ -215,7 +215,13 @@ def test_error_text_names_no_files(reason):
 
     assert "s3://" not in cleaned and "s3a://" not in cleaned
     assert ".local-aws" not in cleaned and "/home/ops" not in cleaned
-    assert cleaned.split(":")[0] == reason.split(":")[0]  # the kind of error stays
+    assert cleaned.split(" ")[0] == reason.split(" ")[0]  # the kind of error stays
+
+
+def test_error_text_keeps_the_sentence_around_a_location():
+    cleaned = explorer.clean_reason("Unable to write the query results to s3://b/athena-results/1.csv: boom")
+
+    assert cleaned == "Unable to write the query results to <s3 location>: boom"
 
 
 def test_error_text_keeps_what_helps():
