@@ -141,8 +141,9 @@ def quality_section(reference: dict | None) -> None:
 
 def actions_section(described: dict) -> None:
     status = described["status"]
-    if not console.is_admin(settings):
-        st.caption("Stop, redrive and rerun are admin actions.")
+    visitor = console.current_access(settings)
+    if not visitor.is_admin:
+        st.caption(f"Stop, redrive and rerun are admin actions. {console.notice(visitor)}")
         return
     cols = st.columns(3)
     if status == "RUNNING" and cols[0].button("Stop run", key="stop", type="primary"):

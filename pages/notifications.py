@@ -14,6 +14,7 @@ KIND_MARK = {"success": "✅", "failure": "❌", "other": "✉️"}
 st.title("Notifications")
 
 if settings.target == "aws":
+    console.require_admin(settings)  # the subscribers' email addresses are personal data
     st.info(
         "On AWS there is no inbox: SNS emails every message to the addresses subscribed to "
         f"`{settings.success_topic}` and `{settings.failure_topic}`. Manage them on the Admin page."

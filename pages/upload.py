@@ -9,6 +9,8 @@ from services import console, uploads
 
 settings = console.frame()
 st.title("Upload")
+if not console.require_operator(settings):  # read-only console: says why
+    st.stop()
 st.caption(
     "Each team uploads its own export. An upload starts a run that joins the newest orders file with the "
     "newest returns file; when one of them is missing, the run waits for it. Files go from your browser "

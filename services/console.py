@@ -6,15 +6,20 @@ The only Streamlit-aware module in ``services/``; the other service modules are 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
 
-from services import aws, executions, explorer
+from services import access, aws, executions, explorer
 from services.settings import Settings
+
+# Characters Markdown (and Streamlit's extensions: :material/…:, $math$) give a meaning to.
+MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+\-.!|~:$]")
 
 
 def settings() -> Settings:
@@ -23,13 +28,13 @@ def settings() -> Settings:
 
 
 def frame() -> Settings:
-    """What every page calls first: sign-in when auth is configured, then the sidebar; the settings.
+    """What every page calls first: access control (sign-in when configured), then the sidebar.
 
     Pages call it, not Home.py: when a deep link is the first request after start-up, Streamlit runs the
     page file on its own (its ``pages/`` folder compatibility), and the page must still be guarded.
     """
-    require_login()
     current = settings()
+    require_access(current)
     sidebar(current)
     return current
 
@@ -58,48 +63,83 @@ def client(service: str, current: Settings | None = None) -> Any:
 # --- access ---------------------------------------------------------------------------------------------
 
 
-def auth_configured() -> bool:
-    """True when ``[auth]`` is in ``.streamlit/secrets.toml`` (OIDC login through ``st.login``)."""
+def _secrets() -> Any:
+    """``st.secrets``, or {} when there is no secrets file; one that does not parse: AuthConfigError."""
     try:
-        return "auth" in st.secrets
-    except (FileNotFoundError, KeyError, AttributeError):
-        return False
-    except Exception:  # st.secrets raises its own error when no secrets file exists at all
-        return False
+        "auth" in st.secrets  # noqa: B015 (parses the file)
+    except StreamlitSecretNotFoundError as exc:
+        if getattr(exc, "error_id", "") == "no-secrets-found":
+            return {}
+        raise access.AuthConfigError(str(exc)) from None
+    return st.secrets
+
+
+def auth_configured() -> bool:
+    """True when ``[auth]`` is in ``.streamlit/secrets.toml`` (OIDC sign-in through ``st.login``)."""
+    return access.auth_section(_secrets()) is not None
+
+
+def current_access(current: Settings | None = None) -> access.Access:
+    current = current or settings()
+    return access.decide(current, auth_configured(), st.user)
 
 
 def user_email() -> str | None:
-    if not auth_configured():
-        return None
-    user = st.user
-    return user.get("email") if user.get("is_logged_in") else None
+    return current_access().email
 
 
 def is_admin(current: Settings | None = None) -> bool:
-    """Without auth (the local default) everyone is admin; with auth, emails on the allow-list are."""
-    if not auth_configured():
-        return True
-    current = current or settings()
-    email = user_email()
-    return email is not None and email.lower() in {e.lower() for e in current.admin_emails}
+    return current_access(current).is_admin
 
 
-def require_login() -> None:
-    """With auth configured, stop the page until the user has logged in."""
-    if auth_configured() and not st.user.get("is_logged_in"):
+def require_access(current: Settings) -> None:
+    """Stop the page unless the visitor may use the console: a sign-in button, or the reason why not."""
+    try:
+        visitor = current_access(current)
+    except access.AuthConfigError as exc:
+        st.error(f"Sign-in is misconfigured, so the console stays closed: {exc}", icon="🚫")
+        st.stop()
+    if visitor.may_use:
+        return
+    if not st.user.get("is_logged_in"):
         st.info("Sign in to use the console.")
         st.button("Sign in", on_click=st.login, type="primary")
-        st.stop()
+    else:
+        st.error(notice(visitor), icon="🚫")
+        st.button("Sign out", on_click=st.logout)
+    st.stop()
 
 
 def require_admin(current: Settings | None = None) -> None:
     """Stop the page with a clear message unless the user may do admin work."""
-    if not is_admin(current):
+    visitor = current_access(current)
+    if not visitor.is_admin:
+        who = escape_markdown(visitor.email) if visitor.email else "You"
         st.error(
-            f"This page is for admins. {user_email() or 'You'} is not on the admin allow-list "
-            "(ECOMMERCE_ADMIN_EMAILS)."
+            f"This page is for admins. {who} is not on the admin allow-list (ECOMMERCE_ADMIN_EMAILS) "
+            f"with a verified email. {notice(visitor)}".strip()
         )
         st.stop()
+
+
+def require_operator(current: Settings | None = None) -> bool:
+    """False, with the reason shown, when the visitor may not upload or start runs."""
+    visitor = current_access(current)
+    if not visitor.may_operate:
+        st.warning(notice(visitor), icon="🔒")
+    return visitor.may_operate
+
+
+def notice(visitor: access.Access) -> str:
+    """The visitor's notice for Markdown: our own words, the email (from the identity provider) escaped."""
+    if not visitor.email:
+        return visitor.notice
+    return visitor.notice.replace(visitor.email, escape_markdown(visitor.email))
+
+
+def escape_markdown(text: str) -> str:
+    """Text shown literally by st.markdown & co. (values from files and users: no links, images, HTML)."""
+    return MARKDOWN_SPECIAL.sub(r"\\\g<0>", text)
 
 
 # --- sidebar --------------------------------------------------------------------------------------------
@@ -124,13 +164,13 @@ def sidebar(current: Settings | None = None) -> None:
         st.markdown(f"**{target_label(current)}**")
         ok, message = _connection_check(repr(current), current)
         (st.success if ok else st.error)(message, icon="✅" if ok else "🚫")
-        if auth_configured():
-            email = user_email()
-            if email:
-                st.caption(f"Signed in as {email}" + (" (admin)" if is_admin(current) else ""))
-                st.button("Sign out", on_click=st.logout)
-        else:
-            st.caption("Open console: no `[auth]` in `.streamlit/secrets.toml`, so everyone is admin.")
+        visitor = current_access(current)
+        if visitor.email:
+            role = " (admin)" if visitor.is_admin else ""
+            st.caption(f"Signed in as {escape_markdown(visitor.email)}{role}")
+            st.button("Sign out", on_click=st.logout)
+        if visitor.notice:
+            st.caption(notice(visitor))
 
 
 # --- shared short-lived reads ---------------------------------------------------------------------------

@@ -61,6 +61,10 @@ class Settings:
     keep_runs: int = 5
     notification_emails: tuple[str, ...] = field(default_factory=tuple)
     admin_emails: tuple[str, ...] = field(default_factory=tuple)
+    # With sign-in: who may use the console at all (emails and domains); empty = anyone who signs in.
+    allowed_users: tuple[str, ...] = field(default_factory=tuple)
+    # Without sign-in the AWS target is read-only; True opens it on purpose (ECOMMERCE_OPEN_CONSOLE=1).
+    open_console: bool = False
     # Origins the console is served from: the raw buckets accept the browser's presigned part uploads from
     # them (CORS). Add the console's address when it runs elsewhere.
     console_origins: tuple[str, ...] = ("http://127.0.0.1:8501", "http://localhost:8501")
@@ -131,6 +135,10 @@ def _coerce(type_name: str, raw: str) -> object:
         return int(raw)
     if type_name == "float":
         return float(raw)
+    if type_name == "bool":
+        if raw.strip().lower() not in ("1", "true", "yes", "0", "false", "no", ""):
+            raise ValueError(f"not a yes/no value: {raw!r} (use 1 or 0)")
+        return raw.strip().lower() in ("1", "true", "yes")
     if type_name.startswith("tuple"):
         return tuple(item.strip() for item in raw.split(",") if item.strip())
     return raw
