@@ -97,8 +97,13 @@ def upload_slot(kind: str) -> None:
     elif token in plans:
         st.caption("Uploading from your browser… keep this page open.")
     elif st.button(f"Upload {kind}", key=f"start-{kind}", type="primary"):
+        try:
+            plan = uploads.start_upload(s3, settings, result)
+        except uploads.UploadRefused as exc:
+            st.error(f"Refused: {exc}", icon="🚫")
+            return
         # Recorded before the rerun, so a double click finds the plan and does not start a second upload.
-        plans[token] = uploads.start_upload(s3, settings, result)
+        plans[token] = plan
         st.rerun()
 
 
