@@ -8,7 +8,7 @@ console completes the upload after checking the parts S3 received. Plain functio
 The browser's word is not trusted for size: ``start_upload`` issues URLs only for a file within
 ``Settings.max_upload_bytes`` (each URL signs its part's Content-Length, so S3 refuses a bigger body), and
 ``finish_upload`` checks the bytes S3 really holds before completing. Uploads that end any other way are
-aborted (``abort_upload``).
+aborted (``abort_upload``, ``abandon_plans``); the buckets' lifecycle rule aborts what is left after a day.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ import math
 import re
 import time
 import unicodedata
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
+
+from botocore.exceptions import ClientError
 
 from pipeline.glue import csv_profile
 from pipeline.lambdas import runs
@@ -238,19 +241,45 @@ def finish_upload(s3: Any, upload: DirectUpload) -> UploadResult:
             f"the upload of {upload.key} is {what} ({len(parts)} of {len(planned)} parts, "
             f"{received:,} of {upload.size:,} bytes); nothing was stored, upload the file again"
         )
-    # The ETags listed above: a part replaced since no longer matches, and S3 refuses to complete.
-    s3.complete_multipart_upload(
-        Bucket=upload.bucket,
-        Key=upload.key,
-        UploadId=upload.upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
-    )
+    try:
+        # The ETags listed above: a part replaced since no longer matches, and S3 refuses to complete.
+        s3.complete_multipart_upload(
+            Bucket=upload.bucket,
+            Key=upload.key,
+            UploadId=upload.upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
+        )
+    except ClientError as exc:
+        abort_upload(s3, upload)
+        raise UploadRefused(
+            f"S3 refused to complete the upload of {upload.key} ({exc}); it was aborted and nothing was "
+            "stored, upload the file again"
+        ) from exc
     etag = s3.head_object(Bucket=upload.bucket, Key=upload.key)["ETag"]
     return UploadResult(upload.kind, upload.bucket, upload.key, etag)
 
 
 def abort_upload(s3: Any, upload: DirectUpload) -> None:
-    s3.abort_multipart_upload(Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id)
+    """Abort the multipart upload and free its parts; one already aborted or completed is left as it is."""
+    try:
+        s3.abort_multipart_upload(Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
+
+
+def abandon_plans(
+    s3: Any, plans: MutableMapping[str, DirectUpload], kind: Kind, keep: str | None = None
+) -> list[DirectUpload]:
+    """Abort and forget the slot's uploads in ``plans`` (token → upload) except the one for ``keep``: the
+    user picked another file, or a new plan replaces them. Returns the aborted uploads."""
+    stale = [token for token, plan in plans.items() if plan.kind == kind and token != keep]
+    aborted = []
+    for token in stale:
+        plan = plans.pop(token)
+        abort_upload(s3, plan)
+        aborted.append(plan)
+    return aborted
 
 
 def newest_objects(s3: Any, settings: Settings) -> tuple[runs.S3Object | None, runs.S3Object | None]:

@@ -223,3 +223,50 @@ def test_parts_of_other_sizes_than_planned_are_refused(s3):
     with pytest.raises(uploads.UploadRefused, match="not the checked file"):
         uploads.finish_upload(client, upload)
     assert upload.upload_id not in in_flight(client, upload.bucket)
+
+
+def test_picking_another_file_aborts_the_slots_earlier_uploads(s3):
+    client, settings = s3
+    plans = {
+        "first": uploads.start_upload(client, settings, declared("orders", 100, "first.csv"), now=DAY),
+        "second": uploads.start_upload(client, settings, declared("orders", 100, "second.csv"), now=DAY),
+        "theirs": uploads.start_upload(client, settings, declared("returns", 100, "theirs.csv"), now=DAY),
+    }
+    first, second, theirs = plans["first"], plans["second"], plans["theirs"]
+
+    assert uploads.abandon_plans(client, plans, "orders", keep="second") == [first]
+    assert set(plans) == {"second", "theirs"}
+    assert first.upload_id not in in_flight(client, first.bucket)
+    assert second.upload_id in in_flight(client, second.bucket)
+    assert theirs.upload_id in in_flight(client, theirs.bucket)  # the other slot's upload is not touched
+
+    # A new plan replaces every earlier one of the slot.
+    assert uploads.abandon_plans(client, plans, "orders") == [second]
+    assert set(plans) == {"theirs"} and second.upload_id not in in_flight(client, second.bucket)
+    uploads.abort_upload(client, theirs)
+
+
+def test_aborting_twice_is_harmless(s3):
+    client, settings = s3
+    upload = uploads.start_upload(client, settings, declared("orders", 100), now=DAY)
+    uploads.abort_upload(client, upload)
+    uploads.abort_upload(client, upload)  # already aborted (or completed meanwhile): nothing left to free
+    assert upload.upload_id not in in_flight(client, upload.bucket)
+
+
+def test_a_part_replaced_before_completion_makes_s3_refuse_and_the_upload_is_aborted(s3):
+    client, settings = s3
+    upload = uploads.start_upload(client, settings, declared("orders", 10), now=DAY)
+    put_bodies(upload, [b"x" * 10])
+
+    def replace_part(**_):  # the browser PUTs other bytes of the same size after the console listed them
+        put_bodies(upload, [b"y" * 10])
+
+    client.meta.events.register_first("before-call.s3.CompleteMultipartUpload", replace_part)
+    try:
+        with pytest.raises(uploads.UploadRefused, match="S3 refused to complete .*aborted"):
+            uploads.finish_upload(client, upload)
+    finally:
+        client.meta.events.unregister("before-call.s3.CompleteMultipartUpload", replace_part)
+    assert upload.upload_id not in in_flight(client, upload.bucket)
+    assert "Contents" not in client.list_objects_v2(Bucket=upload.bucket, Prefix=upload.key)

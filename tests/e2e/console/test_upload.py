@@ -116,6 +116,26 @@ def in_flight(s3, bucket: str) -> set[str]:
     return {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
 
 
+def test_picking_another_file_aborts_the_previous_upload(console_env, sample_data, local_aws):
+    s3 = aws.client(local_aws.settings, "s3")
+    orders = (sample_data / "seed/ordercsv.csv").read_bytes()
+    app = page("upload.py").run()
+    first = pick(app, "orders", "first.csv", orders)
+    app.run()
+    app.button(key="start-orders").click().run()
+    plan = app.session_state["upload_plans"][first["token"]]
+    assert plan.upload_id in in_flight(s3, plan.bucket)
+
+    second = pick(app, "orders", "second.csv", orders)  # the user picks another file before it completes
+    app.run()
+    assert not app.exception, app.exception
+    assert plan.upload_id not in in_flight(s3, plan.bucket)  # aborted, not left for the lifecycle rule
+    assert first["token"] not in app.session_state["upload_plans"]
+    assert any("Cancelled the unfinished upload" in c.value for c in app.caption)
+    assert [b for b in app.button if b.key == "start-orders"], "the new file can be uploaded"
+    assert second["token"] not in app.session_state["upload_plans"]
+
+
 def test_a_file_over_the_size_limit_is_refused(console_env, sample_data, local_aws, monkeypatch):
     monkeypatch.setenv("ECOMMERCE_MAX_UPLOAD_BYTES", "100")
     s3 = aws.client(local_aws.settings, "s3")
