@@ -8,10 +8,11 @@ resource is read, compared with what the settings want, and created, updated or 
 * :func:`status` reports what exists;
 * :func:`down` deletes in reverse order and keeps the data (buckets, Glue database) unless asked.
 
-Resources, in dependency order: the four buckets, the Glue database, the Athena workgroup, the SNS topics
-and their email subscriptions, the IAM roles, the Glue script and extra-py-files zip, the Lambdas, the Glue
-job, the state machine, the EventBridge rule for interrupted runs, the S3 → Lambda invoke permissions and
-the S3 bucket notifications.
+Resources, in dependency order: the four buckets (with lifecycle rules: incomplete multipart uploads are
+aborted after a day, replaced raw versions expire after ``raw_noncurrent_version_days``), the Glue database,
+the Athena workgroup, the SNS topics and their email subscriptions, the IAM roles, the Glue script and
+extra-py-files zip, the Lambdas, the Glue job, the state machine, the EventBridge rule for interrupted runs,
+the S3 → Lambda invoke permissions and the S3 bucket notifications.
 
 Two things follow from the endpoint rather than from the target:
 
@@ -57,6 +58,12 @@ PUBLIC_ACCESS_BLOCK = {
     "BlockPublicPolicy": True,
     "RestrictPublicBuckets": True,
 }
+# Lifecycle rules this deployer owns (by ID); a bucket's other rules are kept.
+ABORT_UPLOADS_RULE = "abort-incomplete-multipart-uploads"
+NONCURRENT_RULE = "expire-noncurrent-versions"
+# A browser upload completes within the hour its part URLs live (services/uploads.URL_SECONDS); parts of one
+# that never completed (tab closed, console restarted) are billed until aborted.
+ABORT_INCOMPLETE_UPLOAD_DAYS = 1
 # New IAM roles take a few seconds to be assumable by Lambda and Step Functions on real AWS.
 PROPAGATION_SECONDS = 120.0
 
@@ -238,6 +245,55 @@ def upload_cors_rule(settings: Settings) -> dict[str, Any]:
     }
 
 
+def lifecycle_rules(settings: Settings, versioned: bool) -> list[dict[str, Any]]:
+    """Abort multipart uploads left incomplete; on versioned (raw) buckets, delete replaced versions after
+    ``raw_noncurrent_version_days`` (they stay restorable until then)."""
+    rules = [
+        {
+            "ID": ABORT_UPLOADS_RULE,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
+        }
+    ]
+    if versioned:
+        rules.append(
+            {
+                "ID": NONCURRENT_RULE,
+                "Status": "Enabled",
+                "Filter": {"Prefix": ""},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": settings.raw_noncurrent_version_days},
+            }
+        )
+    return rules
+
+
+def _lifecycle_essentials(rule: Mapping[str, Any]) -> tuple:
+    """What a rule does, whichever way the endpoint spells an empty filter."""
+    rule_filter = rule.get("Filter") or {}
+    return (
+        rule.get("ID"),
+        rule.get("Status"),
+        # Only a plain prefix counts as ours: tags, sizes or And in the filter make a rule to rewrite.
+        rule_filter.get("Prefix", rule.get("Prefix", "")) if set(rule_filter) <= {"Prefix"} else rule_filter,
+        (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation"),
+        (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays"),
+        bool(rule.get("Expiration") or rule.get("Transitions") or rule.get("NoncurrentVersionTransitions")),
+    )
+
+
+def _lifecycle_summary(rules: Iterable[Mapping[str, Any]]) -> str:
+    parts = []
+    for rule in rules:
+        if rule.get("Status") != "Enabled":
+            continue
+        if days := (rule.get("AbortIncompleteMultipartUpload") or {}).get("DaysAfterInitiation"):
+            parts.append(f"incomplete uploads aborted after {days} d")
+        if days := (rule.get("NoncurrentVersionExpiration") or {}).get("NoncurrentDays"):
+            parts.append(f"noncurrent versions expire after {days} d")
+    return ", ".join(parts)
+
+
 def _cors_essentials(rule: Mapping[str, Any]) -> tuple:
     return tuple(
         sorted(rule.get(k) or [])
@@ -341,6 +397,11 @@ class Bucket(Resource):
         except ClientError as exc:
             _absent_on(exc, "NoSuchCORSConfiguration")
             state["cors"] = []
+        try:
+            state["lifecycle"] = s3.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        except ClientError as exc:
+            _absent_on(exc, "NoSuchLifecycleConfiguration")
+            state["lifecycle"] = []
         return state
 
     def diff(self, ctx: Context, current: dict[str, Any]) -> list[str]:
@@ -358,6 +419,12 @@ class Bucket(Resource):
             _cors_essentials(upload_cors_rule(ctx.settings))
         ]:
             differences.append("CORS for browser uploads")
+        wanted_rules = lifecycle_rules(ctx.settings, self.versioned)
+        ours = {r["ID"] for r in wanted_rules}
+        if sorted(_lifecycle_essentials(r) for r in current["lifecycle"] if r.get("ID") in ours) != sorted(
+            _lifecycle_essentials(r) for r in wanted_rules
+        ):
+            differences.append(f"lifecycle: {_lifecycle_summary(wanted_rules)}")
         return differences
 
     @staticmethod
@@ -405,6 +472,14 @@ class Bucket(Resource):
             s3.put_bucket_cors(
                 Bucket=self.bucket, CORSConfiguration={"CORSRules": [upload_cors_rule(ctx.settings)]}
             )
+        if any(d.startswith("lifecycle") for d in differences):
+            wanted_rules = lifecycle_rules(ctx.settings, self.versioned)
+            ours = {r["ID"] for r in wanted_rules}
+            # One call replaces the whole configuration: keep the rules that are not ours.
+            others = [r for r in current["lifecycle"] if r.get("ID") not in ours]
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=self.bucket, LifecycleConfiguration={"Rules": [*others, *wanted_rules]}
+            )
 
     def delete(self, ctx: Context, current: Any) -> None:
         s3 = ctx.client("s3")
@@ -422,11 +497,14 @@ class Bucket(Resource):
     def create_detail(self, ctx: Context) -> str:
         tls = "TLS only" if ctx.tls else "no TLS-only policy: plain-HTTP endpoint"
         uploads = ", browser uploads" if self.browser_uploads else ""
-        return f"private, AES256, {tls}" + (", versioned" if self.versioned else "") + uploads
+        lifecycle = _lifecycle_summary(lifecycle_rules(ctx.settings, self.versioned))
+        versioned = ", versioned" if self.versioned else ""
+        return f"private, AES256, {tls}{versioned}{uploads}, {lifecycle}"
 
     def describe(self, ctx: Context, current: dict[str, Any]) -> str:
+        lifecycle = _lifecycle_summary(current["lifecycle"]) or "no lifecycle rules"
         return f"encryption {','.join(filter(None, current['encryption'])) or 'none'}, " + (
-            f"versioning {current['versioning'] or 'off'}"
+            f"versioning {current['versioning'] or 'off'}, {lifecycle}"
         )
 
 

@@ -76,13 +76,16 @@ def upload_slot(kind: str) -> None:
     if not picked:
         return
     token = picked["token"]
+    s3 = console.client("s3")
+    # Another file in the slot: the previous file's upload will never complete, abort it now.
+    for stale in uploads.abandon_plans(s3, plans, kind, keep=token):
+        st.caption(f"Cancelled the unfinished upload of `{stale.key}`.")
     result = check(kind, token, picked["name"], picked["size"], picked["rows"], picked["head"])
     if isinstance(result, str):
         st.error(f"Refused: {result}", icon="🚫")
         return
     show_check(result)
 
-    s3 = console.client("s3")
     plan = plans.get(token)
     if plan is not None and state.uploaded and state.uploaded.get("upload_id") == plan.upload_id:
         try:
@@ -99,8 +102,14 @@ def upload_slot(kind: str) -> None:
     elif token in plans:
         st.caption("Uploading from your browser… keep this page open.")
     elif st.button(f"Upload {kind}", key=f"start-{kind}", type="primary"):
+        uploads.abandon_plans(s3, plans, kind)  # a plan this one replaces is aborted, never left behind
+        try:
+            plan = uploads.start_upload(s3, settings, result)
+        except uploads.UploadRefused as exc:
+            st.error(f"Refused: {exc}", icon="🚫")
+            return
         # Recorded before the rerun, so a double click finds the plan and does not start a second upload.
-        plans[token] = uploads.start_upload(s3, settings, result)
+        plans[token] = plan
         st.rerun()
 
 

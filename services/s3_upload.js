@@ -2,6 +2,7 @@
 // 1. A file is chosen: send its name, size, first bytes (base64) and row count to Python ("picked").
 // 2. Python answers with presigned part URLs (data.plan): PUT each slice of the file, with a progress bar,
 //    then tell Python ("uploaded", or "failed" with the reason).
+// 3. Another file chosen meanwhile: stop sending the old one (Python aborts its multipart upload).
 
 const B64_CHUNK = 0x8000;
 
@@ -33,9 +34,10 @@ async function countRows(file) {
   return Math.max(records - 1, 0);
 }
 
-function putPart(url, blob, onProgress) {
+function putPart(root, url, blob, onProgress) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
+    root.request = request; // so that picking another file can cancel it
     request.open("PUT", url);
     request.upload.onprogress = (event) => onProgress(event.loaded);
     request.onload = () =>
@@ -43,6 +45,7 @@ function putPart(url, blob, onProgress) {
         ? resolve()
         : reject(new Error(`S3 answered ${request.status}: ${request.responseText.slice(0, 300)}`));
     request.onerror = () => reject(new Error("the network request to S3 failed (CORS or connection)"));
+    request.onabort = () => reject(new Error("cancelled"));
     request.send(blob);
   });
 }
@@ -55,8 +58,9 @@ async function upload(root, file, plan, setTriggerValue) {
   let sent = 0;
   try {
     for (let i = 0; i < plan.urls.length; i++) {
+      if (root.file !== file) return; // another file was chosen between two parts
       const part = file.slice(i * plan.part_size, (i + 1) * plan.part_size);
-      await putPart(plan.urls[i], part, (loaded) => {
+      await putPart(root, plan.urls[i], part, (loaded) => {
         bar.value = sent + loaded;
         status.textContent = `Uploading part ${i + 1} of ${plan.urls.length}…`;
       });
@@ -65,6 +69,7 @@ async function upload(root, file, plan, setTriggerValue) {
     status.textContent = "Uploaded; completing…";
     setTriggerValue("uploaded", { upload_id: plan.upload_id, bytes: sent });
   } catch (error) {
+    if (root.file !== file) return; // replaced by another file: nothing to report
     status.textContent = `Upload failed: ${error.message}`;
     setTriggerValue("failed", { upload_id: plan.upload_id, error: String(error.message || error) });
   }
@@ -80,6 +85,8 @@ export default function (component) {
     const file = input.files[0];
     if (!file) return;
     root.file = file;
+    if (root.request) root.request.abort(); // the previous file's upload, if one is running
+    root.querySelector("progress").hidden = true;
     status.textContent = `Reading ${file.name}…`;
     const head = new Uint8Array(await file.slice(0, data.head_bytes).arrayBuffer());
     const rows = await countRows(file);

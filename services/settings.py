@@ -68,11 +68,22 @@ class Settings:
     # Origins the console is served from: the raw buckets accept the browser's presigned part uploads from
     # them (CORS). Add the console's address when it runs elsewhere.
     console_origins: tuple[str, ...] = ("http://127.0.0.1:8501", "http://localhost:8501")
+    # The largest file the Upload page accepts: enforced when it issues part URLs and again on the bytes S3
+    # received before it completes the upload.
+    max_upload_bytes: int = 5 * 1024**3
+    # Replaced or deleted raw files stay restorable (versioning) this many days, then S3 deletes them.
+    raw_noncurrent_version_days: int = 90
     # Where the local AWS keeps its files (the notifications inbox); unused on AWS.
     local_state_dir: str = ".local-aws"
     # The local Athena (DuckDB) ends a query after this long, or when it needs more memory than this.
     local_query_timeout_seconds: float = 120.0
     local_query_memory_mb: int = 1024
+
+    def __post_init__(self) -> None:
+        # Fail closed: zero or less is a mistake in the settings, not "no limit".
+        for name in ("max_upload_bytes", "raw_noncurrent_version_days"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
 
     def bucket(self, base: str) -> str:
         if self.target == "local":

@@ -4,6 +4,11 @@ straight to S3 in parts.
 The console never holds the file: the browser (services/s3_upload.js) sends the first bytes and the row count
 for the check, and then PUTs the parts to presigned multipart-upload URLs that ``start_upload`` makes. The
 console completes the upload after checking the parts S3 received. Plain functions over boto3 clients.
+
+The browser's word is not trusted for size: ``start_upload`` issues URLs only for a file within
+``Settings.max_upload_bytes`` (each URL signs its part's Content-Length, so S3 refuses a bigger body), and
+``finish_upload`` checks the bytes S3 really holds before completing. Uploads that end any other way are
+aborted (``abort_upload``, ``abandon_plans``); the buckets' lifecycle rule aborts what is left after a day.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import math
 import re
 import time
 import unicodedata
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
+
+from botocore.exceptions import ClientError
 
 from pipeline.glue import csv_profile
 from pipeline.lambdas import runs
@@ -71,6 +79,7 @@ class DirectUpload:
     size: int
     part_size: int
     urls: tuple[str, ...]
+    max_bytes: int  # the size limit it was issued under; finish_upload holds the received bytes to it
 
     def for_browser(self) -> dict[str, Any]:
         return {"upload_id": self.upload_id, "part_size": self.part_size, "urls": list(self.urls)}
@@ -114,8 +123,24 @@ def object_key(kind: Kind, file_name: str, now: datetime | None = None) -> str:
     return f"uploads/{now:%Y/%m/%d}/{kind}-{safe_file_name(file_name)}"
 
 
+def too_large(name: str, size: int, settings: Settings) -> str | None:
+    """Why a file of ``size`` bytes (the browser's word) may not be uploaded, or None."""
+    if size < 0:
+        return f"{name}: the browser reported an impossible size ({size:,} bytes)"
+    if size > settings.max_upload_bytes:
+        return (
+            f"{name} is {human_size(size)} ({size:,} bytes); uploads are limited to "
+            f"{human_size(settings.max_upload_bytes)} ({settings.max_upload_bytes:,} bytes, "
+            "ECOMMERCE_MAX_UPLOAD_BYTES). Split the export into smaller files."
+        )
+    return None
+
+
 def check_head(kind: Kind, name: str, size: int, head: bytes, rows: int, settings: Settings) -> CheckedFile:
     """Profile the file's first bytes with the Glue job's own profiler; raise UploadRefused with a reason."""
+    refusal = too_large(name, size, settings)
+    if refusal:
+        raise UploadRefused(refusal)
     head = head[:PROFILE_HEAD_BYTES]
     try:
         profile = csv_profile.profile_bytes(
@@ -154,49 +179,107 @@ def part_size_for(size: int) -> int:
     return max(PART_BYTES, math.ceil(size / MAX_PARTS))
 
 
+def part_sizes(size: int, part_size: int) -> list[int]:
+    """The byte count of each part of a ``size``-byte file (one part for an empty file)."""
+    count = max(1, math.ceil(size / part_size))
+    return [min(part_size, size - number * part_size) for number in range(count)]
+
+
 def start_upload(
     s3: Any, settings: Settings, checked: CheckedFile, now: datetime | None = None
 ) -> DirectUpload:
-    """Create the multipart upload and one presigned PUT URL per part (at least one, for an empty tail)."""
+    """Create the multipart upload and one presigned PUT URL per part, for a file within the size limit.
+
+    Each URL signs its part's Content-Length: S3 refuses a body of any other size (the local AWS checks
+    signatures too; plain moto does not, which is why ``finish_upload`` checks the sizes again)."""
+    refusal = too_large(checked.name, checked.size, settings)
+    if refusal:  # checked again here: this is where URLs are issued, whatever made ``checked``
+        raise UploadRefused(refusal)
     bucket, key = bucket_for(checked.kind, settings), object_key(checked.kind, checked.name, now)
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="text/csv")["UploadId"]
     part_size = part_size_for(checked.size)
+    sizes = part_sizes(checked.size, part_size)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="text/csv")["UploadId"]
     urls = tuple(
         s3.generate_presigned_url(
             "upload_part",
-            Params={"Bucket": bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "UploadId": upload_id,
+                "PartNumber": number,
+                "ContentLength": length,
+            },
             ExpiresIn=URL_SECONDS,
         )
-        for number in range(1, max(1, math.ceil(checked.size / part_size)) + 1)
+        for number, length in enumerate(sizes, start=1)
     )
-    return DirectUpload(checked.kind, bucket, key, upload_id, checked.size, part_size, urls)
+    return DirectUpload(
+        checked.kind, bucket, key, upload_id, checked.size, part_size, urls, settings.max_upload_bytes
+    )
 
 
 def finish_upload(s3: Any, upload: DirectUpload) -> UploadResult:
-    """Complete the upload once S3 holds every part with the expected sizes; otherwise abort it."""
+    """Complete the upload once S3 holds every part with its planned size, within the size limit; otherwise
+    abort it and refuse. The bytes counted are the parts S3 lists, not what the browser says it sent."""
     pages = s3.get_paginator("list_parts").paginate(
         Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id
     )
     parts = sorted((p for page in pages for p in page.get("Parts", [])), key=lambda p: p["PartNumber"])
     received = sum(p["Size"] for p in parts)
-    if [p["PartNumber"] for p in parts] != list(range(1, len(upload.urls) + 1)) or received != upload.size:
+    if received > upload.max_bytes:
         abort_upload(s3, upload)
         raise UploadRefused(
-            f"the upload of {upload.key} is incomplete ({len(parts)} of {len(upload.urls)} parts, "
+            f"the upload of {upload.key} holds {human_size(received)} ({received:,} bytes), more than the "
+            f"limit of {human_size(upload.max_bytes)} ({upload.max_bytes:,} bytes); it was aborted and "
+            "nothing was stored"
+        )
+    planned = part_sizes(upload.size, upload.part_size)
+    if [(p["PartNumber"], p["Size"]) for p in parts] != list(enumerate(planned, start=1)):
+        abort_upload(s3, upload)
+        what = "incomplete" if received < upload.size or len(parts) < len(planned) else "not the checked file"
+        raise UploadRefused(
+            f"the upload of {upload.key} is {what} ({len(parts)} of {len(planned)} parts, "
             f"{received:,} of {upload.size:,} bytes); nothing was stored, upload the file again"
         )
-    s3.complete_multipart_upload(
-        Bucket=upload.bucket,
-        Key=upload.key,
-        UploadId=upload.upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
-    )
+    try:
+        # The ETags listed above: a part replaced since no longer matches, and S3 refuses to complete.
+        s3.complete_multipart_upload(
+            Bucket=upload.bucket,
+            Key=upload.key,
+            UploadId=upload.upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
+        )
+    except ClientError as exc:
+        abort_upload(s3, upload)
+        raise UploadRefused(
+            f"S3 refused to complete the upload of {upload.key} ({exc}); it was aborted and nothing was "
+            "stored, upload the file again"
+        ) from exc
     etag = s3.head_object(Bucket=upload.bucket, Key=upload.key)["ETag"]
     return UploadResult(upload.kind, upload.bucket, upload.key, etag)
 
 
 def abort_upload(s3: Any, upload: DirectUpload) -> None:
-    s3.abort_multipart_upload(Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id)
+    """Abort the multipart upload and free its parts; one already aborted or completed is left as it is."""
+    try:
+        s3.abort_multipart_upload(Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise
+
+
+def abandon_plans(
+    s3: Any, plans: MutableMapping[str, DirectUpload], kind: Kind, keep: str | None = None
+) -> list[DirectUpload]:
+    """Abort and forget the slot's uploads in ``plans`` (token → upload) except the one for ``keep``: the
+    user picked another file, or a new plan replaces them. Returns the aborted uploads."""
+    stale = [token for token, plan in plans.items() if plan.kind == kind and token != keep]
+    aborted = []
+    for token in stale:
+        plan = plans.pop(token)
+        abort_upload(s3, plan)
+        aborted.append(plan)
+    return aborted
 
 
 def newest_objects(s3: Any, settings: Settings) -> tuple[runs.S3Object | None, runs.S3Object | None]:

@@ -160,6 +160,70 @@ def test_buckets_are_private_encrypted_tls_only_and_raw_ones_versioned(deployed)
                 s3.get_bucket_cors(Bucket=bucket)
 
 
+def test_buckets_abort_incomplete_uploads_and_raw_ones_expire_replaced_versions(deployed):
+    s3 = client("s3")
+    abort = {
+        "ID": "abort-incomplete-multipart-uploads",
+        "Filter": {"Prefix": ""},
+        "Status": "Enabled",
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+    }
+    noncurrent = {
+        "ID": "expire-noncurrent-versions",
+        "Filter": {"Prefix": ""},
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+    }
+    for bucket in BUCKETS:
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert rules == ([abort, noncurrent] if bucket in RAW else [abort]), bucket
+    planned = {c.resource: c.detail for c in deployer.plan(deployed)}
+    assert planned["s3 bucket ecommerce-orders-raw"] == "up to date"
+    status = {row["resource"]: row["detail"] for row in deployer.status(deployed)}
+    assert status["s3 bucket ecommerce-orders-raw"].endswith(
+        "incomplete uploads aborted after 1 d, noncurrent versions expire after 90 d"
+    )
+    assert status["s3 bucket ecommerce-processed"].endswith("incomplete uploads aborted after 1 d")
+
+
+def test_plan_lists_the_lifecycle_rules(aws, settings):
+    planned = {c.resource: c.detail for c in deployer.plan(settings)}
+    assert planned["s3 bucket ecommerce-returns-raw"].endswith(
+        "versioned, browser uploads, incomplete uploads aborted after 1 d, "
+        "noncurrent versions expire after 90 d"
+    )
+    assert planned["s3 bucket ecommerce-glue-scripts"].endswith(", incomplete uploads aborted after 1 d")
+
+
+def test_lifecycle_drift_is_repaired_and_other_rules_are_kept(deployed):
+    s3 = client("s3")
+    theirs = {
+        "ID": "archive-after-a-year",
+        "Filter": {"Prefix": "archive/"},
+        "Status": "Enabled",
+        "Expiration": {"Days": 365},
+    }
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="ecommerce-orders-raw", LifecycleConfiguration={"Rules": [theirs]}
+    )
+    s3.delete_bucket_lifecycle(Bucket="ecommerce-processed")
+    planned = {c.resource: c.detail for c in deployer.plan(deployed) if c.action != "none"}
+    assert planned == {
+        "s3 bucket ecommerce-orders-raw": (
+            "lifecycle: incomplete uploads aborted after 1 d, noncurrent versions expire after 90 d"
+        ),
+        "s3 bucket ecommerce-processed": "lifecycle: incomplete uploads aborted after 1 d",
+    }
+    deployer.up(deployed)
+    assert actions(deployer.plan(deployed)) == {}
+    rules = s3.get_bucket_lifecycle_configuration(Bucket="ecommerce-orders-raw")["Rules"]
+    assert [r["ID"] for r in rules] == [
+        "archive-after-a-year",
+        "abort-incomplete-multipart-uploads",
+        "expire-noncurrent-versions",
+    ]
+
+
 def test_catalog_workgroup_topics_and_subscriptions(deployed):
     assert (
         client("glue").get_database(Name="ecommerce_analytics")["Database"]["Name"] == "ecommerce_analytics"
@@ -314,6 +378,11 @@ def test_up_twice_changes_nothing_the_second_time(deployed):
         ({"glue_workers": 5}, {"glue job ecommerce_join_data": "update"}, "NumberOfWorkers 2 → 5"),
         ({"keep_runs": 9}, {f"lambda {f}": "update" for f in FUNCTIONS}, "environment KEEP_RUNS"),
         ({"file_wait_seconds": 7}, {"state machine ETL-StepFunction-Controller": "update"}, "definition"),
+        (
+            {"raw_noncurrent_version_days": 30},
+            {f"s3 bucket {bucket}": "update" for bucket in RAW},
+            "noncurrent versions expire after 30 d",
+        ),
         (
             {"processed_bucket_base": "ecommerce-curated"},
             {
@@ -650,7 +719,10 @@ def test_status_reports_what_exists(aws, settings):
     rows = deployer.status(settings)
     assert len(rows) == RESOURCE_COUNT and all(row["exists"] for row in rows)
     details = {row["resource"]: row["detail"] for row in rows}
-    assert details["s3 bucket ecommerce-orders-raw"] == "encryption AES256, versioning Enabled"
+    assert details["s3 bucket ecommerce-orders-raw"] == (
+        "encryption AES256, versioning Enabled, incomplete uploads aborted after 1 d, "
+        "noncurrent versions expire after 90 d"
+    )
     assert details["glue job ecommerce_join_data"].startswith("Glue 5.0, 2 × G.1X")
     assert "managed policies: none" in details["iam role ecommerce-on-upload-role"]
     client("s3").delete_public_access_block(Bucket="ecommerce-processed")
@@ -672,7 +744,8 @@ def test_cli_plan_up_status_and_confirmed_down(aws):
     assert cli.main(["up", "--target", "aws"], out=out) == 0
     lines = out.getvalue().splitlines()
     assert lines[1] == (
-        "create s3 bucket ecommerce-orders-raw  (private, AES256, TLS only, versioned, browser uploads)"
+        "create s3 bucket ecommerce-orders-raw  (private, AES256, TLS only, versioned, browser uploads, "
+        "incomplete uploads aborted after 1 d, noncurrent versions expire after 90 d)"
     )
     assert lines[-1] == f"up: {RESOURCE_COUNT - 2} create, 0 unchanged"
 

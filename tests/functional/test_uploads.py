@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 
@@ -75,6 +77,17 @@ def test_a_header_without_rows_is_refused():
         check("orders", b"Order ID,Order Date\n", rows=0)
 
 
+def test_the_default_upload_limit_is_5_gib():
+    assert Settings().max_upload_bytes == 5 * 2**30
+
+
+def test_a_file_over_the_limit_is_refused_by_the_check():
+    small = dataclasses.replace(SETTINGS, max_upload_bytes=len(ORDERS) - 1)
+    with pytest.raises(uploads.UploadRefused, match=r"is 80 B .*uploads are limited to 79 B .*ECOMMERCE_MAX"):
+        uploads.check_head("orders", "big.csv", len(ORDERS), ORDERS, 2, small)
+    assert uploads.check_head("orders", "ok.csv", len(ORDERS), ORDERS, 2, SETTINGS).size == len(ORDERS)
+
+
 def test_part_size_stays_within_s3s_part_count():
     assert uploads.part_size_for(10) == uploads.PART_BYTES
     assert uploads.part_size_for(200 * 2**30) * uploads.MAX_PARTS >= 200 * 2**30
@@ -104,16 +117,29 @@ def moto_url():
 def s3(moto_url, fake_aws_env):
     settings = Settings(target="local", endpoint_url=moto_url)
     client = aws.client(settings, "s3")
-    bucket = settings.orders_bucket
-    if bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
-        client.create_bucket(Bucket=bucket)
+    for bucket in (settings.orders_bucket, settings.returns_bucket):
+        if bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+            client.create_bucket(Bucket=bucket)
     return client, settings
+
+
+def in_flight(client, bucket: str) -> set[str]:
+    return {u["UploadId"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+
+
+def declared(kind: str, size: int, name: str = "declared.csv") -> uploads.CheckedFile:
+    """A checked file whose size is whatever the browser declared (the page keeps it in session state)."""
+    return dataclasses.replace(check(kind, ORDERS if kind == "orders" else RETURNS, name=name), size=size)
 
 
 def put_parts(upload: uploads.DirectUpload, data: bytes, parts: int | None = None) -> None:
     """What services/s3_upload.js does: PUT each slice of the file to its presigned URL."""
-    for number, url in enumerate(upload.urls[:parts]):
-        body = data[number * upload.part_size : (number + 1) * upload.part_size]
+    slices = [data[n * upload.part_size : (n + 1) * upload.part_size] for n in range(len(upload.urls))]
+    put_bodies(upload, slices[:parts])
+
+
+def put_bodies(upload: uploads.DirectUpload, bodies: list[bytes]) -> None:
+    for url, body in zip(upload.urls, bodies, strict=False):
         request = urllib.request.Request(
             url, data=body, method="PUT", headers={"Content-Type": "application/octet-stream"}
         )  # urllib's default form content type would make the server parse the part as a form
@@ -149,3 +175,98 @@ def test_an_incomplete_upload_is_aborted_and_stores_nothing(s3):
         uploads.finish_upload(client, upload)
     assert "Contents" not in client.list_objects_v2(Bucket=upload.bucket, Prefix=upload.key)
     assert not client.list_multipart_uploads(Bucket=upload.bucket).get("Uploads")
+
+
+@pytest.mark.parametrize(
+    ("limit", "size"),
+    [(10 * 2**20, 20 * 2**20), (None, 2**40)],  # a small setting; the 5 GiB default against a 1 TiB claim
+)
+def test_no_part_urls_for_a_file_over_the_limit(s3, limit, size):
+    client, settings = s3
+    if limit is not None:
+        settings = dataclasses.replace(settings, max_upload_bytes=limit)
+    before = in_flight(client, settings.orders_bucket)
+    with pytest.raises(uploads.UploadRefused, match="uploads are limited to"):
+        uploads.start_upload(client, settings, declared("orders", size), now=DAY)
+    assert in_flight(client, settings.orders_bucket) == before  # no multipart upload was even created
+
+
+def test_part_urls_are_only_what_the_size_needs_and_sign_each_parts_length(s3):
+    client, settings = s3
+    size = 2 * uploads.PART_BYTES + 5
+    upload = uploads.start_upload(client, settings, declared("orders", size), now=DAY)
+    queries = [urllib.parse.parse_qs(urllib.parse.urlsplit(url).query) for url in upload.urls]
+    # S3 checks a signed Content-Length: a part's URL takes a body of exactly that part's size.
+    assert [q["X-Amz-SignedHeaders"] for q in queries] == [["content-length;host"]] * 3
+    assert upload.max_bytes == settings.max_upload_bytes
+    assert uploads.part_sizes(size, upload.part_size) == [uploads.PART_BYTES, uploads.PART_BYTES, 5]
+    uploads.abort_upload(client, upload)
+
+
+def test_completion_counts_the_bytes_s3_holds_and_aborts_over_the_limit(s3):
+    client, settings = s3
+    settings = dataclasses.replace(settings, max_upload_bytes=10 * 2**20)
+    size = 9 * 2**20  # two parts: 8 MiB and 1 MiB
+    upload = uploads.start_upload(client, settings, declared("orders", size, "liar.csv"), now=DAY)
+    # The browser sends more than it declared (plain moto does not check the signed Content-Length).
+    put_bodies(upload, [b"x" * uploads.PART_BYTES, b"y" * (3 * 2**20)])
+    with pytest.raises(uploads.UploadRefused, match=r"holds 11\.0 MB .*more than the limit of 10\.0 MB"):
+        uploads.finish_upload(client, upload)
+    assert upload.upload_id not in in_flight(client, upload.bucket)  # aborted: its parts are freed
+    assert "Contents" not in client.list_objects_v2(Bucket=upload.bucket, Prefix=upload.key)
+
+
+def test_parts_of_other_sizes_than_planned_are_refused(s3):
+    client, settings = s3
+    upload = uploads.start_upload(client, settings, declared("orders", uploads.PART_BYTES + 10), now=DAY)
+    put_bodies(upload, [b"x" * 10, b"y" * uploads.PART_BYTES])  # the right total, cut differently
+    with pytest.raises(uploads.UploadRefused, match="not the checked file"):
+        uploads.finish_upload(client, upload)
+    assert upload.upload_id not in in_flight(client, upload.bucket)
+
+
+def test_picking_another_file_aborts_the_slots_earlier_uploads(s3):
+    client, settings = s3
+    plans = {
+        "first": uploads.start_upload(client, settings, declared("orders", 100, "first.csv"), now=DAY),
+        "second": uploads.start_upload(client, settings, declared("orders", 100, "second.csv"), now=DAY),
+        "theirs": uploads.start_upload(client, settings, declared("returns", 100, "theirs.csv"), now=DAY),
+    }
+    first, second, theirs = plans["first"], plans["second"], plans["theirs"]
+
+    assert uploads.abandon_plans(client, plans, "orders", keep="second") == [first]
+    assert set(plans) == {"second", "theirs"}
+    assert first.upload_id not in in_flight(client, first.bucket)
+    assert second.upload_id in in_flight(client, second.bucket)
+    assert theirs.upload_id in in_flight(client, theirs.bucket)  # the other slot's upload is not touched
+
+    # A new plan replaces every earlier one of the slot.
+    assert uploads.abandon_plans(client, plans, "orders") == [second]
+    assert set(plans) == {"theirs"} and second.upload_id not in in_flight(client, second.bucket)
+    uploads.abort_upload(client, theirs)
+
+
+def test_aborting_twice_is_harmless(s3):
+    client, settings = s3
+    upload = uploads.start_upload(client, settings, declared("orders", 100), now=DAY)
+    uploads.abort_upload(client, upload)
+    uploads.abort_upload(client, upload)  # already aborted (or completed meanwhile): nothing left to free
+    assert upload.upload_id not in in_flight(client, upload.bucket)
+
+
+def test_a_part_replaced_before_completion_makes_s3_refuse_and_the_upload_is_aborted(s3):
+    client, settings = s3
+    upload = uploads.start_upload(client, settings, declared("orders", 10), now=DAY)
+    put_bodies(upload, [b"x" * 10])
+
+    def replace_part(**_):  # the browser PUTs other bytes of the same size after the console listed them
+        put_bodies(upload, [b"y" * 10])
+
+    client.meta.events.register_first("before-call.s3.CompleteMultipartUpload", replace_part)
+    try:
+        with pytest.raises(uploads.UploadRefused, match="S3 refused to complete .*aborted"):
+            uploads.finish_upload(client, upload)
+    finally:
+        client.meta.events.unregister("before-call.s3.CompleteMultipartUpload", replace_part)
+    assert upload.upload_id not in in_flight(client, upload.bucket)
+    assert "Contents" not in client.list_objects_v2(Bucket=upload.bucket, Prefix=upload.key)

@@ -8,6 +8,7 @@ presigned URLs the page made. The browser test (tests/browser) runs the real scr
 from __future__ import annotations
 
 import base64
+import urllib.error
 import urllib.request
 import uuid
 
@@ -109,3 +110,59 @@ def test_a_failed_browser_upload_is_aborted(console_env, seed_run, sample_data, 
     assert any("The upload failed: the network request to S3 failed" in e for e in errors(app)), errors(app)
     uploads_in_flight = s3.list_multipart_uploads(Bucket=plan.bucket).get("Uploads", [])
     assert plan.upload_id not in {u["UploadId"] for u in uploads_in_flight}
+
+
+def in_flight(s3, bucket: str) -> set[str]:
+    return {u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+
+
+def test_picking_another_file_aborts_the_previous_upload(console_env, sample_data, local_aws):
+    s3 = aws.client(local_aws.settings, "s3")
+    orders = (sample_data / "seed/ordercsv.csv").read_bytes()
+    app = page("upload.py").run()
+    first = pick(app, "orders", "first.csv", orders)
+    app.run()
+    app.button(key="start-orders").click().run()
+    plan = app.session_state["upload_plans"][first["token"]]
+    assert plan.upload_id in in_flight(s3, plan.bucket)
+
+    second = pick(app, "orders", "second.csv", orders)  # the user picks another file before it completes
+    app.run()
+    assert not app.exception, app.exception
+    assert plan.upload_id not in in_flight(s3, plan.bucket)  # aborted, not left for the lifecycle rule
+    assert first["token"] not in app.session_state["upload_plans"]
+    assert any("Cancelled the unfinished upload" in c.value for c in app.caption)
+    assert [b for b in app.button if b.key == "start-orders"], "the new file can be uploaded"
+    assert second["token"] not in app.session_state["upload_plans"]
+
+
+def test_a_file_over_the_size_limit_is_refused(console_env, sample_data, local_aws, monkeypatch):
+    monkeypatch.setenv("ECOMMERCE_MAX_UPLOAD_BYTES", "100")
+    s3 = aws.client(local_aws.settings, "s3")
+    before = in_flight(s3, local_aws.settings.orders_bucket)
+    app = page("upload.py").run()
+    pick(app, "orders", "ordercsv.csv", (sample_data / "seed/ordercsv.csv").read_bytes())
+    app.run()
+    assert not app.exception, app.exception
+    assert any("uploads are limited to 100 B" in e for e in errors(app)), errors(app)
+    assert not [b for b in app.button if b.key == "start-orders"]
+    assert in_flight(s3, local_aws.settings.orders_bucket) == before
+
+
+def test_a_part_url_takes_only_its_parts_size(console_env, sample_data, local_aws):
+    """The local AWS checks presigned signatures, and each part URL signs its Content-Length, as on AWS."""
+    s3 = aws.client(local_aws.settings, "s3")
+    orders = (sample_data / "seed/ordercsv.csv").read_bytes()
+    app = page("upload.py").run()
+    picked = pick(app, "orders", "ordercsv.csv", orders)
+    app.run()
+    app.button(key="start-orders").click().run()
+    plan = app.session_state["upload_plans"][picked["token"]]
+    request = urllib.request.Request(
+        plan.urls[0], data=orders + b"more", method="PUT", headers={"Content-Type": "text/csv"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 403 and b"SignatureDoesNotMatch" in refused.value.read()
+    assert not s3.list_parts(Bucket=plan.bucket, Key=plan.key, UploadId=plan.upload_id).get("Parts")
+    uploads.abort_upload(s3, plan)
