@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import botocore.exceptions
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from services import console, explorer
@@ -52,25 +51,6 @@ def download_buttons(name: str, frame: pd.DataFrame | None, key: str, rows=None)
     )  # fmt: skip
 
 
-def chart(key: str, frame: pd.DataFrame):
-    if key in ("category", "sub_category", "region"):
-        figure = px.bar(frame, x=key, y="return_rate", hover_data=["lines", "returned_lines"])
-    elif key == "month":
-        figure = px.line(
-            frame, x="month", y="return_rate", markers=True, hover_data=["lines", "returned_lines"]
-        )
-        figure.update_xaxes(dtick="M1", tickformat="%b %Y")  # whole months, also for a single point
-    elif key == "top_products":
-        figure = px.bar(frame, x="returned_lines", y="product_name", orientation="h")
-        figure.update_yaxes(autorange="reversed", title=None)
-    else:  # lost
-        figure = px.bar(frame, x="category", y=["sales_lost", "profit_lost"], barmode="group")
-    if "return_rate" in frame:
-        figure.update_yaxes(tickformat=".0%", title="return rate")
-    figure.update_layout(margin={"t": 10, "b": 10}, height=360)
-    return figure
-
-
 st.title("Explorer")
 
 try:
@@ -95,7 +75,7 @@ columns = run.columns
 try:
     options = choices(settings_key, run.run_id, columns, settings)
 except explorer.QueryError as exc:
-    st.error(f"Athena could not read the table: {exc}")
+    st.error(f"Athena could not read the table: {console.escape_markdown(str(exc))}")
     st.stop()
 
 with st.container(border=True):
@@ -128,7 +108,7 @@ filters = explorer.Filters.of(start, end, RETURNED_CHOICES[returned], **chosen)
 try:
     totals = summary(settings_key, run.run_id, filters, columns, settings)
 except explorer.QueryError as exc:
-    st.error(f"Athena could not run the query: {exc}")
+    st.error(f"Athena could not run the query: {console.escape_markdown(str(exc))}")
     st.stop()
 lines, returned_lines = int(totals["lines"]), int(totals["returned_lines"] or 0)
 metrics = st.columns(5)
@@ -148,12 +128,12 @@ if views and lines:
             try:
                 frame = view(settings_key, run.run_id, spec.key, filters, columns, settings)
             except explorer.QueryError as exc:
-                st.error(f"Athena could not run this view: {exc}")
+                st.error(f"Athena could not run this view: {console.escape_markdown(str(exc))}")
                 continue
             if frame.empty:
                 st.info("No lines match the filters.")
                 continue
-            st.plotly_chart(chart(spec.key, frame), key=f"explorer_chart_{spec.key}")
+            st.plotly_chart(explorer.chart(spec.key, frame), key=f"explorer_chart_{spec.key}")
             st.dataframe(frame, hide_index=True)
             download_buttons(spec.key, frame, key=f"explorer_view_{spec.key}")
 unavailable = explorer.missing_views(columns)
@@ -169,7 +149,7 @@ st.subheader("Matching lines")
 try:
     rows = preview(settings_key, run.run_id, filters, columns, settings)
 except explorer.QueryError as exc:
-    st.error(f"Athena could not read the matching lines: {exc}")
+    st.error(f"Athena could not read the matching lines: {console.escape_markdown(str(exc))}")
     st.stop()
 st.caption(
     f"The first {min(len(rows), explorer.ROWS_PREVIEW_LIMIT):,} of {lines:,} by order date. "
@@ -202,9 +182,9 @@ if st.button("Run query", key="explorer_run_sql", type="primary"):
     try:
         ran, result = explorer.run_select(settings, console.session(settings), sql)
     except explorer.UnsafeQuery as exc:
-        st.error(f"Query not run. {exc}", icon="🚫")
+        st.error(f"Query not run. {console.escape_markdown(str(exc))}", icon="🚫")
     except explorer.QueryError as exc:
-        st.error(f"Athena could not run the query: {exc}")
+        st.error(f"Athena could not run the query: {console.escape_markdown(str(exc))}")
     else:
         st.session_state["explorer_sql_result"] = (run.run_id, ran, result)
 if "explorer_sql_result" in st.session_state:

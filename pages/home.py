@@ -34,7 +34,7 @@ cols[3].metric(
     help=f"{state.ended_7d} ended runs",
 )
 if state.last_status == "FAILED":
-    st.error(f"The last run, {state.last_name}, failed.", icon="🚨")
+    st.error(f"The last run, {console.escape_markdown(state.last_name)}, failed.", icon="🚨")
 if state.last_arn:
     st.page_link(
         "pages/monitor.py", label="Open the last run", icon="📡", query_params={"execution": state.last_arn}

@@ -62,7 +62,8 @@ def failure_banner(failure: executions.Failure) -> None:
     where = failure.failed_state
     if failure.graph_state and failure.graph_state != failure.failed_state:
         where += f" (seen in state {failure.graph_state})"
-    st.error(f"**Failed state: {where}** · **{failure.error}**\n\n{failure.cause}", icon="🚨")
+    where, error, cause = (console.escape_markdown(text) for text in (where, failure.error, failure.cause))
+    st.error(f"**Failed state: {where}** · **{error}**\n\n{cause}", icon="🚨")
 
 
 def state_section(asl: dict, rows: list, failure: executions.Failure | None) -> None:
@@ -100,7 +101,7 @@ def glue_section(reference: dict | None) -> None:
     try:
         run = executions.glue_run(console.client("glue"), reference["job_name"], reference["job_run_id"])
     except ClientError as exc:
-        st.warning(f"Glue run {reference['job_run_id']}: {exc}")
+        st.warning(f"Glue run {reference['job_run_id']}: {console.escape_markdown(str(exc))}")
         return
     cols = st.columns(2)
     cols[0].metric("State", run["state"] or "?")
@@ -109,7 +110,7 @@ def glue_section(reference: dict | None) -> None:
         f"Job `{reference['job_name']}` · job run id `{run['id']}` · run_id `{reference.get('run_id')}`"
     )
     if run["error"]:
-        st.error(f"Glue error: {run['error']}")
+        st.error(f"Glue error: {console.escape_markdown(str(run['error']))}")
 
 
 def quality_section(reference: dict | None) -> None:
@@ -134,7 +135,7 @@ def quality_section(reference: dict | None) -> None:
         cols[i % 3].metric(label, report.get(name, "–"), help=name)
     cols[2].metric("published", "yes" if report.get("published") else "no")
     for warning in report.get("warnings") or []:
-        st.warning(warning)
+        st.warning(console.escape_markdown(str(warning)))
     with st.expander(f"Full report · {uri}"):
         st.json(report)
 

@@ -57,10 +57,11 @@ shown = notifications.of_kind(inbox.notifications, FILTERS[chosen])
 st.caption(f"{len(shown)} of {len(inbox.notifications)} notification(s).")
 for item in shown:
     when = item.time.strftime("%Y-%m-%d %H:%M:%S %Z") if item.time else "time unknown"
-    with st.expander(f"{KIND_MARK[item.kind]} {item.subject or '(no subject)'} · {item.topic_name} · {when}"):
+    subject = console.escape_markdown(item.subject) if item.subject else "(no subject)"
+    with st.expander(f"{KIND_MARK[item.kind]} {subject} · {item.topic_name} · {when}"):
         st.markdown(f"**Topic** `{item.topic}`  \n**Sent** {when}  \n**Message id** `{item.message_id}`")
         if item.emails:
-            st.markdown("**Emailed to** " + ", ".join(item.emails))
+            st.markdown("**Emailed to** " + ", ".join(console.escape_markdown(e) for e in item.emails))
         parsed = item.message_json
         if isinstance(parsed, dict | list):
             st.json(parsed)

@@ -82,7 +82,7 @@ def upload_slot(kind: str) -> None:
         st.caption(f"Cancelled the unfinished upload of `{stale.key}`.")
     result = check(kind, token, picked["name"], picked["size"], picked["rows"], picked["head"])
     if isinstance(result, str):
-        st.error(f"Refused: {result}", icon="🚫")
+        st.error(f"Refused: {console.escape_markdown(result)}", icon="🚫")
         return
     show_check(result)
 
@@ -91,10 +91,11 @@ def upload_slot(kind: str) -> None:
         try:
             done[token] = uploads.finish_upload(s3, plans.pop(token))
         except uploads.UploadRefused as exc:
-            st.error(str(exc), icon="🚫")
+            st.error(console.escape_markdown(str(exc)), icon="🚫")
     elif plan is not None and state.failed and state.failed.get("upload_id") == plan.upload_id:
         uploads.abort_upload(s3, plans.pop(token))
-        st.error(f"The upload failed: {state.failed.get('error')}. Nothing was stored; try again.", icon="🚫")
+        failed = console.escape_markdown(str(state.failed.get("error")))
+        st.error(f"The upload failed: {failed}. Nothing was stored; try again.", icon="🚫")
 
     if token in done:
         st.success(f"Uploaded to `{done[token].uri}`", icon="✅")
@@ -106,7 +107,7 @@ def upload_slot(kind: str) -> None:
         try:
             plan = uploads.start_upload(s3, settings, result)
         except uploads.UploadRefused as exc:
-            st.error(f"Refused: {exc}", icon="🚫")
+            st.error(f"Refused: {console.escape_markdown(str(exc))}", icon="🚫")
             return
         # Recorded before the rerun, so a double click finds the plan and does not start a second upload.
         plans[token] = plan

@@ -8,6 +8,7 @@ never inside the SQL text.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Sequence
@@ -322,6 +323,43 @@ def view_sql(
     return sql, params
 
 
+def chart(view: str, frame: pd.DataFrame) -> Any:
+    """The Plotly figure of a ready-made view; labels from the data are escaped (Plotly reads tags in text)."""
+    import plotly.express as px
+
+    frame = plot_safe(frame)
+    if view in ("category", "sub_category", "region"):
+        figure = px.bar(frame, x=view, y="return_rate", hover_data=["lines", "returned_lines"])
+    elif view == "month":
+        figure = px.line(
+            frame, x="month", y="return_rate", markers=True, hover_data=["lines", "returned_lines"]
+        )
+        figure.update_xaxes(dtick="M1", tickformat="%b %Y")  # whole months, also for a single point
+    elif view == "top_products":
+        figure = px.bar(frame, x="returned_lines", y="product_name", orientation="h")
+        figure.update_yaxes(autorange="reversed", title=None)
+    else:  # lost
+        figure = px.bar(frame, x="category", y=["sales_lost", "profit_lost"], barmode="group")
+    if "return_rate" in frame:
+        figure.update_yaxes(tickformat=".0%", title="return rate")
+    figure.update_layout(margin={"t": 10, "b": 10}, height=360)
+    return figure
+
+
+def plot_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells show as written in Plotly: ``<a href>``, ``<img>`` & co. become entities."""
+    safe = frame.copy()
+    for position in range(safe.shape[1]):  # by position: the SQL box may repeat a column name
+        if _is_text(safe.iloc[:, position]):
+            safe.isetitem(position, safe.iloc[:, position].map(html.escape, na_action="ignore"))
+    return safe
+
+
+def _is_text(column: pd.Series) -> bool:
+    numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    return not numeric and (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column))
+
+
 def run_view(
     view: str, settings: Settings, session: boto3.Session, filters: Filters, columns: Sequence[str]
 ) -> pd.DataFrame:
@@ -394,19 +432,19 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy where text cells that start like a formula get a leading single quote; numbers are kept."""
+    """A copy where text cells and column names that start like a formula get a leading single quote;
+    numbers are kept."""
     safe = frame.copy()
-    for name in safe.columns:
-        column = safe[name]
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            continue
-        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
-            continue  # dates, timestamps
-        safe[name] = column.map(
-            lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_TRIGGERS) else v,
-            na_action="ignore",
-        )
+    for position in range(safe.shape[1]):  # by position: the SQL box may repeat a column name
+        if _is_text(safe.iloc[:, position]):  # not numbers, dates, timestamps
+            safe.isetitem(position, safe.iloc[:, position].map(_neutralised, na_action="ignore"))
+    # The header row too: a column alias is text the SQL box's user chose.
+    safe.columns = [_neutralised(str(name)) for name in safe.columns]
     return safe
+
+
+def _neutralised(value: Any) -> Any:
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) else value
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:

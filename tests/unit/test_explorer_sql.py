@@ -228,3 +228,31 @@ def test_error_text_keeps_what_helps():
     reason = "SYNTAX_ERROR: line 1:8: Column 'regoin' cannot be resolved; 1/2 done at 10:30"
 
     assert explorer.clean_reason(reason) == reason
+
+
+def test_csv_neutralises_the_header_row_too():
+    frame = pd.DataFrame([[1, "a"]], columns=['=HYPERLINK("https://evil/x","y")', "@SUM(A1)"])
+
+    header = explorer.to_csv_bytes(frame).decode().split("\r\n")[0]
+
+    assert header == '"\'=HYPERLINK(""https://evil/x"",""y"")",\'@SUM(A1)'
+
+
+def test_repeated_column_names_are_neutralised_each():
+    frame = pd.DataFrame([["=1", "=2"]], columns=["a", "a"])
+
+    assert explorer.to_csv_bytes(frame).decode().split("\r\n")[1] == "'=1,'=2"
+
+
+def test_chart_labels_from_data_are_shown_as_written():
+    evil = "<a href='https://evil/'>click</a><img src=x>"
+    frame = pd.DataFrame(
+        {"category": [evil, "Office"], "lines": [1, 2], "returned_lines": [1, 0], "return_rate": [1.0, 0.0]}
+    )
+
+    figure = explorer.chart("category", frame)
+
+    labels = list(figure.data[0].x)
+    assert labels == ["&lt;a href=&#x27;https://evil/&#x27;&gt;click&lt;/a&gt;&lt;img src=x&gt;", "Office"]
+    assert "<a" not in figure.to_json() and "<img" not in figure.to_json()
+    assert frame["category"][0] == evil  # the caller's frame (and its downloads) keep the value

@@ -7,6 +7,7 @@ every page test. ``page(path)`` opens a page through ``Home.py``'s navigation, a
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -49,6 +50,11 @@ def seed_run(local_aws, sample_data) -> dict:
     assert local_aws.wait_idle(120)
     batches.wait_all_ended(sfn, machine, timeout=120)
     return described
+
+
+def plain(markdown: str) -> str:
+    """Text as the page shows it: Markdown backslash escapes (``console.escape_markdown``) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def page(path: str, timeout: float = 60) -> AppTest:

@@ -14,7 +14,7 @@ import pytest
 import sqlglot
 
 from services import aws, explorer
-from tests.e2e.console.conftest import page
+from tests.e2e.console.conftest import page, plain
 from tests.unit.test_sql_guard import LEGITIMATE
 
 pytestmark = pytest.mark.spark
@@ -82,7 +82,7 @@ def test_sql_box_refuses_drop(console_env, seed_run):
     app.text_area(key="explorer_sql").set_value("DROP TABLE joined_data")
     app.button(key="explorer_run_sql").click().run()
 
-    assert [e.value for e in app.error] == [
+    assert [plain(e.value) for e in app.error] == [
         "Query not run. Only SELECT queries are allowed, not DROP statements."
     ]
     assert "explorer_sql_result" not in app.session_state
@@ -211,7 +211,7 @@ def test_sql_box_refuses_other_tables(console_env, seed_run, sql):
     app.text_area(key="explorer_sql").set_value(sql)
     app.button(key="explorer_run_sql").click().run()
 
-    (error,) = [e.value for e in app.error]
+    (error,) = [plain(e.value) for e in app.error]
     assert error.startswith("Query not run.") and ("published table" in error or "Table functions" in error)
     assert "explorer_sql_result" not in app.session_state
 
@@ -223,6 +223,6 @@ def test_a_result_over_the_byte_cap_is_refused_before_it_is_read(console_env, se
     app.text_area(key="explorer_sql").set_value("SELECT order_id, repeat('x', 5000) AS wide FROM joined_data")
     app.button(key="explorer_run_sql").click().run()
 
-    (error,) = [e.value for e in app.error]
+    (error,) = [plain(e.value) for e in app.error]
     assert "over the console's limit of" in error
     assert "explorer_sql_result" not in app.session_state

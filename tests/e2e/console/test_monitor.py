@@ -9,7 +9,7 @@ import pytest
 
 from deploy import batches
 from services import aws
-from tests.e2e.console.conftest import page
+from tests.e2e.console.conftest import page, plain
 
 pytestmark = pytest.mark.spark
 
@@ -77,7 +77,7 @@ def test_failed_run_banner_names_the_failed_state_and_the_cause(console_env, fai
     app = monitor(failed_run["executionArn"])
 
     assert not app.exception, app.exception
-    banners = [e.value for e in app.error]
+    banners = [plain(e.value) for e in app.error]
     assert any(
         "Failed state: GlueJob" in b and "GlueJobFailed" in b and "returns file has no order id column" in b
         for b in banners

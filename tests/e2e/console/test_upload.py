@@ -166,3 +166,16 @@ def test_a_part_url_takes_only_its_parts_size(console_env, sample_data, local_aw
     assert refused.value.code == 403 and b"SignatureDoesNotMatch" in refused.value.read()
     assert not s3.list_parts(Bucket=plan.bucket, Key=plan.key, UploadId=plan.upload_id).get("Parts")
     uploads.abort_upload(s3, plan)
+
+
+def test_values_from_the_file_are_escaped_before_markdown(console_env):
+    """A value like ``![](https://evil/p.png)`` in a refusal must not become an image the browser loads."""
+    app = page("upload.py").run()
+    image = "![](https://evil.example/p.png)"
+    pick(app, "orders", "orders.csv", f"Order ID,Order Date\n1,{image}\n2,{image}\n".encode())
+    app.run()
+
+    (error,) = errors(app)
+    assert "not dates in a supported format" in error
+    assert image not in error and "](" not in error.replace("\\](", "")
+    assert "\\!\\[\\]\\(https\\://evil\\.example/p\\.png\\)" in error
