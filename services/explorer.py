@@ -324,7 +324,7 @@ def view_sql(
 
 
 def chart(view: str, frame: pd.DataFrame) -> Any:
-    """The Plotly figure of a ready-made view; labels from the data are escaped (Plotly reads tags in text)."""
+    """The Plotly figure of a ready-made view; data labels escaped (Plotly reads tags in text)."""
     import plotly.express as px
 
     frame = plot_safe(frame)
