@@ -228,6 +228,8 @@ def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"],
             [arns.glue_catalog, arns.glue_database, arns.glue_table],
         ),
+        # Before publishing, the run asks whether it has been told to stop (BatchStopJobRun).
+        _statement("OwnJobRun", ["glue:GetJobRun"], [arns.glue_job]),
         _statement(
             "GlueLogs",
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

@@ -27,7 +27,7 @@ from typing import Any
 from localaws import codec
 from localaws.context import Context
 from localaws.credentials import Credentials
-from localaws.plumbing import SerialWorker, each_backend, log, s3_read, split_s3, utcnow
+from localaws.plumbing import Patcher, SerialWorker, each_backend, log, s3_read, split_s3, utcnow
 
 
 def _job_run_class() -> type:
@@ -303,9 +303,46 @@ class GlueRunner:
         return module
 
 
+def install_catalog(patcher: Patcher) -> None:
+    """Catalog writes as AWS does them: UpdateTable honours VersionId (optimistic concurrency)."""
+    from moto.glue.exceptions import GlueClientError
+    from moto.glue.responses import GlueResponse
+
+    lock = threading.Lock()  # one catalog write at a time: the version check and the write are one step
+    original_update_table = GlueResponse.update_table
+
+    # moto ignores UpdateTable's VersionId; AWS refuses a stale one with ConcurrentModificationException.
+    def update_table(self: Any) -> Any:
+        expected = self.parameters.get("VersionId")
+        with lock:
+            if expected is not None:
+                table_input = self.parameters.get("TableInput") or {}
+                name = table_input.get("Name") or self.parameters.get("Name")
+                table = self.glue_backend.get_table(self.parameters.get("DatabaseName"), name)
+                current = str(table._current_version)
+                if str(expected) != current:
+                    raise GlueClientError(
+                        "ConcurrentModificationException",
+                        f"Update table failed due to concurrent modifications: version {expected} is not "
+                        f"the current version {current}.",
+                    )
+            return original_update_table(self)
+
+    original_create_table = GlueResponse.create_table
+
+    # moto checks for an existing table and adds one in two steps; two racing creates must not both win.
+    def create_table(self: Any) -> Any:
+        with lock:
+            return original_create_table(self)
+
+    patcher.set(GlueResponse, "update_table", update_table)
+    patcher.set(GlueResponse, "create_table", create_table)
+
+
 def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
     from moto.glue.models import FakeJob
 
+    install_catalog(ctx.patcher)
     runner = GlueRunner(ctx.state_dir, ctx.endpoint_url, ctx.credentials, stop_spark=stop_spark)
     original_start_job_run = FakeJob.start_job_run
 

@@ -52,6 +52,12 @@ class JobError(RuntimeError):
     """A run failure with a message a person can act on."""
 
 
+# Each attempt re-reads the table; several runs may publish at once (MaxConcurrentRuns).
+PUBLISH_ATTEMPTS = 5
+# A run in one of these states has been told to stop and must not publish.
+STOPPED_STATES = frozenset({"STOPPING", "STOPPED"})
+
+
 # --------------------------------------------------------------------------- Spark session
 
 
@@ -267,6 +273,8 @@ class JobArgs:
     batch_time: str | None = None
     max_quarantine_fraction: float = 0.01
     keep_runs: int = 5
+    job_name: str | None = None  # Glue's --JOB_NAME and --JOB_RUN_ID: this run, asked before publishing
+    job_run_id: str | None = None
 
 
 @dataclass
@@ -530,28 +538,57 @@ def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
     }
 
 
-def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
-    """Point the table at this run unless the published batch is newer; then prune old run prefixes."""
+class RunStopped(JobError):
+    """The job run was asked to stop (BatchStopJobRun): an abandoned run never publishes."""
+
+
+def ensure_not_stopped(args: JobArgs) -> None:
+    """Raise RunStopped when this Glue job run has been asked to stop (checked right before publishing)."""
+    if not (args.job_name and args.job_run_id):
+        return  # a plain local run has no job run to ask
     glue = aws_client("glue")
-    try:
-        current = glue.get_table(DatabaseName=args.database, Name=args.table)["Table"]
-    except glue.exceptions.EntityNotFoundException:
-        current = None
+    state = glue.get_job_run(JobName=args.job_name, RunId=args.job_run_id)["JobRun"].get("JobRunState")
+    if state in STOPPED_STATES:
+        raise RunStopped(f"job run {args.job_run_id} is {state}: not published")
+
+
+def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
+    """Point the table at this run unless the published batch is newer; then prune old run prefixes.
+
+    Optimistic concurrency: the update names the table version it compared against (UpdateTable
+    VersionId), so a run that published in between makes it conflict; then the table is read and the
+    batch times compared again. An older batch never overwrites a newer one, even at the same moment.
+    """
+    glue = aws_client("glue")
     definition = table_input(args, report, schema)
-    if current is None:
-        glue.create_table(DatabaseName=args.database, TableInput=definition)
-    else:
-        published = current.get("Parameters", {})
-        published_batch = published.get("batch_time")
-        if args.batch_time and published_batch and utc_iso(published_batch) > utc_iso(args.batch_time):
-            report.warnings.append(
-                f"not published: this batch ({args.batch_time}) is older than the published run "
-                f"{published.get('run_id')} (batch {published.get('batch_time')})"
-            )
-            return
-        glue.update_table(DatabaseName=args.database, TableInput=definition)
-    report.published = True
-    prune_runs(args.output_path, keep=args.keep_runs, current=args.run_id)
+    for _attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            current = glue.get_table(DatabaseName=args.database, Name=args.table)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            current = None
+        if current is not None:
+            published = current.get("Parameters", {})
+            published_batch = published.get("batch_time")
+            if args.batch_time and published_batch and utc_iso(published_batch) > utc_iso(args.batch_time):
+                report.warnings.append(
+                    f"not published: this batch ({args.batch_time}) is older than the published run "
+                    f"{published.get('run_id')} (batch {published.get('batch_time')})"
+                )
+                return
+        ensure_not_stopped(args)
+        try:
+            if current is None:
+                glue.create_table(DatabaseName=args.database, TableInput=definition)
+            else:
+                glue.update_table(
+                    DatabaseName=args.database, TableInput=definition, VersionId=current["VersionId"]
+                )
+        except (glue.exceptions.ConcurrentModificationException, glue.exceptions.AlreadyExistsException):
+            continue  # another run published in between: compare with what it published
+        report.published = True
+        prune_runs(args.output_path, keep=args.keep_runs, current=args.run_id)
+        return
+    raise JobError(f"not published: the table changed under each of {PUBLISH_ATTEMPTS} attempts")
 
 
 def prune_runs(output_path: str, keep: int, current: str) -> list[str]:
@@ -595,7 +632,9 @@ def parse_args(argv: list[str]) -> JobArgs:
     parser.add_argument("--batch_time", default=None)
     parser.add_argument("--max_quarantine_fraction", type=float, default=0.01)
     parser.add_argument("--keep_runs", type=int, default=5)
-    known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --JOB_NAME, --TempDir, …
+    parser.add_argument("--JOB_NAME", dest="job_name", default=None)
+    parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
+    known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --TempDir, --job-bookmark-option, …
     if known.run_id is None:
         known.run_id = "local-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if bool(known.database) != bool(known.table):

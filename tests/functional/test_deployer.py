@@ -508,6 +508,7 @@ def test_each_role_gets_only_what_its_code_calls():
             f"{catalog}database/ecommerce_analytics",
             f"{catalog}table/ecommerce_analytics/joined_data",
         }
+    assert glue["glue:GetJobRun"] == {job}  # its own run's state, asked before publishing
     assert not any(a.startswith(("glue:Delete", "glue:StartJobRun", "states:")) for a in glue)
     states = grants("ETL-StepFunction-Controller-role")
     assert set(states) == {"lambda:InvokeFunction", "sns:Publish"}
