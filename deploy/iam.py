@@ -187,6 +187,8 @@ def check_files_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
 def trigger_glue_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     return _document(
         _statement("StartJobRun", ["glue:StartJobRun"], [arns.glue_job]),
+        # A retried trigger looks for the run it may have started already (idempotent on run_id).
+        _statement("FindJobRuns", ["glue:GetJobRuns"], [arns.glue_job]),
         _lambda_logs(arns, settings.trigger_glue_function),
     )
 

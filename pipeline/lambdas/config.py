@@ -109,3 +109,9 @@ def newest_raw_objects(cfg: LambdaConfig, s3: Any) -> tuple[runs.S3Object | None
         newest_in_bucket(s3, orders_bucket, cfg.orders_prefix),
         newest_in_bucket(s3, returns_bucket, cfg.returns_prefix),
     )
+
+
+def job_runs(glue: Any, job_name: str) -> list[dict[str, Any]]:
+    """Every run of the Glue job that GetJobRuns lists (all pages)."""
+    pages = glue.get_paginator("get_job_runs").paginate(JobName=job_name)
+    return [run for page in pages for run in page.get("JobRuns", [])]

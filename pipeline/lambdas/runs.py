@@ -260,6 +260,28 @@ def glue_error(state: str | None, message: str | None) -> str | None:
     return f"Glue job run is in an unknown state {state!r}"
 
 
+def runs_of(job_runs: Iterable[Mapping[str, Any]], run: str) -> list[Mapping[str, Any]]:
+    """The Glue job runs (GetJobRuns entries) started for ``run``: their ``--run_id`` argument is ``run``.
+
+    Newest first (by StartedOn), whatever order the listing had.
+    """
+    found = [r for r in job_runs if (r.get("Arguments") or {}).get("--run_id") == run]
+    return sorted(found, key=lambda r: parse_time(r.get("StartedOn") or datetime.min), reverse=True)
+
+
+def reusable_run(job_runs: Iterable[Mapping[str, Any]], run: str) -> Mapping[str, Any] | None:
+    """The job run that a retried TriggerGlueJob takes over instead of starting a second writer of the same
+    run prefix: the newest run for ``run`` that is going or has succeeded. A failed or stopped one is not
+    reused (a redrive starts afresh)."""
+    return next((r for r in runs_of(job_runs, run) if r.get("JobRunState") not in GLUE_FAILED), None)
+
+
+def stoppable_runs(job_runs: Iterable[Mapping[str, Any]], run: str) -> list[str]:
+    """Ids of the job runs for ``run`` that have not ended and are not stopping already."""
+    going = GLUE_RUNNING - {"STOPPING"}
+    return [r["Id"] for r in runs_of(job_runs, run) if r.get("JobRunState") in going]
+
+
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` → (bucket, key)."""
     if not uri.startswith("s3://"):

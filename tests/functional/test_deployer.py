@@ -489,7 +489,7 @@ def test_each_role_gets_only_what_its_code_calls():
         },
     }
     assert grants("check-orders-returns-exist-role") == {"s3:ListBucket": raw}
-    assert grants("ecommerce-trigger-glue-role") == {"glue:StartJobRun": {job}}
+    assert grants("ecommerce-trigger-glue-role") == {"glue:StartJobRun": {job}, "glue:GetJobRuns": {job}}
     assert grants("check-glue-job-status-role") == {
         "glue:GetJobRun": {job},
         "s3:GetObject": {"arn:aws:s3:::ecommerce-processed/joined-data/*"},

@@ -324,6 +324,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
     assert result == {
         "job_name": JOB,
         "job_run_id": result["job_run_id"],
+        "reused": False,
         "run_id": expected_run_id,
         "orders_path": f"s3://{ORDERS_BUCKET}/{ORDERS_KEY}",
         "returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
@@ -354,14 +355,48 @@ def test_trigger_glue_raises_when_the_job_does_not_exist(aws, monkeypatch):
 
 def test_trigger_glue_concurrent_runs_are_transient(aws, manual_glue_runs):
     trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)  # stays STARTING
+    other = {**load_event("sfn_trigger_glue.json"), "execution_name": "batch-another-execution"}
     with pytest.raises(runs.TransientError, match="ConcurrentRunsExceededException"):
-        trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+        trigger_glue.handler(other, None)
+
+
+def test_trigger_glue_retried_after_a_timeout_takes_over_the_started_run(aws, manual_glue_runs, monkeypatch):
+    """The first attempt started the run, then the Lambda timed out; Step Functions invokes it again."""
+    job = aws["glue"].get_job(JobName=JOB)["Job"]
+    aws["glue"].create_job(  # as deployed: up to three runs at once, so nothing else refuses a second one
+        Name="join_3", Role=job["Role"], Command=job["Command"], ExecutionProperty={"MaxConcurrentRuns": 3}
+    )
+    monkeypatch.setenv("GLUE_JOB_NAME", "join_3")
+    first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)  # stays STARTING
+    retry = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+
+    assert retry["job_run_id"] == first["job_run_id"] and retry["reused"] and not first["reused"]
+    assert retry["run_id"] == first["run_id"]
+    assert len(aws["glue"].get_job_runs(JobName="join_3")["JobRuns"]) == 1
+
+
+def test_trigger_glue_retry_after_the_run_succeeded_does_not_run_it_again(aws):
+    first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    aws["glue"].get_job_run(JobName=JOB, RunId=first["job_run_id"])  # moto: SUCCEEDED now
+    retry = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    assert retry["job_run_id"] == first["job_run_id"]
+    assert len(aws["glue"].get_job_runs(JobName=JOB)["JobRuns"]) == 1
+
+
+@pytest.mark.parametrize("state", ["FAILED", "STOPPED", "TIMEOUT"])
+def test_trigger_glue_starts_afresh_after_a_failed_run(aws, manual_glue_runs, state):
+    """A redrive of a failed execution has the same run_id: its ended run is not taken over."""
+    first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    glue_backends[DEFAULT_ACCOUNT_ID][REGION].jobs[JOB].job_runs[0].status = state
+    again = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    assert again["job_run_id"] != first["job_run_id"] and not again["reused"]
 
 
 def test_trigger_glue_throttling_is_transient():
     glue = boto3.client("glue", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     cfg = LambdaConfig(glue_job_name=JOB, output_path="s3://p/out/", database="d", table="t")
     with Stubber(glue) as stub:
+        stub.add_response("get_job_runs", {"JobRuns": []}, {"JobName": JOB})
         stub.add_client_error("start_job_run", service_error_code="ThrottlingException", http_status_code=400)
         with pytest.raises(runs.TransientError):
             trigger_glue.process(load_event("sfn_trigger_glue.json"), cfg, glue=glue)

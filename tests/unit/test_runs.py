@@ -349,3 +349,39 @@ def test_config_from_env():
         LambdaConfig.from_env({"KEEP_RUNS": "many"})
     with pytest.raises(ConfigError):
         LambdaConfig.from_env({"MAX_QUARANTINE_FRACTION": "2"})
+
+
+# --- job runs of one run id ------------------------------------------------------------------------------
+
+
+def job_run(run_id: str, state: str, minute: int, arg: str | None = None) -> dict:
+    return {
+        "Id": run_id,
+        "JobRunState": state,
+        "StartedOn": datetime(2026, 11, 25, 18, minute, tzinfo=UTC),
+        "Arguments": {"--run_id": arg or "R"},
+    }
+
+
+def test_reusable_run_is_the_newest_going_or_succeeded_run_of_that_run_id():
+    listed = [
+        job_run("old-failed", "FAILED", 1),
+        job_run("other", "RUNNING", 5, arg="OTHER"),
+        job_run("going", "RUNNING", 3),
+        job_run("stopped", "STOPPED", 4),
+    ]
+    assert runs.reusable_run(listed, "R")["Id"] == "going"
+    assert runs.reusable_run([job_run("ok", "SUCCEEDED", 2)], "R")["Id"] == "ok"
+    assert runs.reusable_run([job_run("x", "FAILED", 1), job_run("y", "TIMEOUT", 2)], "R") is None
+    assert runs.reusable_run([{"Id": "no-args", "JobRunState": "RUNNING"}], "R") is None
+
+
+def test_stoppable_runs_are_the_unended_runs_of_that_run_id():
+    listed = [
+        job_run("a", "STARTING", 1),
+        job_run("b", "RUNNING", 2),
+        job_run("c", "STOPPING", 3),
+        job_run("d", "SUCCEEDED", 4),
+        job_run("e", "RUNNING", 5, arg="OTHER"),
+    ]
+    assert runs.stoppable_runs(listed, "R") == ["b", "a"]
