@@ -180,6 +180,8 @@ def on_upload_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
 def check_files_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     return _document(
         _statement("ListRawBuckets", ["s3:ListBucket"], _raw_buckets(settings, arns)),
+        # The version of each file it hands on (the Glue job reads exactly that version).
+        _statement("ListRawVersions", ["s3:ListBucketVersions"], _raw_buckets(settings, arns)),
         _lambda_logs(arns, settings.check_files_function),
     )
 
@@ -209,7 +211,12 @@ def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     raw = [settings.orders_bucket, settings.returns_bucket]
     log_groups = [arns.log_group(group) for group in GLUE_LOG_GROUPS]
     return _document(
-        _statement("ReadRawObjects", ["s3:GetObject"], [arns.objects(bucket) for bucket in raw]),
+        # GetObjectVersion: the run reads (copies) the versions CheckForFiles saw.
+        _statement(
+            "ReadRawObjects",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [arns.objects(bucket) for bucket in raw],
+        ),
         # Spark's S3 file system lists to resolve paths (and S3 answers 403, not 404, without it).
         _statement("ListRawBuckets", ["s3:ListBucket"], [arns.bucket(bucket) for bucket in raw]),
         _statement("ReadScripts", ["s3:GetObject"], [arns.objects(scripts, glue_scripts_prefix())]),

@@ -181,12 +181,14 @@ class GlueRunner:
 
         stage = self.root / "runs" / run.job_run_id
         phase = self._phase
+        pinned = args
         try:
             phase("load")
+            pinned = module.pin_inputs(args)  # the checked versions, as the job reads them on Glue
             local = dataclasses.replace(
                 args,
-                orders_path=self._stage_input(account, region, args.orders_path, stage / "orders"),
-                returns_path=self._stage_input(account, region, args.returns_path, stage / "returns"),
+                orders_path=self._stage_input(account, region, pinned.orders_path, stage / "orders"),
+                returns_path=self._stage_input(account, region, pinned.returns_path, stage / "returns"),
             )
             write_path = stage / "output" / f"run_id={args.run_id}"
             report = module.new_report(args)  # names the S3 files and the S3 run prefix
@@ -213,6 +215,7 @@ class GlueRunner:
                     module.write_text(report.run_path + "_quality/report.json", report.to_json())
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+            module.unpin_inputs(pinned, args)
 
     def _phase(self, name: str) -> None:
         """Record the time since the previous phase ended (for the run's log line)."""

@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
@@ -275,6 +275,11 @@ class JobArgs:
     keep_runs: int = 5
     job_name: str | None = None  # Glue's --JOB_NAME and --JOB_RUN_ID: this run, asked before publishing
     job_run_id: str | None = None
+    # What CheckForFiles saw: the run reads these S3 versions, and refuses an input whose ETag differs.
+    orders_version_id: str | None = None
+    returns_version_id: str | None = None
+    orders_etag: str | None = None
+    returns_etag: str | None = None
 
 
 @dataclass
@@ -297,6 +302,8 @@ class Report:
     sales_out: float | None = None
     min_order_date: str | None = None
     max_order_date: str | None = None
+    orders_version_id: str | None = None
+    returns_version_id: str | None = None
     published: bool = False
     status: str = "RUNNING"
     error: str | None = None
@@ -319,15 +326,82 @@ def new_report(args: JobArgs) -> Report:
     run_path = join_path(args.output_path, f"run_id={args.run_id}")
     processed_at = datetime.now(UTC).replace(microsecond=0)
     return Report(
-        args.run_id, run_path, args.orders_path, args.returns_path, processed_at=processed_at.isoformat()
+        args.run_id,
+        run_path,
+        args.orders_path,
+        args.returns_path,
+        orders_version_id=args.orders_version_id,
+        returns_version_id=args.returns_version_id,
+        processed_at=processed_at.isoformat(),
     )
+
+
+def pin_inputs(args: JobArgs) -> JobArgs:
+    """``args`` reading private copies of the checked input versions, under
+    ``<output_path>_inputs/run_id=<id>/`` (not in the run prefix, which the Parquet write overwrites).
+
+    Spark cannot read an S3 version, and a file replaced between CheckForFiles and the read must not slip
+    in (nor a mix of both versions across Spark's range reads), so each S3 input is copied server-side at
+    the version CheckForFiles saw, or, without a version, only while its ETag is the one seen. The raw
+    files stay where they are; ``unpin_inputs`` deletes the copies. Local paths are used as they are.
+    """
+    pinned = {}
+    for kind in ("orders", "returns"):
+        path = getattr(args, f"{kind}_path")
+        version, etag = getattr(args, f"{kind}_version_id"), getattr(args, f"{kind}_etag")
+        if not is_s3(path) or not (version or etag):
+            continue
+        into = join_path(args.output_path, "_inputs", f"run_id={args.run_id}", kind)
+        pinned[f"{kind}_path"] = _pin(path, version, etag, into)
+    return replace(args, **pinned)
+
+
+def _pin(path: str, version: str | None, etag: str | None, into: str) -> str:
+    from botocore.exceptions import ClientError
+
+    s3 = aws_client("s3")
+    bucket, key = split_s3(path)
+    source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+    seen = f"version {version}" if version else f"ETag {etag}"
+    try:
+        head = s3.head_object(**source, **({} if version else {"IfMatch": etag}))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("412", "PreconditionFailed"):
+            raise JobError(
+                f"{path} was replaced after it was checked ({seen}); the newer file has its own run"
+            ) from None
+        if code in ("404", "NoSuchKey", "NoSuchVersion", "405", "MethodNotAllowed"):
+            raise JobError(f"{path} ({seen}) is gone since it was checked") from None
+        raise
+    if etag and head["ETag"].strip('"') != etag.strip('"'):
+        found = head["ETag"].strip('"')
+        raise JobError(f"{path} {seen} has ETag {found}, not the checked {etag}")
+    target_bucket, target_key = split_s3(into + (key.rsplit("/", 1)[-1].lstrip("._") or "input.csv"))
+    # Managed copy: multipart for inputs over 5 GB; the IfMatch guards an unversioned source on AWS.
+    extra = {} if version else {"CopySourceIfMatch": etag}
+    s3.copy(source, target_bucket, target_key, ExtraArgs=extra)
+    return f"s3://{target_bucket}/{target_key}"
+
+
+def unpin_inputs(pinned: JobArgs, args: JobArgs) -> None:
+    """Delete the copies that ``pin_inputs`` made (never the raw files)."""
+    s3 = None
+    for kind in ("orders", "returns"):
+        copy, raw = getattr(pinned, f"{kind}_path"), getattr(args, f"{kind}_path")
+        if copy != raw and is_s3(copy):
+            s3 = s3 or aws_client("s3")
+            bucket, key = split_s3(copy)
+            s3.delete_object(Bucket=bucket, Key=key)
 
 
 def run_job(spark: SparkSession, args: JobArgs) -> Report:
     """Profile, transform, write the run prefix, check the invariants, then publish. Raises JobError."""
     report = new_report(args)
+    pinned = args
     try:
-        schema = build_run(spark, args, report)
+        pinned = pin_inputs(args)
+        schema = build_run(spark, pinned, report)
         if args.database and args.table:
             publish(args, report, schema)
         report.status = "SUCCEEDED"
@@ -336,6 +410,7 @@ def run_job(spark: SparkSession, args: JobArgs) -> Report:
         report.status, report.error = "FAILED", str(error)
         raise
     finally:
+        unpin_inputs(pinned, args)
         if report.orders:  # profiles passed: there is a run prefix to hold the report
             write_text(report.run_path + "_quality/report.json", report.to_json())
 
@@ -632,6 +707,9 @@ def parse_args(argv: list[str]) -> JobArgs:
     parser.add_argument("--batch_time", default=None)
     parser.add_argument("--max_quarantine_fraction", type=float, default=0.01)
     parser.add_argument("--keep_runs", type=int, default=5)
+    for kind in ("orders", "returns"):
+        parser.add_argument(f"--{kind}_version_id", default=None)
+        parser.add_argument(f"--{kind}_etag", default=None)
     parser.add_argument("--JOB_NAME", dest="job_name", default=None)
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
     known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --TempDir, --job-bookmark-option, …

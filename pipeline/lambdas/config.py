@@ -102,6 +102,15 @@ def newest_in_bucket(s3: Any, bucket: str, prefix: str = "") -> runs.S3Object | 
     return runs.newest_listed(bucket, pages)
 
 
+def latest_version(s3: Any, bucket: str, key: str) -> runs.S3Object | None:
+    """``key`` as it is now, with its VersionId; None when it is gone. Needs s3:ListBucketVersions."""
+    # The key itself sorts first among the keys it prefixes, and its latest version comes first.
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, Prefix=key, PaginationConfig={"PageSize": 10}
+    )
+    return runs.latest_version(bucket, key, pages)
+
+
 def newest_raw_objects(cfg: LambdaConfig, s3: Any) -> tuple[runs.S3Object | None, runs.S3Object | None]:
     """(newest orders object, newest returns object); None where a bucket holds no data file."""
     orders_bucket, returns_bucket = cfg.require("orders_bucket", "returns_bucket")

@@ -26,6 +26,7 @@ from botocore.config import Config
 
 from deploy import artifacts
 from localaws import credentials
+from pipeline.lambdas import runs
 from tests.conftest import REPO
 from tests.e2e.conftest import deployer_available, free_port
 
@@ -517,6 +518,63 @@ def test_glue_job_run_failure_reports_the_error(aws, glue_job, sample_data):
     assert run["ExecutionTime"] >= 1
     after = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
     assert after["StorageDescriptor"]["Location"] == before["StorageDescriptor"]["Location"]
+
+
+def wait_glue_run(aws, job, job_run_id: str, timeout: float = 120) -> dict:
+    ended = ("SUCCEEDED", "FAILED", "STOPPED")
+    return wait_until(
+        lambda: (
+            (r := aws.glue.get_job_run(JobName=job["name"], RunId=job_run_id)["JobRun"])["JobRunState"]
+            in ended
+            and r
+        ),
+        timeout=timeout,
+    )
+
+
+def test_glue_reads_the_version_that_was_checked(aws, glue_job, sample_data):
+    """The orders file is replaced after CheckForFiles saw it: the run reads what was checked."""
+    raw = bucket(aws, "e2e-versioned-raw")
+    aws.s3.put_bucket_versioning(Bucket=raw, VersioningConfiguration={"Status": "Enabled"})
+    seed = sample_data / "seed"
+    aws.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=(seed / "ordercsv.csv").read_bytes())
+    aws.s3.put_object(Bucket=raw, Key="v/returns.csv", Body=(seed / "returncsv.csv").read_bytes())
+    seen = {
+        side: runs.latest_version(
+            raw, f"v/{side}.csv", [aws.s3.list_object_versions(Bucket=raw, Prefix=f"v/{side}.csv")]
+        )
+        for side in ("orders", "returns")
+    }
+    replacement = b"Order ID,Order Date\nLATE-1,1/13/2016\n"
+    aws.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=replacement)
+    arguments = {
+        "--orders_path": f"s3://{raw}/v/orders.csv",
+        "--returns_path": f"s3://{raw}/v/returns.csv",
+        "--run_id": "20240503T000000Z-pinned",
+        "--orders_version_id": seen["orders"].version_id,
+        "--orders_etag": seen["orders"].etag,
+        "--returns_version_id": seen["returns"].version_id,
+    }
+    started = aws.glue.start_job_run(JobName=glue_job["name"], Arguments=arguments)["JobRunId"]
+    run = wait_glue_run(aws, glue_job, started)
+
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    key = "joined-data/run_id=20240503T000000Z-pinned/_quality/report.json"
+    report = json.loads(aws.s3.get_object(Bucket=glue_job["processed"], Key=key)["Body"].read())
+    assert (report["rows_in"], report["returned_lines"]) == (20, 10)  # the checked file, not LATE-1
+    assert report["orders_version_id"] == seen["orders"].version_id
+    assert aws.s3.get_object(Bucket=raw, Key="v/orders.csv")["Body"].read() == replacement  # in place
+    inputs = aws.s3.list_objects_v2(Bucket=glue_job["processed"], Prefix="joined-data/_inputs/")
+    assert "Contents" not in inputs  # the pinned copies are gone
+
+    # Without a version to read, a file whose ETag is not the checked one is refused with the reason.
+    refused = aws.glue.start_job_run(
+        JobName=glue_job["name"],
+        Arguments={**arguments, "--run_id": "20240503T000000Z-refused", "--orders_version_id": ""},
+    )["JobRunId"]
+    run = wait_glue_run(aws, glue_job, refused)
+    assert run["JobRunState"] == "FAILED"
+    assert "v/orders.csv was replaced after it was checked" in run["ErrorMessage"]
 
 
 # ------------------------------------------------------------------------------------------ the CLI

@@ -488,7 +488,7 @@ def test_each_role_gets_only_what_its_code_calls():
             f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ETL-StepFunction-Controller:*"
         },
     }
-    assert grants("check-orders-returns-exist-role") == {"s3:ListBucket": raw}
+    assert grants("check-orders-returns-exist-role") == {"s3:ListBucket": raw, "s3:ListBucketVersions": raw}
     assert grants("ecommerce-trigger-glue-role") == {"glue:StartJobRun": {job}, "glue:GetJobRuns": {job}}
     assert grants("check-glue-job-status-role") == {
         "glue:GetJobRun": {job},
@@ -501,6 +501,10 @@ def test_each_role_gets_only_what_its_code_calls():
         "arn:aws:s3:::ecommerce-glue-scripts/glue-temp/*",
     }
     assert "arn:aws:s3:::ecommerce-orders-raw/*" not in glue["s3:PutObject"]
+    assert glue["s3:GetObjectVersion"] == {
+        "arn:aws:s3:::ecommerce-orders-raw/*",
+        "arn:aws:s3:::ecommerce-returns-raw/*",
+    }
     catalog = f"arn:aws:glue:{REGION}:{ACCOUNT}:"
     for action in ("glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
         assert glue[action] == {

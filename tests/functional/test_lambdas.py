@@ -53,6 +53,8 @@ def aws(fake_aws_env, monkeypatch):
         s3 = boto3.client("s3")
         for bucket in (ORDERS_BUCKET, RETURNS_BUCKET, PROCESSED_BUCKET):
             s3.create_bucket(Bucket=bucket)
+        for bucket in (ORDERS_BUCKET, RETURNS_BUCKET):  # as deployed
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         sfn = boto3.client("stepfunctions")
         machine = sfn.create_state_machine(
             name="ETL-StepFunction-Controller",
@@ -96,7 +98,8 @@ def manual_glue_runs():
 def put(s3, bucket: str, key: str, body: bytes = b"a,b\n1,2\n", when: datetime | None = None) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=body)
     if when is not None:  # moto stamps "now"; set LastModified on the backend to order objects exactly
-        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket].keys[key].last_modified = when
+        naive = when.astimezone(UTC).replace(tzinfo=None)  # as moto keeps it (its version listing needs it)
+        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket].keys[key].last_modified = naive
 
 
 def executions(aws) -> list[dict]:
@@ -210,9 +213,9 @@ def test_on_upload_starts_one_execution_for_duplicate_events(aws):
             "status": "RUNNING",
         }
     assert [e["name"] for e in executions(aws)] == [expected]
-    assert execution_input(aws, expected) == {
-        "orders": objects["orders"],
-        "returns": objects["returns"],
+    assert execution_input(aws, expected) == {  # the version is pinned later, by CheckForFiles
+        "orders": {k: v for k, v in objects["orders"].items() if k != "version_id"},
+        "returns": {k: v for k, v in objects["returns"].items() if k != "version_id"},
         "trigger": {"bucket": ORDERS_BUCKET, "key": ORDERS_KEY, "event_name": "ObjectCreated:Put"},
     }
 
@@ -342,8 +345,28 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
         "--batch_time": "2026-11-25T18:31:00Z",
         "--max_quarantine_fraction": "0.01",
         "--keep_runs": "5",
+        "--orders_etag": "0f343b0931126a20f133d67c2b018a3b",
+        "--returns_etag": "9b2cf535f27731c974343645a3985328",
     }
     json.dumps(result)
+
+
+def test_the_versions_check_files_saw_are_the_ones_glue_is_told_to_read(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n")
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    seen = check_files.handler({}, None)
+    listed = aws["s3"].list_object_versions(Bucket=ORDERS_BUCKET, Prefix=ORDERS_KEY)["Versions"]
+    assert seen["orders"]["version_id"] == listed[0]["VersionId"]
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n")  # replaced after the check
+
+    started = trigger_glue.handler({**seen, "execution_name": "batch-x"}, None)
+    arguments = aws["glue"].get_job_run(JobName=JOB, RunId=started["job_run_id"])["JobRun"]["Arguments"]
+    assert arguments["--orders_version_id"] == seen["orders"]["version_id"]
+    assert arguments["--returns_version_id"] == seen["returns"]["version_id"]
+    assert arguments["--orders_etag"] == seen["orders"]["etag"]
+    # A rerun naming the checked pair refuses the replaced file (as before).
+    with pytest.raises(check_files.FileReplaced):
+        check_files.handler({"execution_input": seen}, None)
 
 
 def test_trigger_glue_raises_when_the_job_does_not_exist(aws, monkeypatch):

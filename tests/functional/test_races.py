@@ -164,3 +164,62 @@ def test_two_first_publishes_race_on_create(glue, endpoint, tmp_path, monkeypatc
     job.publish(old_args, old, SCHEMA)
 
     assert not old.published and published_run(glue) == "20240103T000000Z-new"
+
+
+# --- 2. reads: the checked object versions --------------------------------------------------------------
+
+RAW, PROCESSED = "race-orders-raw", "race-processed"
+
+
+@pytest.fixture
+def s3(endpoint, fake_aws_env, monkeypatch):
+    s3 = client(endpoint, "s3")
+    for bucket in (RAW, PROCESSED):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=RAW, VersioningConfiguration={"Status": "Enabled"})
+    monkeypatch.setattr(job, "aws_client", lambda service: client(endpoint, service))
+    return s3
+
+
+def checked_then_replaced(s3, key: str) -> dict:
+    """PUT v1, let CheckForFiles see it, then replace it with v2; what the check saw."""
+    from pipeline.lambdas import config as lambda_config
+
+    s3.put_object(Bucket=RAW, Key=key, Body=b"Order ID,Order Date\nO1,1/2/2016\n")
+    seen = lambda_config.latest_version(s3, RAW, key)
+    s3.put_object(Bucket=RAW, Key=key, Body=b"Order ID,Order Date\nEVIL,1/2/2016\nO2,1/3/2016\n")
+    return {"version_id": seen.version_id, "etag": seen.etag}
+
+
+def pin_args(key: str, run_id: str = "R1", **kwargs) -> job.JobArgs:
+    return job.JobArgs(
+        f"s3://{RAW}/{key}", f"s3://{RAW}/{key}", f"s3://{PROCESSED}/joined-data/", run_id, **kwargs
+    )
+
+
+def test_the_job_reads_the_version_that_was_checked_not_the_replacement(s3):
+    seen = checked_then_replaced(s3, "in/orders.csv")
+    args = pin_args("in/orders.csv", orders_version_id=seen["version_id"], orders_etag=seen["etag"])
+
+    pinned = job.pin_inputs(args)
+
+    bucket, key = job.split_s3(pinned.orders_path)
+    assert bucket == PROCESSED and key.startswith("joined-data/_inputs/run_id=R1/orders/")
+    assert b"EVIL" not in s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert pinned.returns_path == args.returns_path  # nothing checked for it: read as it is
+    job.unpin_inputs(pinned, args)
+    assert "Contents" not in s3.list_objects_v2(Bucket=PROCESSED, Prefix="joined-data/_inputs/")
+    assert b"EVIL" in s3.get_object(Bucket=RAW, Key="in/orders.csv")["Body"].read()  # raw file in place
+
+
+def test_without_a_version_a_replaced_file_is_refused_clearly(s3):
+    seen = checked_then_replaced(s3, "in/unversioned.csv")
+    with pytest.raises(job.JobError, match="was replaced after it was checked"):
+        job.pin_inputs(pin_args("in/unversioned.csv", orders_etag=seen["etag"]))
+
+
+def test_a_version_that_is_gone_is_refused_clearly(s3):
+    seen = checked_then_replaced(s3, "in/gone.csv")
+    s3.delete_object(Bucket=RAW, Key="in/gone.csv", VersionId=seen["version_id"])
+    with pytest.raises(job.JobError, match="is gone since it was checked"):
+        job.pin_inputs(pin_args("in/gone.csv", orders_version_id=seen["version_id"]))

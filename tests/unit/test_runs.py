@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -287,8 +288,13 @@ def test_glue_arguments():
         "--batch_time": "2026-11-25T18:31:00Z",
         "--max_quarantine_fraction": "0.02",
         "--keep_runs": "3",
+        "--orders_etag": "abc",
+        "--returns_etag": "def",
     }
     assert all(isinstance(v, str) for v in args.values())
+    # The versions CheckForFiles saw travel to the job, which reads exactly those.
+    pinned = runs.glue_arguments(cfg, dataclasses.replace(ORDERS, version_id="v-orders"), RETURNS, "RID")
+    assert pinned["--orders_version_id"] == "v-orders" and "--returns_version_id" not in pinned
     with pytest.raises(ConfigError, match="DATABASE"):
         runs.glue_arguments(LambdaConfig(output_path="s3://p/", table="t"), ORDERS, RETURNS, "RID")
 
@@ -385,3 +391,28 @@ def test_stoppable_runs_are_the_unended_runs_of_that_run_id():
         job_run("e", "RUNNING", 5, arg="OTHER"),
     ]
     assert runs.stoppable_runs(listed, "R") == ["b", "a"]
+
+
+def test_version_id_travels_and_null_means_none():
+    listed = {"Key": "k", "ETag": '"e"', "LastModified": "2026-11-25T18:30:00Z", "Size": 3, "VersionId": "v1"}
+    pinned = S3Object.from_listing("b", listed)
+    assert pinned.version_id == "v1" and S3Object.from_dict(pinned.to_dict()) == pinned
+    assert S3Object.from_listing("b", {**listed, "VersionId": "null"}).version_id is None
+    assert "version_id" not in ORDERS.to_dict()  # unpinned objects keep their old shape
+
+
+def test_latest_version_skips_other_keys_and_sees_delete_markers():
+    version = {"ETag": '"e"', "LastModified": "2026-11-25T18:30:00Z", "Size": 3}
+    pages = [
+        {
+            "Versions": [
+                {**version, "Key": "k", "VersionId": "new", "IsLatest": True},
+                {**version, "Key": "k", "VersionId": "old", "IsLatest": False},
+                {**version, "Key": "k.bak", "VersionId": "x", "IsLatest": True},
+            ]
+        }
+    ]
+    assert runs.latest_version("b", "k", pages).version_id == "new"
+    deleted = [{"DeleteMarkers": [{"Key": "k", "VersionId": "dm", "IsLatest": True}], **pages[0]}]
+    assert runs.latest_version("b", "k", deleted) is None
+    assert runs.latest_version("b", "missing", pages) is None
