@@ -206,6 +206,14 @@ def check_glue_status_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     )
 
 
+def stop_glue_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
+    return _document(
+        _statement("FindJobRuns", ["glue:GetJobRuns"], [arns.glue_job]),
+        _statement("StopJobRuns", ["glue:BatchStopJobRun"], [arns.glue_job]),
+        _lambda_logs(arns, settings.stop_glue_function),
+    )
+
+
 def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     scripts, processed = settings.scripts_bucket, settings.processed_bucket
     raw = [settings.orders_bucket, settings.returns_bucket]
@@ -254,6 +262,7 @@ def state_machine_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             settings.check_files_function,
             settings.trigger_glue_function,
             settings.check_glue_status_function,
+            settings.stop_glue_function,
         )
     ]
     return _document(
@@ -268,11 +277,12 @@ _LAMBDA_POLICIES = {
     "check_files_function": check_files_policy,
     "trigger_glue_function": trigger_glue_policy,
     "check_glue_status_function": check_glue_status_policy,
+    "stop_glue_function": stop_glue_policy,
 }
 
 
 def role_specs(settings: Settings, arns: Arns) -> list[RoleSpec]:
-    """The six roles: one per Lambda, one for the Glue job, one for the state machine."""
+    """The seven roles: one per Lambda, one for the Glue job, one for the state machine."""
     roles = [
         (
             lambda_role_name(getattr(settings, field)),

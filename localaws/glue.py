@@ -39,6 +39,7 @@ def _job_run_class() -> type:
         error_message: str | None = None
         execution_seconds: int = 0
         ended: bool = False
+        stop_requested: bool = False  # BatchStopJobRun: the run ends STOPPED and does not publish
 
         @property
         def status(self) -> str | None:
@@ -62,6 +63,10 @@ def _job_run_class() -> type:
     return LocalJobRun
 
 
+class RunStopped(Exception):
+    """The run was asked to stop (BatchStopJobRun) and ends STOPPED at the next step."""
+
+
 class GlueRunner:
     """Runs Glue job scripts for real: one worker thread, one warm Spark session, runs in start order."""
 
@@ -80,6 +85,8 @@ class GlueRunner:
         self._phase_mark = 0.0
         self._region = "us-east-1"  # of the run in progress (one at a time)
         self._import_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # a stop and the start or end of a run do not interleave
+        self._current: Any = None  # the run executing now
         self.run_class = _job_run_class()
         self.on_change: Callable[[], None] = lambda: None  # a run's state changed outside any request
 
@@ -135,23 +142,60 @@ class GlueRunner:
                 self._spark.stop()
         self._spark = None
 
+    def stop_run(self, run: Any) -> str | None:
+        """BatchStopJobRun for one run: it ends STOPPED without publishing. Its Spark jobs are cancelled
+        now, a queued run never starts, and a run between Spark jobs stops at its next step. Returns the
+        reason when the run cannot be stopped (it has ended)."""
+        with self._run_lock:
+            if not isinstance(run, self.run_class) or run.ended:
+                return f"job run {run.job_run_id} is {run.status}: it cannot be stopped"
+            if not run.stop_requested:
+                run.stop_requested = True
+                run.status = "STOPPING"
+                if self._current is run:
+                    threading.Thread(target=self._cancel_until_ended, args=(run,), daemon=True).start()
+        self.on_change()
+        return None
+
+    def _cancel_until_ended(self, run: Any) -> None:
+        """Cancel the run's Spark jobs until it ends: Spark cancels only the jobs active at the call, and
+        the run may be about to submit its next one."""
+        while not run.ended and self._spark is not None:
+            with contextlib.suppress(Exception):
+                self._spark.sparkContext.cancelJobGroup(run.job_run_id)
+            time.sleep(0.5)
+
+    def _check_stop(self, run: Any) -> None:
+        if run.stop_requested:
+            raise RunStopped(f"job run {run.job_run_id} was stopped")
+
     # --- one run
     def _execute(self, job: Any, run: Any) -> None:
         started = self._phase_mark = time.monotonic()
         self.phases = {}
-        run.status = "RUNNING"
+        with self._run_lock:
+            if not run.stop_requested:
+                self._current = run
+                run.status = "RUNNING"
         self.on_change()
         try:
+            self._check_stop(run)  # stopped while queued: never starts
             report = self._run_script(job, run)
         except BaseException as exc:  # SystemExit from argparse included: the run fails, the worker lives
-            run.error_message = f"{type(exc).__name__}: {exc}"
-            outcome = "FAILED"
-            if type(exc).__name__ not in ("JobError", "ProfileError"):  # not a data problem: keep the trace
-                log.warning("glue run %s raised", run.job_run_id, exc_info=True)
+            if run.stop_requested:  # a cancelled Spark job or the script's own check: not a failure
+                outcome = "STOPPED"
+            else:
+                run.error_message = f"{type(exc).__name__}: {exc}"
+                outcome = "FAILED"
+                if type(exc).__name__ not in ("JobError", "ProfileError"):  # not a data problem: keep trace
+                    log.warning("glue run %s raised", run.job_run_id, exc_info=True)
         else:
-            outcome = "SUCCEEDED"
+            outcome = "SUCCEEDED"  # a stop that came after the publish is too late: it succeeded
             if report is not None and report.warnings:
                 log.info("glue run %s warnings: %s", run.job_run_id, report.warnings)
+        finally:
+            with self._run_lock:
+                self._current = None
         run.execution_seconds = max(1, math.ceil(time.monotonic() - started))
         run.completed_on = utcnow()
         run.ended = True
@@ -176,6 +220,9 @@ class GlueRunner:
         for key, value in arguments.items():
             argv += [key, str(value)]
         args = module.parse_args(argv)
+        # This thread's Spark jobs form the run's group, so that BatchStopJobRun can cancel them.
+        self.spark(module).sparkContext.setJobGroup(run.job_run_id, f"glue run {run.job_run_id}", True)
+        self._check_stop(run)
         if not module.is_s3(args.output_path):
             return module.run_job(self.spark(module), args)
 
@@ -197,10 +244,12 @@ class GlueRunner:
             try:
                 schema = module.build_run(self.spark(module), local, report, write_path=f"{write_path}/")
                 phase("spark")
+                self._check_stop(run)
                 self._upload(region, write_path, report.run_path)
                 uploaded = True
                 phase("upload")
                 if args.database and args.table:
+                    self._check_stop(run)  # the script asks again (GetJobRun) right before its UpdateTable
                     module.publish(args, report, schema)
                     phase("publish")
                 report.status = "SUCCEEDED"
@@ -356,6 +405,25 @@ def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
         return run_id
 
     ctx.patcher.set(FakeJob, "start_job_run", start_job_run)
+
+    from moto.core.responses import ActionResult
+    from moto.glue.responses import GlueResponse
+
+    # moto has no BatchStopJobRun; the local runner stops the run (Spark jobs cancelled, ends STOPPED).
+    def batch_stop_job_run(self: Any) -> Any:
+        job = self.glue_backend.get_job(self._get_param("JobName"))
+        stopped, errors = [], []
+        for run_id in self._get_param("JobRunIds") or []:
+            run = next((r for r in job.job_runs if r.job_run_id == run_id), None)
+            problem = f"job run {run_id} not found" if run is None else runner.stop_run(run)
+            if problem is None:
+                stopped.append({"JobName": job.name, "JobRunId": run_id})
+            else:
+                detail = {"ErrorCode": "InvalidInputException", "ErrorMessage": problem}
+                errors.append({"JobName": job.name, "JobRunId": run_id, "ErrorDetail": detail})
+        return ActionResult({"SuccessfulSubmissions": stopped, "Errors": errors})
+
+    ctx.patcher.set(GlueResponse, "batch_stop_job_run", batch_stop_job_run)
     ctx.patcher.on_undo(runner.stop)
     return runner
 

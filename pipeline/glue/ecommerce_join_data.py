@@ -363,8 +363,9 @@ def _pin(path: str, version: str | None, etag: str | None, into: str) -> str:
     bucket, key = split_s3(path)
     source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
     seen = f"version {version}" if version else f"ETag {etag}"
+    quoted = f'"{(etag or "").strip(chr(34))}"'  # an HTTP entity tag is quoted
     try:
-        head = s3.head_object(**source, **({} if version else {"IfMatch": etag}))
+        head = s3.head_object(**source, **({} if version else {"IfMatch": quoted}))
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("412", "PreconditionFailed"):
@@ -379,7 +380,7 @@ def _pin(path: str, version: str | None, etag: str | None, into: str) -> str:
         raise JobError(f"{path} {seen} has ETag {found}, not the checked {etag}")
     target_bucket, target_key = split_s3(into + (key.rsplit("/", 1)[-1].lstrip("._") or "input.csv"))
     # Managed copy: multipart for inputs over 5 GB; the IfMatch guards an unversioned source on AWS.
-    extra = {} if version else {"CopySourceIfMatch": etag}
+    extra = {} if version else {"CopySourceIfMatch": quoted}
     s3.copy(source, target_bucket, target_key, ExtraArgs=extra)
     return f"s3://{target_bucket}/{target_key}"
 

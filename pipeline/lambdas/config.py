@@ -124,3 +124,17 @@ def job_runs(glue: Any, job_name: str) -> list[dict[str, Any]]:
     """Every run of the Glue job that GetJobRuns lists (all pages)."""
     pages = glue.get_paginator("get_job_runs").paginate(JobName=job_name)
     return [run for page in pages for run in page.get("JobRuns", [])]
+
+
+def stop_job_runs(glue: Any, job_name: str, run: str) -> tuple[list[str], list[str]]:
+    """BatchStopJobRun for the runs of ``run`` that have not ended: (stopped ids, errors Glue gave)."""
+    going = runs.stoppable_runs(job_runs(glue, job_name), run)
+    if not going:
+        return [], []
+    answer = glue.batch_stop_job_run(JobName=job_name, JobRunIds=going)
+    stopped = [s["JobRunId"] for s in answer.get("SuccessfulSubmissions", [])]
+    errors = [
+        f"{e.get('JobRunId')}: {e.get('ErrorDetail', {}).get('ErrorMessage')}"
+        for e in answer.get("Errors", [])
+    ]
+    return stopped, errors

@@ -212,6 +212,15 @@ def test_the_job_reads_the_version_that_was_checked_not_the_replacement(s3):
     assert b"EVIL" in s3.get_object(Bucket=RAW, Key="in/orders.csv")["Body"].read()  # raw file in place
 
 
+def test_without_a_version_the_checked_etag_is_read(s3):
+    s3.put_object(Bucket=RAW, Key="in/same.csv", Body=b"Order ID,Order Date\nO1,1/2/2016\n")
+    etag = s3.head_object(Bucket=RAW, Key="in/same.csv")["ETag"].strip('"')
+    args = pin_args("in/same.csv", orders_etag=etag)
+    pinned = job.pin_inputs(args)
+    assert pinned.orders_path != args.orders_path
+    job.unpin_inputs(pinned, args)
+
+
 def test_without_a_version_a_replaced_file_is_refused_clearly(s3):
     seen = checked_then_replaced(s3, "in/unversioned.csv")
     with pytest.raises(job.JobError, match="was replaced after it was checked"):
