@@ -27,6 +27,7 @@ LAMBDA_MODULES = {
     "check-orders-returns-exist": "check_files",
     "ecommerce-trigger-glue": "trigger_glue",
     "check-glue-job-status": "check_glue_status",
+    "ecommerce-stop-glue": "stop_glue",
 }
 SHARED_MODULES = ("__init__", "config", "runs")
 

@@ -201,6 +201,7 @@ def state_machine_substitutions(settings: Settings, arns: iam.Arns) -> dict[str,
         "CheckFilesFunctionArn": arns.function(settings.check_files_function),
         "TriggerGlueFunctionArn": arns.function(settings.trigger_glue_function),
         "CheckGlueStatusFunctionArn": arns.function(settings.check_glue_status_function),
+        "StopGlueFunctionArn": arns.function(settings.stop_glue_function),
         "SuccessTopicArn": arns.success_topic,
         "FailureTopicArn": arns.failure_topic,
         "FileWaitSeconds": settings.file_wait_seconds,
@@ -1317,12 +1318,13 @@ def resources(ctx: Context) -> list[Resource]:
 
 
 def functions(settings: Settings) -> list[str]:
-    """The four Lambda function names."""
+    """The five Lambda function names."""
     return [
         settings.on_upload_function,
         settings.check_files_function,
         settings.trigger_glue_function,
         settings.check_glue_status_function,
+        settings.stop_glue_function,
     ]
 
 

@@ -180,6 +180,8 @@ def on_upload_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
 def check_files_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     return _document(
         _statement("ListRawBuckets", ["s3:ListBucket"], _raw_buckets(settings, arns)),
+        # The version of each file it hands on (the Glue job reads exactly that version).
+        _statement("ListRawVersions", ["s3:ListBucketVersions"], _raw_buckets(settings, arns)),
         _lambda_logs(arns, settings.check_files_function),
     )
 
@@ -187,6 +189,8 @@ def check_files_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
 def trigger_glue_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     return _document(
         _statement("StartJobRun", ["glue:StartJobRun"], [arns.glue_job]),
+        # A retried trigger looks for the run it may have started already (idempotent on run_id).
+        _statement("FindJobRuns", ["glue:GetJobRuns"], [arns.glue_job]),
         _lambda_logs(arns, settings.trigger_glue_function),
     )
 
@@ -202,12 +206,25 @@ def check_glue_status_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     )
 
 
+def stop_glue_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
+    return _document(
+        _statement("FindJobRuns", ["glue:GetJobRuns"], [arns.glue_job]),
+        _statement("StopJobRuns", ["glue:BatchStopJobRun"], [arns.glue_job]),
+        _lambda_logs(arns, settings.stop_glue_function),
+    )
+
+
 def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     scripts, processed = settings.scripts_bucket, settings.processed_bucket
     raw = [settings.orders_bucket, settings.returns_bucket]
     log_groups = [arns.log_group(group) for group in GLUE_LOG_GROUPS]
     return _document(
-        _statement("ReadRawObjects", ["s3:GetObject"], [arns.objects(bucket) for bucket in raw]),
+        # GetObjectVersion: the run reads (copies) the versions CheckForFiles saw.
+        _statement(
+            "ReadRawObjects",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [arns.objects(bucket) for bucket in raw],
+        ),
         # Spark's S3 file system lists to resolve paths (and S3 answers 403, not 404, without it).
         _statement("ListRawBuckets", ["s3:ListBucket"], [arns.bucket(bucket) for bucket in raw]),
         _statement("ReadScripts", ["s3:GetObject"], [arns.objects(scripts, glue_scripts_prefix())]),
@@ -228,6 +245,8 @@ def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"],
             [arns.glue_catalog, arns.glue_database, arns.glue_table],
         ),
+        # Before publishing, the run asks whether it has been told to stop (BatchStopJobRun).
+        _statement("OwnJobRun", ["glue:GetJobRun"], [arns.glue_job]),
         _statement(
             "GlueLogs",
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -243,6 +262,7 @@ def state_machine_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             settings.check_files_function,
             settings.trigger_glue_function,
             settings.check_glue_status_function,
+            settings.stop_glue_function,
         )
     ]
     return _document(
@@ -257,11 +277,12 @@ _LAMBDA_POLICIES = {
     "check_files_function": check_files_policy,
     "trigger_glue_function": trigger_glue_policy,
     "check_glue_status_function": check_glue_status_policy,
+    "stop_glue_function": stop_glue_policy,
 }
 
 
 def role_specs(settings: Settings, arns: Arns) -> list[RoleSpec]:
-    """The six roles: one per Lambda, one for the Glue job, one for the state machine."""
+    """The seven roles: one per Lambda, one for the Glue job, one for the state machine."""
     roles = [
         (
             lambda_role_name(getattr(settings, field)),

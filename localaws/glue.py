@@ -27,7 +27,7 @@ from typing import Any
 from localaws import codec
 from localaws.context import Context
 from localaws.credentials import Credentials
-from localaws.plumbing import SerialWorker, each_backend, log, s3_read, split_s3, utcnow
+from localaws.plumbing import Patcher, SerialWorker, each_backend, log, s3_read, split_s3, utcnow
 
 
 def _job_run_class() -> type:
@@ -39,6 +39,7 @@ def _job_run_class() -> type:
         error_message: str | None = None
         execution_seconds: int = 0
         ended: bool = False
+        stop_requested: bool = False  # BatchStopJobRun: the run ends STOPPED and does not publish
 
         @property
         def status(self) -> str | None:
@@ -62,6 +63,10 @@ def _job_run_class() -> type:
     return LocalJobRun
 
 
+class RunStopped(Exception):
+    """The run was asked to stop (BatchStopJobRun) and ends STOPPED at the next step."""
+
+
 class GlueRunner:
     """Runs Glue job scripts for real: one worker thread, one warm Spark session, runs in start order."""
 
@@ -80,6 +85,8 @@ class GlueRunner:
         self._phase_mark = 0.0
         self._region = "us-east-1"  # of the run in progress (one at a time)
         self._import_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # a stop and the start or end of a run do not interleave
+        self._current: Any = None  # the run executing now
         self.run_class = _job_run_class()
         self.on_change: Callable[[], None] = lambda: None  # a run's state changed outside any request
 
@@ -135,23 +142,60 @@ class GlueRunner:
                 self._spark.stop()
         self._spark = None
 
+    def stop_run(self, run: Any) -> str | None:
+        """BatchStopJobRun for one run: it ends STOPPED without publishing. Its Spark jobs are cancelled
+        now, a queued run never starts, and a run between Spark jobs stops at its next step. Returns the
+        reason when the run cannot be stopped (it has ended)."""
+        with self._run_lock:
+            if not isinstance(run, self.run_class) or run.ended:
+                return f"job run {run.job_run_id} is {run.status}: it cannot be stopped"
+            if not run.stop_requested:
+                run.stop_requested = True
+                run.status = "STOPPING"
+                if self._current is run:
+                    threading.Thread(target=self._cancel_until_ended, args=(run,), daemon=True).start()
+        self.on_change()
+        return None
+
+    def _cancel_until_ended(self, run: Any) -> None:
+        """Cancel the run's Spark jobs until it ends: Spark cancels only the jobs active at the call, and
+        the run may be about to submit its next one."""
+        while not run.ended and self._spark is not None:
+            with contextlib.suppress(Exception):
+                self._spark.sparkContext.cancelJobGroup(run.job_run_id)
+            time.sleep(0.5)
+
+    def _check_stop(self, run: Any) -> None:
+        if run.stop_requested:
+            raise RunStopped(f"job run {run.job_run_id} was stopped")
+
     # --- one run
     def _execute(self, job: Any, run: Any) -> None:
         started = self._phase_mark = time.monotonic()
         self.phases = {}
-        run.status = "RUNNING"
+        with self._run_lock:
+            if not run.stop_requested:
+                self._current = run
+                run.status = "RUNNING"
         self.on_change()
         try:
+            self._check_stop(run)  # stopped while queued: never starts
             report = self._run_script(job, run)
         except BaseException as exc:  # SystemExit from argparse included: the run fails, the worker lives
-            run.error_message = f"{type(exc).__name__}: {exc}"
-            outcome = "FAILED"
-            if type(exc).__name__ not in ("JobError", "ProfileError"):  # not a data problem: keep the trace
-                log.warning("glue run %s raised", run.job_run_id, exc_info=True)
+            if run.stop_requested:  # a cancelled Spark job or the script's own check: not a failure
+                outcome = "STOPPED"
+            else:
+                run.error_message = f"{type(exc).__name__}: {exc}"
+                outcome = "FAILED"
+                if type(exc).__name__ not in ("JobError", "ProfileError"):  # not a data problem: keep trace
+                    log.warning("glue run %s raised", run.job_run_id, exc_info=True)
         else:
-            outcome = "SUCCEEDED"
+            outcome = "SUCCEEDED"  # a stop that came after the publish is too late: it succeeded
             if report is not None and report.warnings:
                 log.info("glue run %s warnings: %s", run.job_run_id, report.warnings)
+        finally:
+            with self._run_lock:
+                self._current = None
         run.execution_seconds = max(1, math.ceil(time.monotonic() - started))
         run.completed_on = utcnow()
         run.ended = True
@@ -176,17 +220,22 @@ class GlueRunner:
         for key, value in arguments.items():
             argv += [key, str(value)]
         args = module.parse_args(argv)
+        # This thread's Spark jobs form the run's group, so that BatchStopJobRun can cancel them.
+        self.spark(module).sparkContext.setJobGroup(run.job_run_id, f"glue run {run.job_run_id}", True)
+        self._check_stop(run)
         if not module.is_s3(args.output_path):
             return module.run_job(self.spark(module), args)
 
         stage = self.root / "runs" / run.job_run_id
         phase = self._phase
+        pinned = args
         try:
             phase("load")
+            pinned = module.pin_inputs(args)  # the checked versions, as the job reads them on Glue
             local = dataclasses.replace(
                 args,
-                orders_path=self._stage_input(account, region, args.orders_path, stage / "orders"),
-                returns_path=self._stage_input(account, region, args.returns_path, stage / "returns"),
+                orders_path=self._stage_input(account, region, pinned.orders_path, stage / "orders"),
+                returns_path=self._stage_input(account, region, pinned.returns_path, stage / "returns"),
             )
             write_path = stage / "output" / f"run_id={args.run_id}"
             report = module.new_report(args)  # names the S3 files and the S3 run prefix
@@ -195,10 +244,12 @@ class GlueRunner:
             try:
                 schema = module.build_run(self.spark(module), local, report, write_path=f"{write_path}/")
                 phase("spark")
+                self._check_stop(run)
                 self._upload(region, write_path, report.run_path)
                 uploaded = True
                 phase("upload")
                 if args.database and args.table:
+                    self._check_stop(run)  # the script asks again (GetJobRun) right before its UpdateTable
                     module.publish(args, report, schema)
                     phase("publish")
                 report.status = "SUCCEEDED"
@@ -213,6 +264,7 @@ class GlueRunner:
                     module.write_text(report.run_path + "_quality/report.json", report.to_json())
         finally:
             shutil.rmtree(stage, ignore_errors=True)
+            module.unpin_inputs(pinned, args)
 
     def _phase(self, name: str) -> None:
         """Record the time since the previous phase ended (for the run's log line)."""
@@ -303,9 +355,46 @@ class GlueRunner:
         return module
 
 
+def install_catalog(patcher: Patcher) -> None:
+    """Catalog writes as AWS does them: UpdateTable honours VersionId (optimistic concurrency)."""
+    from moto.glue.exceptions import GlueClientError
+    from moto.glue.responses import GlueResponse
+
+    lock = threading.Lock()  # one catalog write at a time: the version check and the write are one step
+    original_update_table = GlueResponse.update_table
+
+    # moto ignores UpdateTable's VersionId; AWS refuses a stale one with ConcurrentModificationException.
+    def update_table(self: Any) -> Any:
+        expected = self.parameters.get("VersionId")
+        with lock:
+            if expected is not None:
+                table_input = self.parameters.get("TableInput") or {}
+                name = table_input.get("Name") or self.parameters.get("Name")
+                table = self.glue_backend.get_table(self.parameters.get("DatabaseName"), name)
+                current = str(table._current_version)
+                if str(expected) != current:
+                    raise GlueClientError(
+                        "ConcurrentModificationException",
+                        f"Update table failed due to concurrent modifications: version {expected} is not "
+                        f"the current version {current}.",
+                    )
+            return original_update_table(self)
+
+    original_create_table = GlueResponse.create_table
+
+    # moto checks for an existing table and adds one in two steps; two racing creates must not both win.
+    def create_table(self: Any) -> Any:
+        with lock:
+            return original_create_table(self)
+
+    patcher.set(GlueResponse, "update_table", update_table)
+    patcher.set(GlueResponse, "create_table", create_table)
+
+
 def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
     from moto.glue.models import FakeJob
 
+    install_catalog(ctx.patcher)
     runner = GlueRunner(ctx.state_dir, ctx.endpoint_url, ctx.credentials, stop_spark=stop_spark)
     original_start_job_run = FakeJob.start_job_run
 
@@ -316,6 +405,25 @@ def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
         return run_id
 
     ctx.patcher.set(FakeJob, "start_job_run", start_job_run)
+
+    from moto.core.responses import ActionResult
+    from moto.glue.responses import GlueResponse
+
+    # moto has no BatchStopJobRun; the local runner stops the run (Spark jobs cancelled, ends STOPPED).
+    def batch_stop_job_run(self: Any) -> Any:
+        job = self.glue_backend.get_job(self._get_param("JobName"))
+        stopped, errors = [], []
+        for run_id in self._get_param("JobRunIds") or []:
+            run = next((r for r in job.job_runs if r.job_run_id == run_id), None)
+            problem = f"job run {run_id} not found" if run is None else runner.stop_run(run)
+            if problem is None:
+                stopped.append({"JobName": job.name, "JobRunId": run_id})
+            else:
+                detail = {"ErrorCode": "InvalidInputException", "ErrorMessage": problem}
+                errors.append({"JobName": job.name, "JobRunId": run_id, "ErrorDetail": detail})
+        return ActionResult({"SuccessfulSubmissions": stopped, "Errors": errors})
+
+    ctx.patcher.set(GlueResponse, "batch_stop_job_run", batch_stop_job_run)
     ctx.patcher.on_undo(runner.stop)
     return runner
 

@@ -148,8 +148,10 @@ def actions_section(described: dict) -> None:
         return
     cols = st.columns(3)
     if status == "RUNNING" and cols[0].button("Stop run", key="stop", type="primary"):
-        executions.stop(sfn, described["executionArn"], console.user_email())
-        st.toast("Stop requested")
+        stopped = executions.stop(
+            sfn, described["executionArn"], console.user_email(), console.client("glue"), settings.glue_job
+        )
+        st.toast("Stop requested" + (f"; Glue run {', '.join(stopped)} stopped" if stopped else ""))
     if status in ("FAILED", "TIMED_OUT", "ABORTED"):
         if cols[1].button("Redrive", key="redrive", help="Resume from the failed state (RedriveExecution)"):
             try:

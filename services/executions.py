@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
+from pipeline.lambdas import config as lambda_config
 from pipeline.lambdas import runs
 from services.settings import Settings
 
@@ -520,10 +521,36 @@ def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
 # --- actions --------------------------------------------------------------------------------------------
 
 
-def stop(sfn: Any, arn: str, who: str | None = None) -> None:
+def stop(
+    sfn: Any, arn: str, who: str | None = None, glue: Any = None, job_name: str | None = None
+) -> list[str]:
+    """Stop the execution, then (given ``glue`` and ``job_name``) its Glue run, so that the abandoned run
+    never publishes later. Returns the ids of the Glue job runs that were stopped."""
     sfn.stop_execution(
         executionArn=arn, error="StoppedFromConsole", cause=f"Stopped from the console by {who or 'an admin'}"
     )
+    if glue is None or job_name is None:
+        return []
+    run = glue_run_id(history(sfn, arn), arn.rsplit(":", 1)[-1])
+    if run is None:
+        return []  # it had not got past CheckForFiles: no Glue run
+    stopped, _errors = lambda_config.stop_job_runs(glue, job_name, run)  # errors: runs that ended meanwhile
+    return stopped
+
+
+def glue_run_id(events: Sequence[Mapping[str, Any]], execution_name: str) -> str | None:
+    """The run id of the execution's Glue run: what TriggerGlueJob reported, or else derived (as
+    TriggerGlueJob derives it) from the files CheckForFiles found; None before that."""
+    reference = glue_reference(events)
+    if reference is not None and reference.get("run_id"):
+        return str(reference["run_id"])
+    for event in reversed(events):
+        if event["type"].endswith("StateExited"):
+            files = _json_object(event["stateExitedEventDetails"].get("output")).get("files")
+            pair = runs.named_pair(files) if isinstance(files, dict) else None
+            if pair is not None:
+                return runs.run_id(runs.batch_time(*pair), execution_name)
+    return None
 
 
 def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:

@@ -33,6 +33,8 @@ class Settings:
     check_files_function: str = "check-orders-returns-exist"
     trigger_glue_function: str = "ecommerce-trigger-glue"
     check_glue_status_function: str = "check-glue-job-status"
+    # Stops the Glue run of an execution that gives up on it (timeout, error after the trigger).
+    stop_glue_function: str = "ecommerce-stop-glue"
     glue_job: str = "ecommerce_join_data"
     state_machine: str = "ETL-StepFunction-Controller"
     success_topic: str = "etl-success-topic"

@@ -30,6 +30,7 @@ ARN_PLACEHOLDERS = frozenset(
         "CheckFilesFunctionArn",
         "TriggerGlueFunctionArn",
         "CheckGlueStatusFunctionArn",
+        "StopGlueFunctionArn",
         "SuccessTopicArn",
         "FailureTopicArn",
     }

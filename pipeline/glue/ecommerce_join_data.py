@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
@@ -50,6 +50,12 @@ GLUE_TYPES = {"string": "string", "bigint": "bigint", "double": "double", "date"
 
 class JobError(RuntimeError):
     """A run failure with a message a person can act on."""
+
+
+# Each attempt re-reads the table; several runs may publish at once (MaxConcurrentRuns).
+PUBLISH_ATTEMPTS = 5
+# A run in one of these states has been told to stop and must not publish.
+STOPPED_STATES = frozenset({"STOPPING", "STOPPED"})
 
 
 # --------------------------------------------------------------------------- Spark session
@@ -267,6 +273,13 @@ class JobArgs:
     batch_time: str | None = None
     max_quarantine_fraction: float = 0.01
     keep_runs: int = 5
+    job_name: str | None = None  # Glue's --JOB_NAME and --JOB_RUN_ID: this run, asked before publishing
+    job_run_id: str | None = None
+    # What CheckForFiles saw: the run reads these S3 versions, and refuses an input whose ETag differs.
+    orders_version_id: str | None = None
+    returns_version_id: str | None = None
+    orders_etag: str | None = None
+    returns_etag: str | None = None
 
 
 @dataclass
@@ -289,6 +302,8 @@ class Report:
     sales_out: float | None = None
     min_order_date: str | None = None
     max_order_date: str | None = None
+    orders_version_id: str | None = None
+    returns_version_id: str | None = None
     published: bool = False
     status: str = "RUNNING"
     error: str | None = None
@@ -311,15 +326,83 @@ def new_report(args: JobArgs) -> Report:
     run_path = join_path(args.output_path, f"run_id={args.run_id}")
     processed_at = datetime.now(UTC).replace(microsecond=0)
     return Report(
-        args.run_id, run_path, args.orders_path, args.returns_path, processed_at=processed_at.isoformat()
+        args.run_id,
+        run_path,
+        args.orders_path,
+        args.returns_path,
+        orders_version_id=args.orders_version_id,
+        returns_version_id=args.returns_version_id,
+        processed_at=processed_at.isoformat(),
     )
+
+
+def pin_inputs(args: JobArgs) -> JobArgs:
+    """``args`` reading private copies of the checked input versions, under
+    ``<output_path>_inputs/run_id=<id>/`` (not in the run prefix, which the Parquet write overwrites).
+
+    Spark cannot read an S3 version, and a file replaced between CheckForFiles and the read must not slip
+    in (nor a mix of both versions across Spark's range reads), so each S3 input is copied server-side at
+    the version CheckForFiles saw, or, without a version, only while its ETag is the one seen. The raw
+    files stay where they are; ``unpin_inputs`` deletes the copies. Local paths are used as they are.
+    """
+    pinned = {}
+    for kind in ("orders", "returns"):
+        path = getattr(args, f"{kind}_path")
+        version, etag = getattr(args, f"{kind}_version_id"), getattr(args, f"{kind}_etag")
+        if not is_s3(path) or not (version or etag):
+            continue
+        into = join_path(args.output_path, "_inputs", f"run_id={args.run_id}", kind)
+        pinned[f"{kind}_path"] = _pin(path, version, etag, into)
+    return replace(args, **pinned)
+
+
+def _pin(path: str, version: str | None, etag: str | None, into: str) -> str:
+    from botocore.exceptions import ClientError
+
+    s3 = aws_client("s3")
+    bucket, key = split_s3(path)
+    source = {"Bucket": bucket, "Key": key, **({"VersionId": version} if version else {})}
+    seen = f"version {version}" if version else f"ETag {etag}"
+    quoted = f'"{(etag or "").strip(chr(34))}"'  # an HTTP entity tag is quoted
+    try:
+        head = s3.head_object(**source, **({} if version else {"IfMatch": quoted}))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("412", "PreconditionFailed"):
+            raise JobError(
+                f"{path} was replaced after it was checked ({seen}); the newer file has its own run"
+            ) from None
+        if code in ("404", "NoSuchKey", "NoSuchVersion", "405", "MethodNotAllowed"):
+            raise JobError(f"{path} ({seen}) is gone since it was checked") from None
+        raise
+    if etag and head["ETag"].strip('"') != etag.strip('"'):
+        found = head["ETag"].strip('"')
+        raise JobError(f"{path} {seen} has ETag {found}, not the checked {etag}")
+    target_bucket, target_key = split_s3(into + (key.rsplit("/", 1)[-1].lstrip("._") or "input.csv"))
+    # Managed copy: multipart for inputs over 5 GB; the IfMatch guards an unversioned source on AWS.
+    extra = {} if version else {"CopySourceIfMatch": quoted}
+    s3.copy(source, target_bucket, target_key, ExtraArgs=extra)
+    return f"s3://{target_bucket}/{target_key}"
+
+
+def unpin_inputs(pinned: JobArgs, args: JobArgs) -> None:
+    """Delete the copies that ``pin_inputs`` made (never the raw files)."""
+    s3 = None
+    for kind in ("orders", "returns"):
+        copy, raw = getattr(pinned, f"{kind}_path"), getattr(args, f"{kind}_path")
+        if copy != raw and is_s3(copy):
+            s3 = s3 or aws_client("s3")
+            bucket, key = split_s3(copy)
+            s3.delete_object(Bucket=bucket, Key=key)
 
 
 def run_job(spark: SparkSession, args: JobArgs) -> Report:
     """Profile, transform, write the run prefix, check the invariants, then publish. Raises JobError."""
     report = new_report(args)
+    pinned = args
     try:
-        schema = build_run(spark, args, report)
+        pinned = pin_inputs(args)
+        schema = build_run(spark, pinned, report)
         if args.database and args.table:
             publish(args, report, schema)
         report.status = "SUCCEEDED"
@@ -328,6 +411,7 @@ def run_job(spark: SparkSession, args: JobArgs) -> Report:
         report.status, report.error = "FAILED", str(error)
         raise
     finally:
+        unpin_inputs(pinned, args)
         if report.orders:  # profiles passed: there is a run prefix to hold the report
             write_text(report.run_path + "_quality/report.json", report.to_json())
 
@@ -530,28 +614,57 @@ def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
     }
 
 
-def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
-    """Point the table at this run unless the published batch is newer; then prune old run prefixes."""
+class RunStopped(JobError):
+    """The job run was asked to stop (BatchStopJobRun): an abandoned run never publishes."""
+
+
+def ensure_not_stopped(args: JobArgs) -> None:
+    """Raise RunStopped when this Glue job run has been asked to stop (checked right before publishing)."""
+    if not (args.job_name and args.job_run_id):
+        return  # a plain local run has no job run to ask
     glue = aws_client("glue")
-    try:
-        current = glue.get_table(DatabaseName=args.database, Name=args.table)["Table"]
-    except glue.exceptions.EntityNotFoundException:
-        current = None
+    state = glue.get_job_run(JobName=args.job_name, RunId=args.job_run_id)["JobRun"].get("JobRunState")
+    if state in STOPPED_STATES:
+        raise RunStopped(f"job run {args.job_run_id} is {state}: not published")
+
+
+def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
+    """Point the table at this run unless the published batch is newer; then prune old run prefixes.
+
+    Optimistic concurrency: the update names the table version it compared against (UpdateTable
+    VersionId), so a run that published in between makes it conflict; then the table is read and the
+    batch times compared again. An older batch never overwrites a newer one, even at the same moment.
+    """
+    glue = aws_client("glue")
     definition = table_input(args, report, schema)
-    if current is None:
-        glue.create_table(DatabaseName=args.database, TableInput=definition)
-    else:
-        published = current.get("Parameters", {})
-        published_batch = published.get("batch_time")
-        if args.batch_time and published_batch and utc_iso(published_batch) > utc_iso(args.batch_time):
-            report.warnings.append(
-                f"not published: this batch ({args.batch_time}) is older than the published run "
-                f"{published.get('run_id')} (batch {published.get('batch_time')})"
-            )
-            return
-        glue.update_table(DatabaseName=args.database, TableInput=definition)
-    report.published = True
-    prune_runs(args.output_path, keep=args.keep_runs, current=args.run_id)
+    for _attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            current = glue.get_table(DatabaseName=args.database, Name=args.table)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            current = None
+        if current is not None:
+            published = current.get("Parameters", {})
+            published_batch = published.get("batch_time")
+            if args.batch_time and published_batch and utc_iso(published_batch) > utc_iso(args.batch_time):
+                report.warnings.append(
+                    f"not published: this batch ({args.batch_time}) is older than the published run "
+                    f"{published.get('run_id')} (batch {published.get('batch_time')})"
+                )
+                return
+        ensure_not_stopped(args)
+        try:
+            if current is None:
+                glue.create_table(DatabaseName=args.database, TableInput=definition)
+            else:
+                glue.update_table(
+                    DatabaseName=args.database, TableInput=definition, VersionId=current["VersionId"]
+                )
+        except (glue.exceptions.ConcurrentModificationException, glue.exceptions.AlreadyExistsException):
+            continue  # another run published in between: compare with what it published
+        report.published = True
+        prune_runs(args.output_path, keep=args.keep_runs, current=args.run_id)
+        return
+    raise JobError(f"not published: the table changed under each of {PUBLISH_ATTEMPTS} attempts")
 
 
 def prune_runs(output_path: str, keep: int, current: str) -> list[str]:
@@ -595,7 +708,12 @@ def parse_args(argv: list[str]) -> JobArgs:
     parser.add_argument("--batch_time", default=None)
     parser.add_argument("--max_quarantine_fraction", type=float, default=0.01)
     parser.add_argument("--keep_runs", type=int, default=5)
-    known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --JOB_NAME, --TempDir, …
+    for kind in ("orders", "returns"):
+        parser.add_argument(f"--{kind}_version_id", default=None)
+        parser.add_argument(f"--{kind}_etag", default=None)
+    parser.add_argument("--JOB_NAME", dest="job_name", default=None)
+    parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
+    known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --TempDir, --job-bookmark-option, …
     if known.run_id is None:
         known.run_id = "local-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if bool(known.database) != bool(known.table):

@@ -102,6 +102,15 @@ def newest_in_bucket(s3: Any, bucket: str, prefix: str = "") -> runs.S3Object | 
     return runs.newest_listed(bucket, pages)
 
 
+def latest_version(s3: Any, bucket: str, key: str) -> runs.S3Object | None:
+    """``key`` as it is now, with its VersionId; None when it is gone. Needs s3:ListBucketVersions."""
+    # The key itself sorts first among the keys it prefixes, and its latest version comes first.
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=bucket, Prefix=key, PaginationConfig={"PageSize": 10}
+    )
+    return runs.latest_version(bucket, key, pages)
+
+
 def newest_raw_objects(cfg: LambdaConfig, s3: Any) -> tuple[runs.S3Object | None, runs.S3Object | None]:
     """(newest orders object, newest returns object); None where a bucket holds no data file."""
     orders_bucket, returns_bucket = cfg.require("orders_bucket", "returns_bucket")
@@ -109,3 +118,23 @@ def newest_raw_objects(cfg: LambdaConfig, s3: Any) -> tuple[runs.S3Object | None
         newest_in_bucket(s3, orders_bucket, cfg.orders_prefix),
         newest_in_bucket(s3, returns_bucket, cfg.returns_prefix),
     )
+
+
+def job_runs(glue: Any, job_name: str) -> list[dict[str, Any]]:
+    """Every run of the Glue job that GetJobRuns lists (all pages)."""
+    pages = glue.get_paginator("get_job_runs").paginate(JobName=job_name)
+    return [run for page in pages for run in page.get("JobRuns", [])]
+
+
+def stop_job_runs(glue: Any, job_name: str, run: str) -> tuple[list[str], list[str]]:
+    """BatchStopJobRun for the runs of ``run`` that have not ended: (stopped ids, errors Glue gave)."""
+    going = runs.stoppable_runs(job_runs(glue, job_name), run)
+    if not going:
+        return [], []
+    answer = glue.batch_stop_job_run(JobName=job_name, JobRunIds=going)
+    stopped = [s["JobRunId"] for s in answer.get("SuccessfulSubmissions", [])]
+    errors = [
+        f"{e.get('JobRunId')}: {e.get('ErrorDetail', {}).get('ErrorMessage')}"
+        for e in answer.get("Errors", [])
+    ]
+    return stopped, errors

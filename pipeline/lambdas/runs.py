@@ -70,37 +70,66 @@ class S3Object:
     etag: str  # without the surrounding quotes that S3 puts around it
     last_modified: str  # ISO-8601 UTC, e.g. 2026-11-25T18:30:00Z
     size: int
+    # The S3 version CheckForFiles saw (versioned raw buckets); the Glue job reads exactly this version.
+    version_id: str | None = None
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if self.version_id is None:
+            del data["version_id"]  # the shape of an object nobody has pinned yet (execution inputs)
+        return data
 
     @classmethod
-    def create(cls, bucket: str, key: str, etag: str, last_modified: datetime | str, size: int) -> S3Object:
+    def create(
+        cls,
+        bucket: str,
+        key: str,
+        etag: str,
+        last_modified: datetime | str,
+        size: int,
+        version_id: str | None = None,
+    ) -> S3Object:
         return cls(
             bucket=bucket,
             key=key,
             etag=str(etag).strip().strip('"'),
             last_modified=iso_utc(last_modified),
             size=int(size),
+            # "null" is the version of an object in an unversioned bucket: nothing to pin.
+            version_id=None if version_id in (None, "", "null") else str(version_id),
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> S3Object:
         """From the JSON shape that :meth:`to_dict` produces (what travels through Step Functions)."""
-        missing = [f.name for f in dataclasses.fields(cls) if data.get(f.name) is None]
+        required = [f.name for f in dataclasses.fields(cls) if f.name != "version_id"]
+        missing = [name for name in required if data.get(name) is None]
         if missing:
             raise ValueError(f"S3 object description lacks {', '.join(missing)}: {dict(data)!r}")
-        return cls.create(data["bucket"], data["key"], data["etag"], data["last_modified"], data["size"])
+        return cls.create(
+            data["bucket"],
+            data["key"],
+            data["etag"],
+            data["last_modified"],
+            data["size"],
+            data.get("version_id"),
+        )
 
     @classmethod
     def from_listing(cls, bucket: str, entry: Mapping[str, Any]) -> S3Object:
-        """From one ``Contents`` entry of ``list_objects_v2``."""
+        """From one ``Contents`` entry of ``list_objects_v2`` or ``Versions`` entry of
+        ``list_object_versions`` (which also has the VersionId)."""
         return cls.create(
-            bucket, entry["Key"], entry.get("ETag", ""), entry["LastModified"], entry.get("Size", 0)
+            bucket,
+            entry["Key"],
+            entry.get("ETag", ""),
+            entry["LastModified"],
+            entry.get("Size", 0),
+            entry.get("VersionId"),
         )
 
 
@@ -260,6 +289,28 @@ def glue_error(state: str | None, message: str | None) -> str | None:
     return f"Glue job run is in an unknown state {state!r}"
 
 
+def runs_of(job_runs: Iterable[Mapping[str, Any]], run: str) -> list[Mapping[str, Any]]:
+    """The Glue job runs (GetJobRuns entries) started for ``run``: their ``--run_id`` argument is ``run``.
+
+    Newest first (by StartedOn), whatever order the listing had.
+    """
+    found = [r for r in job_runs if (r.get("Arguments") or {}).get("--run_id") == run]
+    return sorted(found, key=lambda r: parse_time(r.get("StartedOn") or datetime.min), reverse=True)
+
+
+def reusable_run(job_runs: Iterable[Mapping[str, Any]], run: str) -> Mapping[str, Any] | None:
+    """The job run that a retried TriggerGlueJob takes over instead of starting a second writer of the same
+    run prefix: the newest run for ``run`` that is going or has succeeded. A failed or stopped one is not
+    reused (a redrive starts afresh)."""
+    return next((r for r in runs_of(job_runs, run) if r.get("JobRunState") not in GLUE_FAILED), None)
+
+
+def stoppable_runs(job_runs: Iterable[Mapping[str, Any]], run: str) -> list[str]:
+    """Ids of the job runs for ``run`` that have not ended and are not stopping already."""
+    going = GLUE_RUNNING - {"STOPPING"}
+    return [r["Id"] for r in runs_of(job_runs, run) if r.get("JobRunState") in going]
+
+
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` → (bucket, key)."""
     if not uri.startswith("s3://"):
@@ -282,10 +333,32 @@ def report_key(output_path: str, run: str) -> tuple[str, str]:
     return parse_s3_uri(run_prefix(output_path, run) + "_quality/report.json")
 
 
+def latest_version(bucket: str, key: str, pages: Iterable[Mapping[str, Any]]) -> S3Object | None:
+    """The current version of ``key`` from ``list_object_versions(Prefix=key)`` pages; None when the key
+    does not exist or its latest version is a delete marker."""
+    for page in pages:
+        for marker in page.get("DeleteMarkers", []):
+            if marker.get("Key") == key and marker.get("IsLatest"):
+                return None
+        for entry in page.get("Versions", []):
+            if entry.get("Key") == key and entry.get("IsLatest"):
+                return S3Object.from_listing(bucket, entry)
+    return None
+
+
 def glue_arguments(cfg: LambdaConfig, orders: S3Object, returns: S3Object, run: str) -> dict[str, str]:
-    """The job arguments of ``ecommerce_join_data`` for one run (all values are strings, as Glue wants)."""
+    """The job arguments of ``ecommerce_join_data`` for one run (all values are strings, as Glue wants).
+
+    The job reads the object versions named here (the ones CheckForFiles saw), and refuses an object whose
+    ETag is not the one seen, so a file replaced between the check and the read cannot slip in.
+    """
     output_path, database, table = cfg.require("output_path", "database", "table")
+    pins = {f"--{kind}_etag": obj.etag for kind, obj in (("orders", orders), ("returns", returns))}
+    for kind, obj in (("orders", orders), ("returns", returns)):
+        if obj.version_id is not None:
+            pins[f"--{kind}_version_id"] = obj.version_id
     return {
+        **pins,
         "--orders_path": orders.uri,
         "--returns_path": returns.uri,
         "--output_path": output_path,

@@ -6,8 +6,12 @@ Input::
 
 Output::
 
-    {"job_name": str, "job_run_id": str, "run_id": str, "orders_path": "s3://…", "returns_path": "s3://…",
-     "output_path": "s3://…/", "batch_time": "2026-11-25T18:30:00Z"}
+    {"job_name": str, "job_run_id": str, "reused": bool, "run_id": str, "orders_path": "s3://…",
+     "returns_path": "s3://…", "output_path": "s3://…/", "batch_time": "2026-11-25T18:30:00Z"}
+
+Idempotent on run_id (one per execution): when a run for it is going or has succeeded (GetJobRuns,
+``--run_id`` argument), that run is returned (``reused``) instead of starting a second writer of the same
+run prefix, so a retry after a Lambda timeout is safe. Requires glue:StartJobRun and glue:GetJobRuns.
 
 Every failure raises, so the state machine's Retry/Catch see it: throttling and
 ConcurrentRunsExceededException raise ``TransientError`` (retry); anything else propagates as it is
@@ -50,19 +54,26 @@ def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any) -> dict[str, An
     batch = runs.batch_time(orders, returns)
     run = runs.run_id(batch, name)
     arguments = runs.glue_arguments(cfg, orders, returns, run)
-    try:
-        response = glue.start_job_run(JobName=job_name, Arguments=arguments)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in TRANSIENT_CODES:
-            raise runs.TransientError(f"{code}: could not start Glue job {job_name}: {exc}") from exc
-        raise
+    # Idempotent on run_id: a retry (after a Lambda timeout, say) takes over the run already started.
+    existing = runs.reusable_run(config.job_runs(glue, job_name), run)
+    job_run_id = existing["Id"] if existing is not None else start(glue, job_name, arguments)
     return {
         "job_name": job_name,
-        "job_run_id": response["JobRunId"],
+        "job_run_id": job_run_id,
+        "reused": existing is not None,
         "run_id": run,
         "orders_path": orders.uri,
         "returns_path": returns.uri,
         "output_path": arguments["--output_path"],
         "batch_time": arguments["--batch_time"],
     }
+
+
+def start(glue: Any, job_name: str, arguments: dict[str, str]) -> str:
+    try:
+        return glue.start_job_run(JobName=job_name, Arguments=arguments)["JobRunId"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in TRANSIENT_CODES:
+            raise runs.TransientError(f"{code}: could not start Glue job {job_name}: {exc}") from exc
+        raise

@@ -26,6 +26,8 @@ from botocore.config import Config
 
 from deploy import artifacts
 from localaws import credentials
+from pipeline.lambdas import runs, stop_glue, trigger_glue
+from pipeline.lambdas.config import LambdaConfig
 from tests.conftest import REPO
 from tests.e2e.conftest import deployer_available, free_port
 
@@ -517,6 +519,135 @@ def test_glue_job_run_failure_reports_the_error(aws, glue_job, sample_data):
     assert run["ExecutionTime"] >= 1
     after = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
     assert after["StorageDescriptor"]["Location"] == before["StorageDescriptor"]["Location"]
+
+
+def wait_glue_run(aws, job, job_run_id: str, timeout: float = 120) -> dict:
+    ended = ("SUCCEEDED", "FAILED", "STOPPED")
+    return wait_until(
+        lambda: (
+            (r := aws.glue.get_job_run(JobName=job["name"], RunId=job_run_id)["JobRun"])["JobRunState"]
+            in ended
+            and r
+        ),
+        timeout=timeout,
+    )
+
+
+def test_glue_reads_the_version_that_was_checked(aws, glue_job, sample_data):
+    """The orders file is replaced after CheckForFiles saw it: the run reads what was checked."""
+    raw = bucket(aws, "e2e-versioned-raw")
+    aws.s3.put_bucket_versioning(Bucket=raw, VersioningConfiguration={"Status": "Enabled"})
+    seed = sample_data / "seed"
+    aws.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=(seed / "ordercsv.csv").read_bytes())
+    aws.s3.put_object(Bucket=raw, Key="v/returns.csv", Body=(seed / "returncsv.csv").read_bytes())
+    seen = {
+        side: runs.latest_version(
+            raw, f"v/{side}.csv", [aws.s3.list_object_versions(Bucket=raw, Prefix=f"v/{side}.csv")]
+        )
+        for side in ("orders", "returns")
+    }
+    replacement = b"Order ID,Order Date\nLATE-1,1/13/2016\n"
+    aws.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=replacement)
+    arguments = {
+        "--orders_path": f"s3://{raw}/v/orders.csv",
+        "--returns_path": f"s3://{raw}/v/returns.csv",
+        "--run_id": "20240503T000000Z-pinned",
+        "--orders_version_id": seen["orders"].version_id,
+        "--orders_etag": seen["orders"].etag,
+        "--returns_version_id": seen["returns"].version_id,
+    }
+    started = aws.glue.start_job_run(JobName=glue_job["name"], Arguments=arguments)["JobRunId"]
+    run = wait_glue_run(aws, glue_job, started)
+
+    assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
+    key = "joined-data/run_id=20240503T000000Z-pinned/_quality/report.json"
+    report = json.loads(aws.s3.get_object(Bucket=glue_job["processed"], Key=key)["Body"].read())
+    assert (report["rows_in"], report["returned_lines"]) == (20, 10)  # the checked file, not LATE-1
+    assert report["orders_version_id"] == seen["orders"].version_id
+    assert aws.s3.get_object(Bucket=raw, Key="v/orders.csv")["Body"].read() == replacement  # in place
+    inputs = aws.s3.list_objects_v2(Bucket=glue_job["processed"], Prefix="joined-data/_inputs/")
+    assert "Contents" not in inputs  # the pinned copies are gone
+
+    # Without a version to read, a file whose ETag is not the checked one is refused with the reason.
+    refused = aws.glue.start_job_run(
+        JobName=glue_job["name"],
+        Arguments={**arguments, "--run_id": "20240503T000000Z-refused", "--orders_version_id": ""},
+    )["JobRunId"]
+    run = wait_glue_run(aws, glue_job, refused)
+    assert run["JobRunState"] == "FAILED"
+    assert "v/orders.csv was replaced after it was checked" in run["ErrorMessage"]
+
+
+def test_stopped_runs_end_stopped_and_never_publish(aws, glue_job, local_aws, sample_data, monkeypatch):
+    """trigger_glue starts run A (its Spark work takes minutes) and run B (queued behind it); the
+    state machine's stop_glue stops them with BatchStopJobRun: Spark is cancelled, nothing publishes."""
+    runner = local_aws.patches.glue
+    module = runner._load(
+        artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
+    )
+    in_spark = threading.Event()
+    build_run = module.build_run
+
+    def slow_build_run(spark, *args, **kwargs):
+        in_spark.set()
+        spark.range(0, 10**13).selectExpr("sum(id)").collect()  # a long Spark job, for the stop to cancel
+        return build_run(spark, *args, **kwargs)
+
+    monkeypatch.setattr(module, "build_run", slow_build_run)
+    job = f"e2e_stop_{RUN}"
+    described = aws.glue.get_job(JobName=glue_job["name"])["Job"]
+    aws.glue.create_job(
+        Name=job, Role=described["Role"], GlueVersion="5.0", Command=described["Command"],
+        DefaultArguments=described["DefaultArguments"], ExecutionProperty={"MaxConcurrentRuns": 3},
+    )  # fmt: skip
+
+    def published() -> str | None:
+        try:
+            table = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
+        except aws.glue.exceptions.EntityNotFoundException:
+            return None
+        return table["Parameters"]["run_id"]
+
+    before = published()
+    seed = sample_data / "seed"
+    aws.s3.put_object(
+        Bucket=glue_job["raw"], Key="stop/orders.csv", Body=(seed / "ordercsv.csv").read_bytes()
+    )
+    aws.s3.put_object(
+        Bucket=glue_job["raw"], Key="stop/returns.csv", Body=(seed / "returncsv.csv").read_bytes()
+    )
+
+    def listed(side: str) -> dict:
+        entry = aws.s3.list_objects_v2(Bucket=glue_job["raw"], Prefix=f"stop/{side}.csv")["Contents"][0]
+        return runs.S3Object.from_listing(glue_job["raw"], entry).to_dict()
+
+    files = {side: listed(side) for side in ("orders", "returns")}
+    cfg = LambdaConfig(
+        glue_job_name=job, output_path=f"s3://{glue_job['processed']}/joined-data/",
+        database=glue_job["database"], table="joined_data",
+    )  # fmt: skip
+    event_a = {**files, "execution_name": f"batch-stop-a-{RUN}"}
+    event_b = {**files, "execution_name": f"batch-stop-b-{RUN}"}
+    run_a = trigger_glue.process(event_a, cfg, glue=aws.glue)["job_run_id"]
+    run_b = trigger_glue.process(event_b, cfg, glue=aws.glue)["job_run_id"]
+    state = aws.glue.get_job_run(JobName=job, RunId=run_a)["JobRun"]
+    assert in_spark.wait(60), (state["JobRunState"], state.get("ErrorMessage"))
+
+    stopped_b = stop_glue.process(event_b, cfg, glue=aws.glue)  # queued: it never starts
+    assert stopped_b["stopped"] == [run_b] and stopped_b["errors"] == []
+    began = time.monotonic()
+    assert stop_glue.process(event_a, cfg, glue=aws.glue)["stopped"] == [run_a]  # in Spark: cancelled
+    ended_a = wait_glue_run(aws, {"name": job}, run_a, timeout=60)
+    ended_b = wait_glue_run(aws, {"name": job}, run_b, timeout=60)
+
+    assert (ended_a["JobRunState"], ended_b["JobRunState"]) == ("STOPPED", "STOPPED")
+    assert time.monotonic() - began < 30  # the Spark job was cancelled, not waited for
+    assert "ErrorMessage" not in ended_a
+    assert published() == before  # nothing published
+    # An ended run cannot be stopped again: Glue says so per run, the call itself succeeds.
+    again = aws.glue.batch_stop_job_run(JobName=job, JobRunIds=[run_a])
+    assert again["SuccessfulSubmissions"] == [] and "cannot be stopped" in str(again["Errors"])
+    assert stop_glue.process(event_a, cfg, glue=aws.glue)["stopped"] == []
 
 
 # ------------------------------------------------------------------------------------------ the CLI

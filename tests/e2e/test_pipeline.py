@@ -220,3 +220,49 @@ def test_a_run_stopped_by_an_admin_sends_the_failure_email_with_who_and_why(
     )
     assert f"stopped-{tag}/orders.csv" in body(mail)
     pipeline.settle()
+
+
+def test_an_admin_stop_also_stops_the_glue_run_which_never_publishes(pipeline, sample_data, monkeypatch):
+    import threading
+    import time
+    from datetime import UTC, datetime
+
+    from deploy import artifacts
+    from services import executions
+
+    runner = pipeline.local.patches.glue
+    module = runner._load(
+        artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
+    )
+    in_spark, build_run = threading.Event(), module.build_run
+
+    def slow_build_run(spark, *args, **kwargs):
+        in_spark.set()
+        spark.range(0, 10**13).selectExpr("sum(id)").collect()  # long enough for the admin to stop it
+        return build_run(spark, *args, **kwargs)
+
+    monkeypatch.setattr(module, "build_run", slow_build_run)
+    before = (pipeline.table() or {}).get("Parameters", {}).get("run_id")
+    seed_orders, seed_returns = seed(sample_data)
+    tag = datetime.now(UTC).strftime("%H%M%S%f")
+    batch = batches.put_batch(
+        pipeline.aws.s3,
+        (pipeline.settings.orders_bucket, f"glue-stop-{tag}/orders.csv", seed_orders[1]),
+        (pipeline.settings.returns_bucket, f"glue-stop-{tag}/returns.csv", seed_returns[1]),
+    )
+    sfn, glue = pipeline.aws.stepfunctions, pipeline.aws.glue
+    arn = batches.find_execution(sfn, pipeline.machine, batch)
+    assert in_spark.wait(120)
+
+    stopped = executions.stop(sfn, arn, "ops@example.com", glue, pipeline.settings.glue_job)
+
+    assert len(stopped) == 1
+    deadline = time.monotonic() + 60
+    while (state := glue.get_job_run(JobName=pipeline.settings.glue_job, RunId=stopped[0])["JobRun"])[
+        "JobRunState"
+    ] != "STOPPED":
+        assert time.monotonic() < deadline, state["JobRunState"]
+        time.sleep(0.2)
+    assert batches.wait_execution(sfn, arn, timeout=60)["status"] == "ABORTED"
+    pipeline.settle()
+    assert (pipeline.table() or {}).get("Parameters", {}).get("run_id") == before  # never published

@@ -35,6 +35,7 @@ ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
 CHECK_FILES = "check-orders-returns-exist"
 TRIGGER_GLUE = "ecommerce-trigger-glue"
 CHECK_GLUE = "check-glue-job-status"
+STOP_GLUE = "ecommerce-stop-glue"
 MAX_FILE_CHECKS = 3
 MAX_GLUE_POLLS = 3
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -104,6 +105,20 @@ class FakeLambdas:
 
 def files_exist(payload: dict[str, Any]) -> dict[str, Any]:
     return {"both_exist": True, "orders": ORDERS, "returns": RETURNS}
+
+
+def stop_ok(payload: dict[str, Any]) -> dict[str, Any]:
+    assert payload["orders"] == ORDERS and payload["returns"] == RETURNS
+    return {
+        "job_name": "ecommerce_join_data",
+        "run_id": "r",
+        "stopped": ["jr_0123456789abcdef"],
+        "errors": [],
+    }
+
+
+def stop_calls(env: Env) -> list[dict[str, Any]]:
+    return [payload for name, payload in env.lambdas.calls if name == STOP_GLUE]
 
 
 def files_missing(payload: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +200,7 @@ class Env:
                     "CheckFilesFunctionArn": self.function_arns[CHECK_FILES],
                     "TriggerGlueFunctionArn": self.function_arns[TRIGGER_GLUE],
                     "CheckGlueStatusFunctionArn": self.function_arns[CHECK_GLUE],
+                    "StopGlueFunctionArn": self.function_arns[STOP_GLUE],
                     "SuccessTopicArn": success_topic,
                     "FailureTopicArn": failure_topic,
                     "FileWaitSeconds": 0,
@@ -275,7 +291,7 @@ def env() -> Iterator[Env]:
                 Handler="handler.handler",
                 Code={"ZipFile": b"not used: _invoke_lambda is replaced"},
             )["FunctionArn"]
-            for name in (CHECK_FILES, TRIGGER_GLUE, CHECK_GLUE)
+            for name in (CHECK_FILES, TRIGGER_GLUE, CHECK_GLUE, STOP_GLUE)
         }
         yield Env(endpoint, lambdas, sfn, sns, sqs, topics[0], topics[1], queues, function_arns)
     finally:
@@ -498,3 +514,78 @@ def test_describe_execution_and_history_work(etl: Env) -> None:
     assert entered[-2:] == ["NotifySuccess", "ETLSucceeded"]
     assert sum(1 for e in events if e["type"] == "TaskSucceeded") == 4  # 3 Lambdas + 1 SNS publish
     etl.drain()
+
+
+# --------------------------------------------------------------------- abandoned Glue runs are stopped
+
+
+def test_a_timed_out_glue_run_is_stopped_before_the_failure_is_notified(etl: Env) -> None:
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: files_exist,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("RUNNING"),
+            STOP_GLUE: stop_ok,
+        }
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["cause"].startswith("GlueJobTimeout in GlueJob: ")
+    (stop,) = stop_calls(etl)
+    assert stop["execution_name"] == described["name"]  # the run id is derived as TriggerGlueJob does
+    assert [name for name, _ in etl.lambdas.calls][-1] == STOP_GLUE
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic and "Error: GlueJobTimeout" in body["Message"]
+
+
+def test_errors_at_or_after_the_trigger_stop_the_glue_run(etl: Env) -> None:
+    def fails(payload: dict[str, Any]) -> dict[str, Any]:
+        raise GlueStartError("the Lambda gave up after the run was started")
+
+    for handlers in (
+        {TRIGGER_GLUE: fails},
+        {TRIGGER_GLUE: trigger_ok, CHECK_GLUE: fails},
+    ):
+        etl.lambdas.handlers.clear()
+        etl.lambdas.calls.clear()
+        etl.lambdas.handlers.update({CHECK_FILES: files_exist, STOP_GLUE: stop_ok, **handlers})
+        described = etl.run(EXECUTION_INPUT)
+        assert described["cause"].startswith("GlueStartError in ")
+        assert len(stop_calls(etl)) == 1
+        topic, _ = _only_notification(etl)
+        assert topic == etl.failure_topic
+
+
+def test_no_stop_when_no_run_can_be_going(etl: Env) -> None:
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: files_exist,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("FAILED", error="boom"),
+            STOP_GLUE: stop_ok,
+        }
+    )
+    etl.run(EXECUTION_INPUT)
+    assert stop_calls(etl) == []  # the run has ended by itself
+    _only_notification(etl)
+
+
+def test_a_failing_stop_still_notifies_the_failure_once(etl: Env) -> None:
+    def stop_fails(payload: dict[str, Any]) -> dict[str, Any]:
+        raise GlueStartError("AccessDeniedException: glue:BatchStopJobRun")
+
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: files_exist,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("RUNNING"),
+            STOP_GLUE: stop_fails,
+        }
+    )
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["cause"].startswith("GlueJobTimeout in GlueJob: ")  # the original failure
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic and "Error: GlueJobTimeout" in body["Message"]

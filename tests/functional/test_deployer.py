@@ -37,18 +37,20 @@ FUNCTIONS = (
     "check-orders-returns-exist",
     "ecommerce-trigger-glue",
     "check-glue-job-status",
+    "ecommerce-stop-glue",
 )
 ROLES = (
     "ecommerce-on-upload-role",
     "check-orders-returns-exist-role",
     "ecommerce-trigger-glue-role",
     "check-glue-job-status-role",
+    "ecommerce-stop-glue-role",
     "ecommerce_join_data-glue-role",
     "ETL-StepFunction-Controller-role",
 )
 EMAILS = ("ops@example.com", "data-team@example.com")
 ON_UPLOAD_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecommerce-on-upload"
-RESOURCE_COUNT = 4 + 2 + 2 * 2 + 6 + 2 + 4 + 2 + 1 + 2 + 2  # with email subscriptions
+RESOURCE_COUNT = 4 + 2 + 2 * 2 + 7 + 2 + 5 + 2 + 1 + 2 + 2  # with email subscriptions
 
 
 def _insecure_transport_only(statement: dict) -> bool:
@@ -317,6 +319,7 @@ def test_state_machine_definition_is_the_rendered_template_with_real_arns(deploy
             "CheckFilesFunctionArn": arn["check-orders-returns-exist"],
             "TriggerGlueFunctionArn": arn["ecommerce-trigger-glue"],
             "CheckGlueStatusFunctionArn": arn["check-glue-job-status"],
+            "StopGlueFunctionArn": arn["ecommerce-stop-glue"],
             "SuccessTopicArn": topics["etl-success-topic"],
             "FailureTopicArn": topics["etl-failure-topic"],
             "FileWaitSeconds": deployed.file_wait_seconds,
@@ -517,7 +520,12 @@ def test_generated_policies_name_their_resources():
         *(f"{logs}/aws-glue/jobs/{g}:*" for g in ("output", "error", "logs-v2")),
         *(
             f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f}:*"
-            for f in ("check-orders-returns-exist", "ecommerce-trigger-glue", "check-glue-job-status")
+            for f in (
+                "check-orders-returns-exist",
+                "ecommerce-trigger-glue",
+                "check-glue-job-status",
+                "ecommerce-stop-glue",
+            )
         ),
     }
     used = set()
@@ -559,8 +567,9 @@ def test_each_role_gets_only_what_its_code_calls():
             f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ETL-StepFunction-Controller:*"
         },
     }
-    assert grants("check-orders-returns-exist-role") == {"s3:ListBucket": raw}
-    assert grants("ecommerce-trigger-glue-role") == {"glue:StartJobRun": {job}}
+    assert grants("check-orders-returns-exist-role") == {"s3:ListBucket": raw, "s3:ListBucketVersions": raw}
+    assert grants("ecommerce-trigger-glue-role") == {"glue:StartJobRun": {job}, "glue:GetJobRuns": {job}}
+    assert grants("ecommerce-stop-glue-role") == {"glue:GetJobRuns": {job}, "glue:BatchStopJobRun": {job}}
     assert grants("check-glue-job-status-role") == {
         "glue:GetJobRun": {job},
         "s3:GetObject": {"arn:aws:s3:::ecommerce-processed/joined-data/*"},
@@ -572,6 +581,10 @@ def test_each_role_gets_only_what_its_code_calls():
         "arn:aws:s3:::ecommerce-glue-scripts/glue-temp/*",
     }
     assert "arn:aws:s3:::ecommerce-orders-raw/*" not in glue["s3:PutObject"]
+    assert glue["s3:GetObjectVersion"] == {
+        "arn:aws:s3:::ecommerce-orders-raw/*",
+        "arn:aws:s3:::ecommerce-returns-raw/*",
+    }
     catalog = f"arn:aws:glue:{REGION}:{ACCOUNT}:"
     for action in ("glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
         assert glue[action] == {
@@ -579,6 +592,7 @@ def test_each_role_gets_only_what_its_code_calls():
             f"{catalog}database/ecommerce_analytics",
             f"{catalog}table/ecommerce_analytics/joined_data",
         }
+    assert glue["glue:GetJobRun"] == {job}  # its own run's state, asked before publishing
     assert not any(a.startswith(("glue:Delete", "glue:StartJobRun", "states:")) for a in glue)
     states = grants("ETL-StepFunction-Controller-role")
     assert set(states) == {"lambda:InvokeFunction", "sns:Publish"}
@@ -758,7 +772,7 @@ def test_cli_plan_up_status_and_confirmed_down(aws):
     refused = cli.main(["down", "--target", "aws"], out=out, ask=lambda q: asked.append(q) or "yes")
     assert refused == 1 and "Type 'aws' to go on" in asked[0]
     assert "not confirmed, nothing deleted" in out.getvalue()
-    assert len(client("lambda").list_functions()["Functions"]) == 4
+    assert len(client("lambda").list_functions()["Functions"]) == 5
 
     out = io.StringIO()
     assert cli.main(["down", "--target", "aws"], out=out, ask=lambda q: "aws") == 0

@@ -53,6 +53,8 @@ def aws(fake_aws_env, monkeypatch):
         s3 = boto3.client("s3")
         for bucket in (ORDERS_BUCKET, RETURNS_BUCKET, PROCESSED_BUCKET):
             s3.create_bucket(Bucket=bucket)
+        for bucket in (ORDERS_BUCKET, RETURNS_BUCKET):  # as deployed
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         sfn = boto3.client("stepfunctions")
         machine = sfn.create_state_machine(
             name="ETL-StepFunction-Controller",
@@ -96,7 +98,8 @@ def manual_glue_runs():
 def put(s3, bucket: str, key: str, body: bytes = b"a,b\n1,2\n", when: datetime | None = None) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=body)
     if when is not None:  # moto stamps "now"; set LastModified on the backend to order objects exactly
-        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket].keys[key].last_modified = when
+        naive = when.astimezone(UTC).replace(tzinfo=None)  # as moto keeps it (its version listing needs it)
+        s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket].keys[key].last_modified = naive
 
 
 def executions(aws) -> list[dict]:
@@ -210,9 +213,9 @@ def test_on_upload_starts_one_execution_for_duplicate_events(aws):
             "status": "RUNNING",
         }
     assert [e["name"] for e in executions(aws)] == [expected]
-    assert execution_input(aws, expected) == {
-        "orders": objects["orders"],
-        "returns": objects["returns"],
+    assert execution_input(aws, expected) == {  # the version is pinned later, by CheckForFiles
+        "orders": {k: v for k, v in objects["orders"].items() if k != "version_id"},
+        "returns": {k: v for k, v in objects["returns"].items() if k != "version_id"},
         "trigger": {"bucket": ORDERS_BUCKET, "key": ORDERS_KEY, "event_name": "ObjectCreated:Put"},
     }
 
@@ -324,6 +327,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
     assert result == {
         "job_name": JOB,
         "job_run_id": result["job_run_id"],
+        "reused": False,
         "run_id": expected_run_id,
         "orders_path": f"s3://{ORDERS_BUCKET}/{ORDERS_KEY}",
         "returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
@@ -341,8 +345,28 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
         "--batch_time": "2026-11-25T18:31:00Z",
         "--max_quarantine_fraction": "0.01",
         "--keep_runs": "5",
+        "--orders_etag": "0f343b0931126a20f133d67c2b018a3b",
+        "--returns_etag": "9b2cf535f27731c974343645a3985328",
     }
     json.dumps(result)
+
+
+def test_the_versions_check_files_saw_are_the_ones_glue_is_told_to_read(aws):
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n")
+    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    seen = check_files.handler({}, None)
+    listed = aws["s3"].list_object_versions(Bucket=ORDERS_BUCKET, Prefix=ORDERS_KEY)["Versions"]
+    assert seen["orders"]["version_id"] == listed[0]["VersionId"]
+    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n")  # replaced after the check
+
+    started = trigger_glue.handler({**seen, "execution_name": "batch-x"}, None)
+    arguments = aws["glue"].get_job_run(JobName=JOB, RunId=started["job_run_id"])["JobRun"]["Arguments"]
+    assert arguments["--orders_version_id"] == seen["orders"]["version_id"]
+    assert arguments["--returns_version_id"] == seen["returns"]["version_id"]
+    assert arguments["--orders_etag"] == seen["orders"]["etag"]
+    # A rerun naming the checked pair refuses the replaced file (as before).
+    with pytest.raises(check_files.FileReplaced):
+        check_files.handler({"execution_input": seen}, None)
 
 
 def test_trigger_glue_raises_when_the_job_does_not_exist(aws, monkeypatch):
@@ -354,14 +378,48 @@ def test_trigger_glue_raises_when_the_job_does_not_exist(aws, monkeypatch):
 
 def test_trigger_glue_concurrent_runs_are_transient(aws, manual_glue_runs):
     trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)  # stays STARTING
+    other = {**load_event("sfn_trigger_glue.json"), "execution_name": "batch-another-execution"}
     with pytest.raises(runs.TransientError, match="ConcurrentRunsExceededException"):
-        trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+        trigger_glue.handler(other, None)
+
+
+def test_trigger_glue_retried_after_a_timeout_takes_over_the_started_run(aws, manual_glue_runs, monkeypatch):
+    """The first attempt started the run, then the Lambda timed out; Step Functions invokes it again."""
+    job = aws["glue"].get_job(JobName=JOB)["Job"]
+    aws["glue"].create_job(  # as deployed: up to three runs at once, so nothing else refuses a second one
+        Name="join_3", Role=job["Role"], Command=job["Command"], ExecutionProperty={"MaxConcurrentRuns": 3}
+    )
+    monkeypatch.setenv("GLUE_JOB_NAME", "join_3")
+    first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)  # stays STARTING
+    retry = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+
+    assert retry["job_run_id"] == first["job_run_id"] and retry["reused"] and not first["reused"]
+    assert retry["run_id"] == first["run_id"]
+    assert len(aws["glue"].get_job_runs(JobName="join_3")["JobRuns"]) == 1
+
+
+def test_trigger_glue_retry_after_the_run_succeeded_does_not_run_it_again(aws):
+    first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    aws["glue"].get_job_run(JobName=JOB, RunId=first["job_run_id"])  # moto: SUCCEEDED now
+    retry = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    assert retry["job_run_id"] == first["job_run_id"]
+    assert len(aws["glue"].get_job_runs(JobName=JOB)["JobRuns"]) == 1
+
+
+@pytest.mark.parametrize("state", ["FAILED", "STOPPED", "TIMEOUT"])
+def test_trigger_glue_starts_afresh_after_a_failed_run(aws, manual_glue_runs, state):
+    """A redrive of a failed execution has the same run_id: its ended run is not taken over."""
+    first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    glue_backends[DEFAULT_ACCOUNT_ID][REGION].jobs[JOB].job_runs[0].status = state
+    again = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
+    assert again["job_run_id"] != first["job_run_id"] and not again["reused"]
 
 
 def test_trigger_glue_throttling_is_transient():
     glue = boto3.client("glue", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
     cfg = LambdaConfig(glue_job_name=JOB, output_path="s3://p/out/", database="d", table="t")
     with Stubber(glue) as stub:
+        stub.add_response("get_job_runs", {"JobRuns": []}, {"JobName": JOB})
         stub.add_client_error("start_job_run", service_error_code="ThrottlingException", http_status_code=400)
         with pytest.raises(runs.TransientError):
             trigger_glue.process(load_event("sfn_trigger_glue.json"), cfg, glue=glue)

@@ -35,6 +35,7 @@ EXPECTED_PLACEHOLDERS = {
     "CheckFilesFunctionArn",
     "TriggerGlueFunctionArn",
     "CheckGlueStatusFunctionArn",
+    "StopGlueFunctionArn",
     "SuccessTopicArn",
     "FailureTopicArn",
     "FileWaitSeconds",
@@ -48,6 +49,7 @@ SUBSTITUTIONS: dict[str, str | int] = {
     "CheckFilesFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:check-orders-returns-exist",
     "TriggerGlueFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ecommerce-trigger-glue",
     "CheckGlueStatusFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:check-glue-job-status",
+    "StopGlueFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ecommerce-stop-glue",
     "SuccessTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-success-topic",
     "FailureTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-failure-topic",
     "FileWaitSeconds": 30,
@@ -199,6 +201,7 @@ def test_state_machine_shape(definition: dict[str, Any]) -> None:
         "CheckForFiles",
         "TriggerGlueJob",
         "CheckGlueJobStatus",
+        "StopGlueJob",
         "NotifySuccess",
         "NotifyFailure",
     }
@@ -217,10 +220,12 @@ def test_state_machine_shape(definition: dict[str, Any]) -> None:
 def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
     states = definition["States"]
     lambdas = states_of(definition, Resource=LAMBDA_INVOKE)
-    assert set(lambdas) == {"CheckForFiles", "TriggerGlueJob", "CheckGlueJobStatus"}
+    assert set(lambdas) == {"CheckForFiles", "TriggerGlueJob", "CheckGlueJobStatus", "StopGlueJob"}
     for name, state in lambdas.items():
         retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
         assert retried >= LAMBDA_RETRY_ERRORS, name
+        if name == "StopGlueJob":
+            continue
         assert state["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"Record{name}Error"}
         ]
@@ -231,7 +236,16 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
             "error.$": "$.error.Error",
             "cause.$": "$.error.Cause",
         }
-        assert record["Next"] == "NotifyFailure"
+        # Once a Glue run may exist, the failure path stops it before notifying.
+        assert record["Next"] == ("NotifyFailure" if name == "CheckForFiles" else "StopGlueJob")
+    stop = states["StopGlueJob"]
+    assert stop["Parameters"]["Payload"] == states["TriggerGlueJob"]["Parameters"]["Payload"]
+    assert stop["Next"] == "NotifyFailure"
+    assert stop["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.glue_stop_error", "Next": "NotifyFailure"}
+    ]
+    assert states["RecordGlueJobTimeout"]["Next"] == "StopGlueJob"
+    assert states["RecordGlueJobFailed"]["Next"] == "NotifyFailure"  # the run has ended already
     assert states["CheckForFiles"]["ResultSelector"] == {
         "both_exist.$": "$.Payload.both_exist",
         "orders.$": "$.Payload.orders",
@@ -262,7 +276,7 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "quality",
     }
     result_paths = [s["ResultPath"] for s in lambdas.values()]
-    assert len(set(result_paths)) == 3 and "$" not in result_paths
+    assert len(set(result_paths)) == 4 and "$" not in result_paths
 
 
 def test_messages_carry_what_the_reader_needs(definition: dict[str, Any]) -> None:
@@ -305,7 +319,7 @@ def test_failure_records_name_state_error_and_cause(definition: dict[str, Any]) 
             {"failed_state", "error", "cause.$"},
             {"failed_state", "error.$", "cause.$"},
         ), name
-        assert state["Next"] == "NotifyFailure"
+        assert state["Next"] in ("NotifyFailure", "StopGlueJob")
     assert records["RecordFilesMissing"]["Parameters"]["failed_state"] == "CheckForFiles"
 
 

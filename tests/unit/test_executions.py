@@ -433,3 +433,25 @@ def test_belongs_to_takes_only_executions_of_the_state_machine():
     assert not ex.belongs_to(
         "arn:aws:states:us-east-1:123456789012:execution:ETL-StepFunction-Controller-2:b", machine
     )
+
+
+def test_the_glue_run_of_an_execution_is_found_before_and_after_the_trigger_reports_it():
+    from pipeline.lambdas import runs
+
+    orders = {"bucket": "o", "key": "k.csv", "etag": "e1", "last_modified": "2026-11-25T18:30:00Z", "size": 5}
+    returns = {
+        "bucket": "r",
+        "key": "r.csv",
+        "etag": "e2",
+        "last_modified": "2026-11-25T18:31:00Z",
+        "size": 5,
+    }
+    checked = [event("10:00:01.000", "TaskStateExited", "CheckForFiles", output={"files": {
+        "both_exist": True, "orders": orders, "returns": returns}})]  # fmt: skip
+    expected = runs.run_id("2026-11-25T18:31:00Z", "batch-x")
+    # Stopped while TriggerGlueJob runs: the run id is derived as the trigger derives it.
+    assert ex.glue_run_id(checked, "batch-x") == expected
+    reported = [*checked, event("10:00:02.000", "TaskStateExited", "TriggerGlueJob", output={
+        "glue": {"job_run_id": "jr_1", "run_id": "reported"}})]  # fmt: skip
+    assert ex.glue_run_id(reported, "batch-x") == "reported"
+    assert ex.glue_run_id([event("10:00:00.000", "PassStateExited", "Init")], "batch-x") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
@@ -287,8 +288,13 @@ def test_glue_arguments():
         "--batch_time": "2026-11-25T18:31:00Z",
         "--max_quarantine_fraction": "0.02",
         "--keep_runs": "3",
+        "--orders_etag": "abc",
+        "--returns_etag": "def",
     }
     assert all(isinstance(v, str) for v in args.values())
+    # The versions CheckForFiles saw travel to the job, which reads exactly those.
+    pinned = runs.glue_arguments(cfg, dataclasses.replace(ORDERS, version_id="v-orders"), RETURNS, "RID")
+    assert pinned["--orders_version_id"] == "v-orders" and "--returns_version_id" not in pinned
     with pytest.raises(ConfigError, match="DATABASE"):
         runs.glue_arguments(LambdaConfig(output_path="s3://p/", table="t"), ORDERS, RETURNS, "RID")
 
@@ -349,3 +355,64 @@ def test_config_from_env():
         LambdaConfig.from_env({"KEEP_RUNS": "many"})
     with pytest.raises(ConfigError):
         LambdaConfig.from_env({"MAX_QUARANTINE_FRACTION": "2"})
+
+
+# --- job runs of one run id ------------------------------------------------------------------------------
+
+
+def job_run(run_id: str, state: str, minute: int, arg: str | None = None) -> dict:
+    return {
+        "Id": run_id,
+        "JobRunState": state,
+        "StartedOn": datetime(2026, 11, 25, 18, minute, tzinfo=UTC),
+        "Arguments": {"--run_id": arg or "R"},
+    }
+
+
+def test_reusable_run_is_the_newest_going_or_succeeded_run_of_that_run_id():
+    listed = [
+        job_run("old-failed", "FAILED", 1),
+        job_run("other", "RUNNING", 5, arg="OTHER"),
+        job_run("going", "RUNNING", 3),
+        job_run("stopped", "STOPPED", 4),
+    ]
+    assert runs.reusable_run(listed, "R")["Id"] == "going"
+    assert runs.reusable_run([job_run("ok", "SUCCEEDED", 2)], "R")["Id"] == "ok"
+    assert runs.reusable_run([job_run("x", "FAILED", 1), job_run("y", "TIMEOUT", 2)], "R") is None
+    assert runs.reusable_run([{"Id": "no-args", "JobRunState": "RUNNING"}], "R") is None
+
+
+def test_stoppable_runs_are_the_unended_runs_of_that_run_id():
+    listed = [
+        job_run("a", "STARTING", 1),
+        job_run("b", "RUNNING", 2),
+        job_run("c", "STOPPING", 3),
+        job_run("d", "SUCCEEDED", 4),
+        job_run("e", "RUNNING", 5, arg="OTHER"),
+    ]
+    assert runs.stoppable_runs(listed, "R") == ["b", "a"]
+
+
+def test_version_id_travels_and_null_means_none():
+    listed = {"Key": "k", "ETag": '"e"', "LastModified": "2026-11-25T18:30:00Z", "Size": 3, "VersionId": "v1"}
+    pinned = S3Object.from_listing("b", listed)
+    assert pinned.version_id == "v1" and S3Object.from_dict(pinned.to_dict()) == pinned
+    assert S3Object.from_listing("b", {**listed, "VersionId": "null"}).version_id is None
+    assert "version_id" not in ORDERS.to_dict()  # unpinned objects keep their old shape
+
+
+def test_latest_version_skips_other_keys_and_sees_delete_markers():
+    version = {"ETag": '"e"', "LastModified": "2026-11-25T18:30:00Z", "Size": 3}
+    pages = [
+        {
+            "Versions": [
+                {**version, "Key": "k", "VersionId": "new", "IsLatest": True},
+                {**version, "Key": "k", "VersionId": "old", "IsLatest": False},
+                {**version, "Key": "k.bak", "VersionId": "x", "IsLatest": True},
+            ]
+        }
+    ]
+    assert runs.latest_version("b", "k", pages).version_id == "new"
+    deleted = [{"DeleteMarkers": [{"Key": "k", "VersionId": "dm", "IsLatest": True}], **pages[0]}]
+    assert runs.latest_version("b", "k", deleted) is None
+    assert runs.latest_version("b", "missing", pages) is None
