@@ -245,6 +245,8 @@ def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             ["glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable"],
             [arns.glue_catalog, arns.glue_database, arns.glue_table],
         ),
+        # Publishes only while the execution that started it runs (a Stop may land during the trigger).
+        _statement("OwnExecution", ["states:DescribeExecution"], [arns.executions]),
         # Before publishing, the run asks whether it has been told to stop (BatchStopJobRun).
         _statement("OwnJobRun", ["glue:GetJobRun"], [arns.glue_job]),
         _statement(

@@ -275,6 +275,7 @@ class JobArgs:
     keep_runs: int = 5
     job_name: str | None = None  # Glue's --JOB_NAME and --JOB_RUN_ID: this run, asked before publishing
     job_run_id: str | None = None
+    execution_arn: str | None = None  # the execution that started it: publishes only while it runs
     # What CheckForFiles saw: the run reads these S3 versions, and refuses an input whose ETag differs.
     orders_version_id: str | None = None
     returns_version_id: str | None = None
@@ -619,7 +620,12 @@ class RunStopped(JobError):
 
 
 def ensure_not_stopped(args: JobArgs) -> None:
-    """Raise RunStopped when this Glue job run has been asked to stop (checked right before publishing)."""
+    """Raise RunStopped when this Glue job run has been asked to stop, or the execution that started it
+    is no longer running (stopped, timed out, failed): checked right before publishing."""
+    if args.execution_arn:
+        status = aws_client("stepfunctions").describe_execution(executionArn=args.execution_arn)["status"]
+        if status != "RUNNING":
+            raise RunStopped(f"execution {args.execution_arn.rsplit(':', 1)[-1]} is {status}: not published")
     if not (args.job_name and args.job_run_id):
         return  # a plain local run has no job run to ask
     glue = aws_client("glue")
@@ -711,6 +717,7 @@ def parse_args(argv: list[str]) -> JobArgs:
     for kind in ("orders", "returns"):
         parser.add_argument(f"--{kind}_version_id", default=None)
         parser.add_argument(f"--{kind}_etag", default=None)
+    parser.add_argument("--execution_arn", default=None)
     parser.add_argument("--JOB_NAME", dest="job_name", default=None)
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
     known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --TempDir, --job-bookmark-option, …

@@ -346,8 +346,13 @@ def latest_version(bucket: str, key: str, pages: Iterable[Mapping[str, Any]]) ->
     return None
 
 
-def glue_arguments(cfg: LambdaConfig, orders: S3Object, returns: S3Object, run: str) -> dict[str, str]:
+def glue_arguments(
+    cfg: LambdaConfig, orders: S3Object, returns: S3Object, run: str, execution_arn: str | None = None
+) -> dict[str, str]:
     """The job arguments of ``ecommerce_join_data`` for one run (all values are strings, as Glue wants).
+
+    With ``execution_arn`` the job publishes only while that execution is running: a Stop that lands while
+    the trigger Lambda is still starting the run cannot be missed.
 
     The job reads the object versions named here (the ones CheckForFiles saw), and refuses an object whose
     ETag is not the one seen, so a file replaced between the check and the read cannot slip in.
@@ -357,6 +362,8 @@ def glue_arguments(cfg: LambdaConfig, orders: S3Object, returns: S3Object, run: 
     for kind, obj in (("orders", orders), ("returns", returns)):
         if obj.version_id is not None:
             pins[f"--{kind}_version_id"] = obj.version_id
+    if execution_arn:
+        pins["--execution_arn"] = execution_arn
     return {
         **pins,
         "--orders_path": orders.uri,

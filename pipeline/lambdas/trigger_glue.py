@@ -2,7 +2,7 @@
 
 Input::
 
-    {"orders": S3Object, "returns": S3Object, "execution_name": str}
+    {"orders": S3Object, "returns": S3Object, "execution_name": str, "execution_arn": str}
 
 Output::
 
@@ -53,7 +53,7 @@ def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any) -> dict[str, An
         raise ValueError("trigger_glue needs 'execution_name' in its input")
     batch = runs.batch_time(orders, returns)
     run = runs.run_id(batch, name)
-    arguments = runs.glue_arguments(cfg, orders, returns, run)
+    arguments = runs.glue_arguments(cfg, orders, returns, run, event.get("execution_arn"))
     # Idempotent on run_id: a retry (after a Lambda timeout, say) takes over the run already started.
     existing = runs.reusable_run(config.job_runs(glue, job_name), run)
     job_run_id = existing["Id"] if existing is not None else start(glue, job_name, arguments)

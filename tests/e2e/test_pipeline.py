@@ -266,3 +266,50 @@ def test_an_admin_stop_also_stops_the_glue_run_which_never_publishes(pipeline, s
     assert batches.wait_execution(sfn, arn, timeout=60)["status"] == "ABORTED"
     pipeline.settle()
     assert (pipeline.table() or {}).get("Parameters", {}).get("run_id") == before  # never published
+
+
+def test_a_run_whose_execution_stopped_never_publishes(pipeline, sample_data, monkeypatch):
+    """StopExecution alone (as when a Stop lands while TriggerGlueJob is still starting the run, so the
+    console finds no Glue run to stop): the Glue run goes on, but publishes only while its execution runs."""
+    import threading
+    from datetime import UTC, datetime
+
+    from deploy import artifacts
+
+    runner = pipeline.local.patches.glue
+    module = runner._load(
+        artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
+    )
+    in_spark, go_on, build_run = threading.Event(), threading.Event(), module.build_run
+
+    def held_build_run(spark, *args, **kwargs):
+        in_spark.set()
+        assert go_on.wait(120)  # until the execution is stopped
+        return build_run(spark, *args, **kwargs)
+
+    monkeypatch.setattr(module, "build_run", held_build_run)
+    before = (pipeline.table() or {}).get("Parameters", {}).get("run_id")
+    seed_orders, seed_returns = seed(sample_data)
+    tag = datetime.now(UTC).strftime("%H%M%S%f")
+    batch = batches.put_batch(
+        pipeline.aws.s3,
+        (pipeline.settings.orders_bucket, f"exec-stop-{tag}/orders.csv", seed_orders[1]),
+        (pipeline.settings.returns_bucket, f"exec-stop-{tag}/returns.csv", seed_returns[1]),
+    )
+    sfn, glue = pipeline.aws.stepfunctions, pipeline.aws.glue
+    arn = batches.find_execution(sfn, pipeline.machine, batch)
+    assert in_spark.wait(120)
+
+    sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: the Glue run is not stopped")
+    go_on.set()
+
+    assert batches.wait_execution(sfn, arn, timeout=60)["status"] == "ABORTED"
+    pipeline.settle()
+    (job_run,) = [
+        r
+        for r in glue.get_job_runs(JobName=pipeline.settings.glue_job)["JobRuns"]
+        if r.get("Arguments", {}).get("--execution_arn") == arn
+    ]
+    assert job_run["JobRunState"] == "FAILED"
+    assert "is ABORTED: not published" in job_run["ErrorMessage"]
+    assert (pipeline.table() or {}).get("Parameters", {}).get("run_id") == before  # never published

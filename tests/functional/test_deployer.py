@@ -593,7 +593,13 @@ def test_each_role_gets_only_what_its_code_calls():
             f"{catalog}table/ecommerce_analytics/joined_data",
         }
     assert glue["glue:GetJobRun"] == {job}  # its own run's state, asked before publishing
-    assert not any(a.startswith(("glue:Delete", "glue:StartJobRun", "states:")) for a in glue)
+    # ... and its execution's, which may have been stopped while the trigger was starting the run
+    assert glue["states:DescribeExecution"] == {
+        f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ETL-StepFunction-Controller:*"
+    }
+    assert not any(
+        a.startswith(("glue:Delete", "glue:StartJobRun", "states:Start", "states:Stop")) for a in glue
+    )
     states = grants("ETL-StepFunction-Controller-role")
     assert set(states) == {"lambda:InvokeFunction", "sns:Publish"}
     assert (

@@ -255,6 +255,7 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "orders.$": "$.files.orders",
         "returns.$": "$.files.returns",
         "execution_name.$": "$$.Execution.Name",
+        "execution_arn.$": "$$.Execution.Id",
     }
     assert {k[:-2] for k in states["TriggerGlueJob"]["ResultSelector"]} == {
         "job_name",
