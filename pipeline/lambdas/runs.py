@@ -233,6 +233,15 @@ def run_id(batch: datetime | str, execution: str) -> str:
     return f"{compact_utc(batch)}-{_sha256(execution)[:8]}"
 
 
+def batch_of(event: Mapping[str, Any], lambda_name: str) -> tuple[S3Object, S3Object, str]:
+    """(orders, returns, run id) of a TriggerGlueJob / StopGlueJob input; ValueError when incomplete."""
+    orders, returns = as_object(event.get("orders")), as_object(event.get("returns"))
+    name = event.get("execution_name")
+    if orders is None or returns is None or not name:
+        raise ValueError(f"{lambda_name} needs 'orders', 'returns' and 'execution_name' in its input")
+    return orders, returns, run_id(batch_time(orders, returns), name)
+
+
 def execution_arn(state_machine_arn: str, name: str) -> str:
     if ":stateMachine:" not in state_machine_arn:
         raise ValueError(f"not a state machine ARN: {state_machine_arn!r}")

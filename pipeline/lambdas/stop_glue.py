@@ -30,11 +30,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any) -> dict[str, Any]:
     (job_name,) = cfg.require("glue_job_name")
-    orders = runs.as_object(event.get("orders"))
-    returns = runs.as_object(event.get("returns"))
-    name = event.get("execution_name")
-    if orders is None or returns is None or not name:
-        raise ValueError("stop_glue needs 'orders', 'returns' and 'execution_name' in its input")
-    run = runs.run_id(runs.batch_time(orders, returns), name)
+    _orders, _returns, run = runs.batch_of(event, "stop_glue")
     stopped, errors = config.stop_job_runs(glue, job_name, run)
     return {"job_name": job_name, "run_id": run, "stopped": stopped, "errors": errors}

@@ -44,15 +44,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any) -> dict[str, Any]:
     (job_name,) = cfg.require("glue_job_name")
-    orders = runs.as_object(event.get("orders"))
-    returns = runs.as_object(event.get("returns"))
-    name = event.get("execution_name")
-    if orders is None or returns is None:
-        raise ValueError("trigger_glue needs both 'orders' and 'returns' objects in its input")
-    if not name:
-        raise ValueError("trigger_glue needs 'execution_name' in its input")
-    batch = runs.batch_time(orders, returns)
-    run = runs.run_id(batch, name)
+    orders, returns, run = runs.batch_of(event, "trigger_glue")
     arguments = runs.glue_arguments(cfg, orders, returns, run, event.get("execution_arn"))
     # Idempotent on run_id: a retry (after a Lambda timeout, say) takes over the run already started.
     existing = runs.reusable_run(config.job_runs(glue, job_name), run)

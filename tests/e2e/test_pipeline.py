@@ -222,37 +222,48 @@ def test_a_run_stopped_by_an_admin_sends_the_failure_email_with_who_and_why(
     pipeline.settle()
 
 
-def test_an_admin_stop_also_stops_the_glue_run_which_never_publishes(pipeline, sample_data, monkeypatch):
+def run_held_in_glue(pipeline, sample_data, monkeypatch, hold) -> tuple[str, str | None]:
+    """Upload a seed batch whose Glue run calls ``hold(spark)`` before its work; (execution ARN, the run
+    published before) once the run is inside it."""
     import threading
-    import time
     from datetime import UTC, datetime
 
     from deploy import artifacts
-    from services import executions
 
-    runner = pipeline.local.patches.glue
-    module = runner._load(
+    module = pipeline.local.patches.glue._load(
         artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
     )
     in_spark, build_run = threading.Event(), module.build_run
 
-    def slow_build_run(spark, *args, **kwargs):
+    def held_build_run(spark, *args, **kwargs):
         in_spark.set()
-        spark.range(0, 10**13).selectExpr("sum(id)").collect()  # long enough for the admin to stop it
+        hold(spark)
         return build_run(spark, *args, **kwargs)
 
-    monkeypatch.setattr(module, "build_run", slow_build_run)
+    monkeypatch.setattr(module, "build_run", held_build_run)
     before = (pipeline.table() or {}).get("Parameters", {}).get("run_id")
     seed_orders, seed_returns = seed(sample_data)
     tag = datetime.now(UTC).strftime("%H%M%S%f")
     batch = batches.put_batch(
         pipeline.aws.s3,
-        (pipeline.settings.orders_bucket, f"glue-stop-{tag}/orders.csv", seed_orders[1]),
-        (pipeline.settings.returns_bucket, f"glue-stop-{tag}/returns.csv", seed_returns[1]),
+        (pipeline.settings.orders_bucket, f"held-{tag}/orders.csv", seed_orders[1]),
+        (pipeline.settings.returns_bucket, f"held-{tag}/returns.csv", seed_returns[1]),
     )
-    sfn, glue = pipeline.aws.stepfunctions, pipeline.aws.glue
-    arn = batches.find_execution(sfn, pipeline.machine, batch)
+    arn = batches.find_execution(pipeline.aws.stepfunctions, pipeline.machine, batch)
     assert in_spark.wait(120)
+    return arn, before
+
+
+def test_an_admin_stop_also_stops_the_glue_run_which_never_publishes(pipeline, sample_data, monkeypatch):
+    import time
+
+    from services import executions
+
+    def long_spark_job(spark):  # long enough for the admin to stop it
+        spark.range(0, 10**13).selectExpr("sum(id)").collect()
+
+    arn, before = run_held_in_glue(pipeline, sample_data, monkeypatch, long_spark_job)
+    sfn, glue = pipeline.aws.stepfunctions, pipeline.aws.glue
 
     stopped = executions.stop(sfn, arn, "ops@example.com", glue, pipeline.settings.glue_job)
 
@@ -272,33 +283,10 @@ def test_a_run_whose_execution_stopped_never_publishes(pipeline, sample_data, mo
     """StopExecution alone (as when a Stop lands while TriggerGlueJob is still starting the run, so the
     console finds no Glue run to stop): the Glue run goes on, but publishes only while its execution runs."""
     import threading
-    from datetime import UTC, datetime
 
-    from deploy import artifacts
-
-    runner = pipeline.local.patches.glue
-    module = runner._load(
-        artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
-    )
-    in_spark, go_on, build_run = threading.Event(), threading.Event(), module.build_run
-
-    def held_build_run(spark, *args, **kwargs):
-        in_spark.set()
-        assert go_on.wait(120)  # until the execution is stopped
-        return build_run(spark, *args, **kwargs)
-
-    monkeypatch.setattr(module, "build_run", held_build_run)
-    before = (pipeline.table() or {}).get("Parameters", {}).get("run_id")
-    seed_orders, seed_returns = seed(sample_data)
-    tag = datetime.now(UTC).strftime("%H%M%S%f")
-    batch = batches.put_batch(
-        pipeline.aws.s3,
-        (pipeline.settings.orders_bucket, f"exec-stop-{tag}/orders.csv", seed_orders[1]),
-        (pipeline.settings.returns_bucket, f"exec-stop-{tag}/returns.csv", seed_returns[1]),
-    )
+    go_on = threading.Event()
+    arn, before = run_held_in_glue(pipeline, sample_data, monkeypatch, lambda spark: go_on.wait(120))
     sfn, glue = pipeline.aws.stepfunctions, pipeline.aws.glue
-    arn = batches.find_execution(sfn, pipeline.machine, batch)
-    assert in_spark.wait(120)
 
     sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: the Glue run is not stopped")
     go_on.set()

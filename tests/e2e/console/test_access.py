@@ -100,13 +100,17 @@ def test_no_secrets_file_is_no_sign_in(tmp_path, monkeypatch):
     assert console.auth_configured() is False
 
 
+def signed_in(path: str, email: str, verified: bool):
+    """The page run with [auth] configured and ``email`` signed in (Streamlit's ``st.user`` claims)."""
+    app = page(path)
+    app.secrets["auth"] = AUTH
+    app.user = {"email": email, "is_logged_in": True, "email_verified": verified}
+    return app.run()
+
+
 def test_a_user_outside_the_allow_list_is_refused(console_env, monkeypatch):
     monkeypatch.setenv("ECOMMERCE_ALLOWED_USERS", "@example.com")
-    app = page("explorer.py")
-    app.secrets["auth"] = AUTH
-    app.user = {"email": "eve@evil.com", "is_logged_in": True, "email_verified": True}
-
-    app.run()
+    app = signed_in("explorer.py", "eve@evil.com", verified=True)
 
     assert "eve@evil\\.com is not allowed to use this console" in texts(app.error)  # the email escaped
     assert [b.label for b in app.button] == ["Sign out"]
@@ -115,11 +119,7 @@ def test_a_user_outside_the_allow_list_is_refused(console_env, monkeypatch):
 
 def test_an_unverified_admin_is_no_admin(console_env, monkeypatch):
     monkeypatch.setenv("ECOMMERCE_ADMIN_EMAILS", "boss@example.com")
-    app = page("admin.py")
-    app.secrets["auth"] = AUTH
-    app.user = {"email": "boss@example.com", "is_logged_in": True, "email_verified": False}
-
-    app.run()
+    app = signed_in("admin.py", "boss@example.com", verified=False)
 
     assert "This page is for admins" in texts(app.error)
     assert not [b for b in app.button if b.key == "plan"]
