@@ -33,10 +33,22 @@ def frame() -> Settings:
     Pages call it, not Home.py: when a deep link is the first request after start-up, Streamlit runs the
     page file on its own (its ``pages/`` folder compatibility), and the page must still be guarded.
     """
+    _leave_pages_folder_mode()
     current = settings()
     require_access(current)
     sidebar(current)
     return current
+
+
+def _leave_pages_folder_mode() -> None:
+    """A deep link as the very first request after start-up runs its page file through Streamlit's
+    ``pages/`` folder compatibility: automatic navigation (raw file names, no sections), kept for every
+    later visitor. Leave that mode and rerun, so Home.py's ``st.navigation`` draws the page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:  # Streamlit clears it once st.navigation has run
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 @st.cache_resource(show_spinner=False)

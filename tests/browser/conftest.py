@@ -11,9 +11,11 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +162,39 @@ def stop_stack(stack: ConsoleStack) -> None:
     os.killpg(pgid, signal.SIGKILL)
     wait_group_gone(pgid, stack.process, 10)
     pytest.fail(f"the make-run stack was still running {STACK_STOP_TIMEOUT} s after Ctrl-C:\n{stack.logs()}")
+
+
+@contextmanager
+def second_console(
+    stack: ConsoleStack, folder: Path, *extra_args: str, port: int | None = None, **env: str
+) -> Iterator[str]:
+    """Another ``streamlit run Home.py`` on the stack's local AWS, fresh (no request served yet); its URL."""
+    port = port or free_port()
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("ECOMMERCE_")}
+    environ.update(
+        ECOMMERCE_TARGET="local",
+        ECOMMERCE_ENDPOINT_URL=stack.aws_url,
+        ECOMMERCE_LOCAL_STATE_DIR=str(stack.state_dir),
+        **env,
+    )
+    log_path = folder / "console.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), *extra_args],
+            cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while not responds(f"{url}/_stcore/health"):
+                assert process.poll() is None, log_path.read_text(errors="replace")
+                assert time.monotonic() < deadline, f"the console did not start: {log_path}"
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @pytest.fixture(scope="package")

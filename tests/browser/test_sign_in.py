@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import REPO, free_port, responds
+from tests.browser.conftest import free_port, second_console
 
 ADMIN, MEMBER, OUTSIDER = "boss@example.com", "ann@team.example.com", "eve@evil.com"
 
@@ -52,42 +49,21 @@ def signed_in_console(console_stack, tmp_path_factory) -> Iterator[SignInConsole
         for email in (ADMIN, MEMBER, OUTSIDER):
             add_user(provider, email)
         port = free_port()
-        url = f"http://127.0.0.1:{port}"
         secrets = folder / "secrets.toml"
         secrets.write_text(
             "[auth]\n"
-            f'redirect_uri = "{url}/oauth2callback"\n'
+            f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
             f'cookie_secret = "{os.urandom(16).hex()}"\n'
             'client_id = "ecommerce-console"\n'
             'client_secret = "test-only"\n'
             f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n',
             encoding="utf-8",
         )
-        env = {name: value for name, value in os.environ.items() if not name.startswith("ECOMMERCE_")}
-        env.update(
-            ECOMMERCE_TARGET="local",
-            ECOMMERCE_ENDPOINT_URL=console_stack.aws_url,
-            ECOMMERCE_LOCAL_STATE_DIR=str(console_stack.state_dir),
-            ECOMMERCE_ALLOWED_USERS=f"{ADMIN},@team.example.com",
-            ECOMMERCE_ADMIN_EMAILS=ADMIN,
-        )
-        log = (folder / "console.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port), "--secrets.files", str(secrets)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while not responds(f"{url}/_stcore/health"):
-                assert process.poll() is None, (folder / "console.log").read_text(errors="replace")
-                assert time.monotonic() < deadline, "the signed-in console did not start"
-                time.sleep(0.3)
+        with second_console(
+            console_stack, folder, "--secrets.files", str(secrets),
+            port=port, ECOMMERCE_ALLOWED_USERS=f"{ADMIN},@team.example.com", ECOMMERCE_ADMIN_EMAILS=ADMIN,
+        ) as url:  # fmt: skip
             yield SignInConsole(url, provider)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-            log.close()
 
 
 @pytest.fixture
