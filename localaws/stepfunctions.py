@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +86,9 @@ class StepFunctionsState:
     """State machines and executions (describe fields and every history event) as store records."""
 
     service = "stepfunctions"
+
+    def __init__(self) -> None:
+        self.parked: list[tuple[Any, Parked]] = []
 
     def records(self) -> dict[tuple[str, str], Any]:
         """Executions as (token, body maker): the token (history length, status, stop date) changes with
@@ -222,10 +227,100 @@ class StepFunctionsState:
             for machine in backend.state_machines:
                 for execution in machine.executions:
                     if execution.exec_status == ExecutionStatus.RUNNING:
+                        parked = parked_state(execution)
+                        if parked is not None:  # waits for a task token: resumed, not aborted
+                            self.parked.append((execution, parked))
+                            continue
                         _end_interrupted(execution)
                         status_changed(execution)
                         ended.append(execution)
         return ended
+
+    def resume_parked(self) -> list[str]:
+        """Let the executions that were parked on a task token wait again (once the server answers).
+
+        moto's interpreter lives in a thread, which a restart ends: the execution re-enters its parked
+        Task with the input it entered it with, so the Task's Lambda parks it again with a new token, and
+        a TimeoutSecondsPath in that input is shortened by the time already waited (the window does not
+        start over). The history shows the Task entered twice: one more state transition per restart.
+        """
+        names = []
+        for execution, parked in self.parked:
+            _resume(execution, parked)
+            names.append(execution.name)
+        self.parked = []
+        return names
+
+
+@dataclass(frozen=True)
+class Parked:
+    state: str  # the .waitForTaskToken Task the execution was in
+    state_input: Any  # the input it entered that Task with
+    entered: datetime
+
+
+def parked_state(execution: Any) -> Parked | None:
+    """The ``.waitForTaskToken`` Task an execution was in when the process stopped, or None."""
+    events = _event_manager(execution)
+    history = events.get_event_history() if events is not None else []
+    if not history or str(history[-1]["type"]) in _TERMINAL_EVENTS:
+        return None
+    open_states: list[dict[str, Any]] = []
+    for event in history:
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            open_states.append(event)
+        elif kind.endswith("StateExited") and open_states:
+            open_states.pop()
+    if not open_states:
+        return None
+    entered = open_states[-1]
+    details = entered.get("stateEnteredEventDetails") or {}
+    definition = json.loads(execution.state_machine.definition)
+    state = definition.get("States", {}).get(details.get("name"), {})
+    if state.get("Type") != "Task" or not str(state.get("Resource", "")).endswith(".waitForTaskToken"):
+        return None
+    state_input = json.loads(details.get("input") or "{}")
+    timeout_path = state.get("TimeoutSecondsPath")
+    moment = _timestamp(entered["timestamp"])
+    if isinstance(timeout_path, str):
+        _shorten(state_input, timeout_path, (datetime.now(UTC) - moment).total_seconds())
+    return Parked(details["name"], state_input, moment)
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shorten(data: Any, path: str, waited: float) -> None:
+    """The number at ``$.a.b`` in ``data`` less ``waited`` seconds (at least 1: timeouts are positive)."""
+    keys = path.removeprefix("$.").split(".")
+    for key in keys[:-1]:
+        data = data.get(key) if isinstance(data, dict) else None
+    if isinstance(data, dict) and isinstance(data.get(keys[-1]), int | float):
+        data[keys[-1]] = max(1, int(data[keys[-1]] - waited))
+
+
+def _resume(execution: Any, parked: Parked) -> None:
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    worker = execution.exec_worker
+    program = worker._get_evaluation_entrypoint()
+    program.start_at.start_at_name = parked.state  # type: ignore[misc]  # moto marks it Final
+    env = worker.env
+    env.states.reset(input_value=parked.state_input)
+
+    def run() -> None:
+        program.eval(env)
+        worker._execution_communication.terminated()
+
+    thread = threading.Thread(target=run, name=f"resume-{execution.name}", daemon=True)
+    TMP_THREADS.append(thread)
+    thread.start()
 
 
 def _event_manager(execution: Any) -> Any:

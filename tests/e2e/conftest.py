@@ -76,9 +76,7 @@ def local_aws(spark, mail_catcher, tmp_path_factory):
     from localaws.server import start_local_aws
     from services.settings import Settings
 
-    settings = Settings(
-        target="local", notification_emails=(NOTIFY,), file_wait_seconds=1, glue_wait_seconds=1
-    )
+    settings = Settings(target="local", notification_emails=(NOTIFY,), glue_wait_seconds=1)
     local = start_local_aws(
         0,
         tmp_path_factory.mktemp("local-aws"),

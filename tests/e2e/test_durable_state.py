@@ -46,7 +46,7 @@ class Stack:
         environ = {
             k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECOMMERCE_", "MOTO_", "SMTP_"))
         }
-        environ.update(ECOMMERCE_FILE_WAIT_SECONDS="1", ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
+        environ.update(ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", self.state_dir],
