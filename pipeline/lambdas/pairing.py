@@ -68,27 +68,19 @@ def _keys(s3: Any, bucket: str, prefix: str, limit: int | None = None) -> Iterat
 
 
 def upload_from_record(record: dict[str, Any], s3: Any, now: datetime) -> runs.S3Object | None:
-    """The uploaded object of an S3 record (runs.upload_records), with its upload time. The event names
-    ETag and size; a record without them is completed with HeadObject (None when the object is gone)."""
-    etag, size = record.get("etag"), record.get("size")
-    last_modified: Any = record.get("event_time") or now
-    version_id = record.get("version_id")
-    if not etag or size is None:
-        try:
-            head = s3.head_object(Bucket=record["bucket"], Key=record["key"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                return None
-            raise
-        etag, size, last_modified = head["ETag"], head["ContentLength"], head["LastModified"]
-        version_id = version_id or head.get("VersionId")
+    """The uploaded object of an S3 record (runs.upload_records) as it is now (ETag and size from a
+    listing: None when it is gone), with the upload time and sequencer of the event."""
+    listed = s3.list_objects_v2(Bucket=record["bucket"], Prefix=record["key"], MaxKeys=1).get("Contents", [])
+    entry = next((e for e in listed if e.get("Key") == record["key"]), None)
+    if entry is None:
+        return None
     return runs.S3Object.create(
         record["bucket"],
         record["key"],
-        etag,
-        last_modified,
-        size,
-        version_id,
+        entry.get("ETag", ""),
+        entry["LastModified"],
+        entry.get("Size", 0),
+        record.get("version_id") if record.get("etag") in (None, entry.get("ETag", "").strip('"')) else None,
         uploaded_at=record.get("event_time") or now,
         sequencer=record.get("sequencer"),
     )

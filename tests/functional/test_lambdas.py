@@ -79,6 +79,7 @@ def aws(fake_aws_env, monkeypatch):
             "OUTPUT_PATH": f"s3://{PROCESSED_BUCKET}/joined-data/",
             "DATABASE": "ecommerce_analytics",
             "TABLE": "joined_data",
+            "PAIRING_PATH": f"s3://{PROCESSED_BUCKET}/pairing/",
         }
         for var, value in env.items():
             monkeypatch.setenv(var, value)
@@ -163,9 +164,15 @@ def test_check_files_takes_the_files_the_execution_names(aws):
     result = check_files.handler(event, None)
     assert result["both_exist"] is True
     assert (result["orders"]["key"], result["returns"]["key"]) == ("first.csv", RETURNS_KEY)
-    # An awaiting execution names one file: the other is the newest there is.
-    awaiting = {"execution_input": {"orders": None, "returns": named["returns"]}}
-    assert check_files.handler(awaiting, None)["orders"]["key"] == "newer.csv"
+    # An awaiting execution names one file: it waits for its counterpart (not the newest there is).
+    awaiting = {"execution_input": {"orders": None, "returns": named["returns"]}, "window_seconds": 60}
+    lone = check_files.handler(awaiting, None)
+    assert (lone["both_exist"], lone["orders"], lone["waiting_for"]) == (False, None, "orders")
+    assert lone["returns"]["key"] == RETURNS_KEY and 1 <= lone["window_seconds_left"] <= 60
+    # Resumed by the counterpart's upload: the pair it was resumed with.
+    pair = {"outcome": "paired", "orders": named["orders"], "returns": named["returns"]}
+    resumed = check_files.handler({**awaiting, "state": {"pairing": pair}}, None)
+    assert resumed["both_exist"] is True and resumed["orders"]["key"] == "first.csv"
 
 
 def test_check_files_refuses_a_named_file_that_was_replaced(aws):
@@ -296,7 +303,9 @@ def test_on_upload_new_file_version_starts_a_new_execution(aws):
     put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
     first = on_upload.handler(load_event("s3_put_orders.json"), None)
     put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n3,4\n")  # same key, new ETag
-    second = on_upload.handler(load_event("s3_put_orders.json"), None)
+    event = load_event("s3_put_orders.json")
+    event["Records"][0]["eventTime"] = "2026-11-25T18:45:00.000Z"
+    second = on_upload.handler(event, None)
     assert second["started"] is True and second["execution_name"] != first["execution_name"]
 
 
@@ -332,7 +341,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
         "orders_path": f"s3://{ORDERS_BUCKET}/{ORDERS_KEY}",
         "returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
         "output_path": f"s3://{PROCESSED_BUCKET}/joined-data/",
-        "batch_time": "2026-11-25T18:31:00Z",
+        "batch_time": "2026-11-25T18:31:00.000Z",
     }
     run = aws["glue"].get_job_run(JobName=JOB, RunId=result["job_run_id"])["JobRun"]
     assert run["Arguments"] == {
@@ -342,7 +351,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
         "--database": "ecommerce_analytics",
         "--table": "joined_data",
         "--run_id": expected_run_id,
-        "--batch_time": "2026-11-25T18:31:00Z",
+        "--batch_time": "2026-11-25T18:31:00.000Z",
         "--max_quarantine_fraction": "0.01",
         "--keep_runs": "5",
         "--orders_etag": "0f343b0931126a20f133d67c2b018a3b",
@@ -557,7 +566,9 @@ def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, function_name):
     assert data == artifacts.build_lambda_zip(function_name)
     module = artifacts.LAMBDA_MODULES[function_name]
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert archive.namelist() == sorted(f"lambdas/{m}.py" for m in ("__init__", "config", "runs", module))
+        assert archive.namelist() == sorted(
+            f"lambdas/{m}.py" for m in ("__init__", "config", "pairing", "runs", module)
+        )
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         archive.extractall(tmp_path)
 
@@ -604,3 +615,135 @@ def test_glue_artifacts():
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == ["csv_profile.py"]
         assert archive.read("csv_profile.py") == artifacts.GLUE_EXTRA_PY.read_bytes()
+
+
+# --- pairing: a lone upload waits, its counterpart resumes it, a burst keeps the newest (ADR 0004) ----
+
+
+class FakeTokens:
+    """SendTaskSuccess recorded (moto's Step Functions here does not run the ASL, so nothing waits)."""
+
+    def __init__(self, sfn, stale: set[str] = frozenset()):
+        self.sfn, self.stale, self.sent = sfn, set(stale), []
+
+    def send_task_success(self, taskToken, output):  # noqa: N803  (boto3's parameter names)
+        if taskToken in self.stale:
+            raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "gone"}}, "SendTaskSuccess")
+        self.sent.append((taskToken, json.loads(output)))
+
+    def __getattr__(self, name):
+        return getattr(self.sfn, name)
+
+
+def upload_event(s3, bucket: str, key: str, at: str, body: bytes = b"a,b\n1,2\n") -> dict:
+    """PUT the object and return its S3 event, with the upload time ``at`` (ISO, milliseconds)."""
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "eventTime": at,
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": len(body)}},
+            }
+        ]
+    }
+
+
+def cfg() -> LambdaConfig:
+    return LambdaConfig.from_env()
+
+
+def test_a_lone_upload_parks_and_its_counterpart_resumes_it(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    waiting = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    assert waiting["reason"] == "started" and waiting["execution_name"].startswith("awaiting-orders-")
+    lone = check_files.process(
+        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+    )
+    parked = await_counterpart.process(
+        {"task_token": "t1", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+    assert parked == {"parked": True, "answered": None} and sfn.sent == []  # nothing sent while it waits
+
+    resumed = on_upload.process(
+        upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T17:00:00.000Z"), cfg(), s3, sfn
+    )
+
+    assert (resumed["reason"], resumed["execution_name"]) == ("resumed", waiting["execution_name"])
+    ((token, output),) = sfn.sent
+    assert token == "t1" and output["outcome"] == "paired"
+    assert (output["orders"]["key"], output["returns"]["key"]) == ("o.csv", "r.csv")
+    assert len(executions(aws)) == 1  # no second run for the pair
+
+
+def test_a_counterpart_uploaded_before_the_execution_parked_is_not_missed(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    waiting = on_upload.process(
+        upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    lone = check_files.process(
+        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+    )
+    attached = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.100Z"), cfg(), s3, sfn
+    )
+    assert attached["reason"] == "attached"  # running, not parked yet: nobody to resume
+
+    parked = await_counterpart.process(
+        {"task_token": "t1", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+
+    assert parked == {"parked": False, "answered": "paired"}  # it answered its own token
+    assert sfn.sent[0][1]["returns"]["key"] == "r.csv"
+
+
+def test_a_newer_lone_upload_supersedes_the_parked_one(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    first = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r1.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    lone = check_files.process(cfg(), s3, {"execution_input": execution_input(aws, first["execution_name"])})
+    await_counterpart.process(
+        {"task_token": "t1", "execution_name": first["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+
+    second = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r2.csv", "2026-11-23T10:00:00.000Z"), cfg(), s3, sfn
+    )
+
+    assert second["reason"] == "started" and second["superseded"] == [first["execution_name"]]
+    ((token, output),) = sfn.sent
+    assert token == "t1" and output == {
+        "outcome": "superseded",
+        "orders": None,
+        "returns": None,
+        "superseded_by": second["execution_name"],
+    }
+
+
+def test_a_burst_ends_with_the_last_pair_whatever_the_key_names(aws):
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    names = ["d", "b", "c", "a"]  # the last pair has the smallest key names
+    started = []
+    for i, name in enumerate(names):  # four pairs within 0.4 s, all in the same second
+        for bucket, side in ((ORDERS_BUCKET, "orders"), (RETURNS_BUCKET, "returns")):
+            at = f"2026-11-23T09:00:00.{i * 100 + (50 if side == 'returns' else 0):03d}Z"
+            result = on_upload.process(upload_event(s3, bucket, f"{side}-{name}.csv", at), cfg(), s3, sfn)
+            started.append(result["execution_name"])
+    last = executions(aws)
+    newest_run = runs.execution_name(
+        runs.as_object(check_files.handler({}, None)["orders"]),
+        runs.as_object(check_files.handler({}, None)["returns"]),
+    )
+    assert started[-1] == newest_run
+    assert execution_input(aws, newest_run)["orders"]["key"] == "orders-a.csv"
+    assert execution_input(aws, newest_run)["returns"]["key"] == "returns-a.csv"
+    assert len(last) >= 2
