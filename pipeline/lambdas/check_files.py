@@ -12,7 +12,8 @@ Input: ``{"execution_input": <the execution's input>, "state": <the state data>,
 
     {"both_exist": bool, "orders": S3Object|null, "returns": S3Object|null,
      "waiting_for": "orders"|"returns"|null, "lone_side": "orders"|"returns"|null,
-     "waiting_since": ISO|null, "waiting_until": ISO|null, "window_seconds_left": int}
+     "waiting_since": ISO|null, "waiting_until": ISO|null, "window_seconds_left": int,
+     "superseded_by": null | the run that takes over (a newer upload arrived since the pair was made)}
 
 where S3Object is ``{"bucket", "key", "etag", "last_modified": "2026-11-25T18:30:00Z", "size",
 "version_id", "uploaded_at"}``: the version seen here is the one the Glue job reads (``version_id`` is
@@ -48,12 +49,15 @@ def process(cfg: LambdaConfig, s3: Any, event: Any = None, now: datetime | None 
     state = event.get("state") if isinstance(event.get("state"), dict) else {}
     named = runs.named_pair(state.get("pairing")) or runs.named_pair(event.get("execution_input"))
     if named is not None:
+        by = superseded_by(cfg, s3, named, str(event.get("execution_name") or ""), now)
+        if by is not None:  # a burst: a newer upload has its own run, so this one does not run Glue
+            return {"both_exist": False, **_no_wait(), "orders": None, "returns": None, "superseded_by": by}
         orders, returns = (current(s3, obj) for obj in named)
     else:
         orders, returns = (pinned(s3, obj) for obj in lone_or_newest(cfg, s3, event.get("execution_input")))
     found = {"orders": runs.object_dict(orders), "returns": runs.object_dict(returns)}
     if orders is not None and returns is not None:
-        return {**found, "both_exist": True, **_no_wait()}
+        return {**found, "both_exist": True, **_no_wait(), "superseded_by": None}
     window = int(event.get("window_seconds") or DEFAULT_WINDOW_SECONDS)
     lone = orders or returns
     since = (
@@ -69,7 +73,22 @@ def process(cfg: LambdaConfig, s3: Any, event: Any = None, now: datetime | None 
         "waiting_until": runs.iso_utc(until),
         # TimeoutSecondsPath needs a positive integer.
         "window_seconds_left": max(1, int((until - now).total_seconds())),
+        "superseded_by": None,
     }
+
+
+def superseded_by(
+    cfg: LambdaConfig, s3: Any, named: tuple[runs.S3Object, runs.S3Object], execution: str, now: datetime
+) -> str | None:
+    """The run that takes over when a newer upload of either side has been recorded since this pair was
+    made (a burst keeps the newest); None for a deliberate rerun, or without the ledger."""
+    if not cfg.pairing_path or "-rerun-" in execution:
+        return None
+    decision = pairing.decision(cfg, s3, now)
+    for mine, newest in zip(named, (decision.orders, decision.returns), strict=True):
+        if newest is not None and runs.upload_rank(newest) > runs.upload_rank(mine):
+            return pairing.run_name(decision)
+    return None
 
 
 def _no_wait() -> dict[str, Any]:

@@ -110,6 +110,7 @@ NO_WAIT = {
     "waiting_since": None,
     "waiting_until": None,
     "window_seconds_left": 1,
+    "superseded_by": None,
 }
 
 
@@ -133,6 +134,7 @@ def lone_orders(window_seconds_left: int):
             "waiting_since": "2024-05-01T09:00:00Z",
             "waiting_until": "2024-05-02T09:00:00Z",
             "window_seconds_left": window_seconds_left,
+            "superseded_by": None,
         }
 
     return handler

@@ -155,15 +155,21 @@ def test_check_files_honours_prefixes(aws, monkeypatch):
 
 
 def test_check_files_takes_the_files_the_execution_names(aws):
-    """A batch execution (or its rerun) processes its own pair, not a newer upload (which has its own run)."""
+    """A rerun processes its own pair, not a newer upload; a run not yet past CheckForFiles whose pair a
+    newer upload replaced is superseded by that upload's run (a burst keeps the newest)."""
     put(aws["s3"], ORDERS_BUCKET, "first.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
     put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY, when=datetime(2026, 1, 1, tzinfo=UTC))
     named = check_files.handler({}, None)
     put(aws["s3"], ORDERS_BUCKET, "newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
-    event = {"execution_input": {"orders": named["orders"], "returns": named["returns"], "trigger": {}}}
+    event = {
+        "execution_input": {"orders": named["orders"], "returns": named["returns"], "trigger": {}},
+        "execution_name": "batch-x-rerun-20260301T000000Z",
+    }
     result = check_files.handler(event, None)
-    assert result["both_exist"] is True
+    assert result["both_exist"] is True and result["superseded_by"] is None
     assert (result["orders"]["key"], result["returns"]["key"]) == ("first.csv", RETURNS_KEY)
+    superseded = check_files.handler({**event, "execution_name": "batch-x"}, None)
+    assert superseded["both_exist"] is False and superseded["superseded_by"].startswith("batch-")
     # An awaiting execution names one file: it waits for its counterpart (not the newest there is).
     awaiting = {"execution_input": {"orders": None, "returns": named["returns"]}, "window_seconds": 60}
     lone = check_files.handler(awaiting, None)
@@ -171,7 +177,9 @@ def test_check_files_takes_the_files_the_execution_names(aws):
     assert lone["returns"]["key"] == RETURNS_KEY and 1 <= lone["window_seconds_left"] <= 60
     # Resumed by the counterpart's upload: the pair it was resumed with.
     pair = {"outcome": "paired", "orders": named["orders"], "returns": named["returns"]}
-    resumed = check_files.handler({**awaiting, "state": {"pairing": pair}}, None)
+    resumed = check_files.handler(
+        {**awaiting, "state": {"pairing": pair}, "execution_name": "a-rerun-x"}, None
+    )
     assert resumed["both_exist"] is True and resumed["orders"]["key"] == "first.csv"
 
 

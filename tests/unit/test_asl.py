@@ -270,6 +270,7 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "waiting_since.$": "$.Payload.waiting_since",
         "waiting_until.$": "$.Payload.waiting_until",
         "window_seconds_left.$": "$.Payload.window_seconds_left",
+        "superseded_by.$": "$.Payload.superseded_by",
     }
     assert states["TriggerGlueJob"]["Parameters"]["Payload"] == {
         "orders.$": "$.files.orders",
@@ -487,7 +488,7 @@ def test_loop_check_catches_a_missing_bound(definition: dict[str, Any]) -> None:
 
 def test_loop_check_catches_a_string_bound_and_a_missing_increment(definition: dict[str, Any]) -> None:
     def string_bound(states):
-        states["FilesExist"]["Choices"][1]["NumericGreaterThanEquals"] = "20"
+        states["FilesExist"]["Choices"][2]["NumericGreaterThanEquals"] = "20"
 
     assert any("compares with '20', not a number" in p for p in check_loops(broken(definition, string_bound)))
 
