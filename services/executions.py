@@ -699,16 +699,33 @@ def glue_run_id(events: Sequence[Mapping[str, Any]], execution_name: str) -> str
     return None
 
 
-def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
-    """Start the state machine again with the execution's input under a new name; the new ARN.
+def rerun_input(described: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The input of a rerun: the pair the run took (a resumed ``awaiting-…`` run names one file in its
+    input; the pair it was resumed with is in its history), else the execution's own input."""
+    if runs.named_pair(described.get("input")) is None:
+        for event in reversed(events):
+            if event["type"].endswith("StateExited"):
+                output = _json_object(event["stateExitedEventDetails"].get("output"))
+                for source in (output.get("files"), output.get("pairing")):
+                    pair = runs.named_pair(source) if isinstance(source, dict) else None
+                    if pair is not None:
+                        return json.dumps({"orders": pair[0].to_dict(), "returns": pair[1].to_dict()})
+    return described.get("input") or "{}"
 
-    CheckForFiles takes the files the input names (still the same bytes) or, for an input that names
-    one file, the newest counterpart.
+
+def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
+    """Start the state machine again with the files the execution took, under a new name; the new ARN.
+
+    CheckForFiles takes the files the input names (still the same bytes); an input that names one file
+    (a run that never got its counterpart) waits for its counterpart again.
     """
+    events = (
+        history(sfn, described["executionArn"]) if runs.named_pair(described.get("input")) is None else []
+    )
     response = sfn.start_execution(
         stateMachineArn=described["stateMachineArn"],
         name=runs.rerun_name(described["name"], now),
-        input=described.get("input") or "{}",
+        input=rerun_input(described, events),
     )
     return response["executionArn"]
 

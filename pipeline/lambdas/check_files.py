@@ -86,7 +86,10 @@ def superseded_by(
         return None
     decision = pairing.decision(cfg, s3, now)
     for mine, newest in zip(named, (decision.orders, decision.returns), strict=True):
-        if newest is not None and runs.upload_rank(newest) > runs.upload_rank(mine):
+        # The same file seen through the listing (seconds) and the ledger (milliseconds) is no newer.
+        if newest is None or runs.same_upload(newest, mine):
+            continue
+        if runs.upload_rank(newest) > runs.upload_rank(mine) and pairing.run_name(decision) != execution:
             return pairing.run_name(decision)
     return None
 

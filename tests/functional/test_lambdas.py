@@ -755,3 +755,27 @@ def test_a_burst_ends_with_the_last_pair_whatever_the_key_names(aws):
     assert execution_input(aws, newest_run)["orders"]["key"] == "orders-a.csv"
     assert execution_input(aws, newest_run)["returns"]["key"] == "returns-a.csv"
     assert len(last) >= 2
+
+
+def test_a_pair_named_before_its_upload_was_recorded_is_not_superseded_by_itself(aws):
+    """Both files land before the first event is handled: the first run names the other file as listed
+    (LastModified, whole seconds); the ledger's record of the same upload (milliseconds) is not newer."""
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    s3.put_object(Bucket=ORDERS_BUCKET, Key="o.csv", Body=b"a,b\n1,2\n")
+    started = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.100Z"), cfg(), s3, sfn
+    )
+    assert started["reason"] == "started" and started["execution_name"].startswith("batch-")
+    event = upload_event(s3, ORDERS_BUCKET, "o.csv", "2099-11-23T09:00:00.050Z")
+    assert on_upload.process(event, cfg(), s3, sfn)["reason"] == "duplicate"
+
+    checked = check_files.process(
+        cfg(),
+        s3,
+        {
+            "execution_input": execution_input(aws, started["execution_name"]),
+            "execution_name": started["execution_name"],
+        },
+    )
+
+    assert checked["both_exist"] is True and checked["superseded_by"] is None
