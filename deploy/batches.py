@@ -100,7 +100,9 @@ def find_execution(sfn: Any, machine_arn: str, batch: Batch, timeout: float = 60
         if found is not None and found["status"] == "RUNNING":  # waiting for files: the second one attaches
             return awaiting
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no execution {batch.name} (or {batch.awaiting_name}) after {timeout:.0f} s")
+            seen = [(e["name"], e["status"]) for e in executions(sfn, machine_arn)]
+            names = f"{batch.name} (or {batch.awaiting_name})"
+            raise TimeoutError(f"no execution {names} after {timeout:.0f} s; there are {seen}")
         time.sleep(0.05)
 
 

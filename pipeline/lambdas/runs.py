@@ -430,7 +430,9 @@ def decide(
     latest = "orders" if upload_rank(orders) >= upload_rank(returns) else "returns"
     newest = {"orders": orders, "returns": returns}
     mine, counterpart = newest[latest], newest[other_side(latest)]
-    unconsumed = upload_rank(counterpart) > upload_rank(last.get(other_side(latest)))
+    ran = last.get(other_side(latest))
+    # The same file may have been seen through a listing (seconds) and the ledger (milliseconds).
+    unconsumed = not same_upload(counterpart, ran) and upload_rank(counterpart) > upload_rank(ran)
     same_key = (mine.bucket, mine.key) == (last.get(latest).bucket, last.get(latest).key)
     settling = (parse_time(now) - last.paired_at).total_seconds() <= settle_seconds
     if unconsumed or same_key or settling:

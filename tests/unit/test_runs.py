@@ -473,6 +473,17 @@ def test_a_day_starts_waiting_not_with_yesterdays_counterpart():
     assert runs.decide(o2, r2, last, T0 + timedelta(hours=8), 900) == runs.Decision(o2, r2)
 
 
+def test_a_counterpart_run_as_listed_is_not_unconsumed_when_the_ledger_records_it():
+    o_listed = runs.S3Object.create("ecommerce-orders-raw", "o.csv", "e", T0, 10)  # LastModified: seconds
+    o_ledger = runs.S3Object.create(
+        "ecommerce-orders-raw", "o.csv", "e", T0, 10, None, T0 + timedelta(seconds=0.4)
+    )
+    last = _pair(o_listed, upload("returns", T0), T0)
+    later = T0 + timedelta(hours=16)
+    r2 = upload("returns", later)
+    assert not runs.decide(o_ledger, r2, last, later, 0).pair  # it waits for new orders
+
+
 def test_either_order_and_the_first_pair_ever():
     o = upload("orders", T0)
     assert runs.decide(o, None, None, T0, 900) == runs.Decision(o, None)
