@@ -56,12 +56,16 @@ def _keys(s3: Any, bucket: str, prefix: str, limit: int | None = None) -> Iterat
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=bucket, Prefix=prefix, PaginationConfig=config_
     )
-    for page in pages:
-        for entry in page.get("Contents", []):
-            yield entry["Key"]
-            count += 1
-            if limit is not None and count >= limit:
-                return
+    try:
+        for page in pages:
+            for entry in page.get("Contents", []):
+                yield entry["Key"]
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise  # no processed bucket (yet): no ledger, nothing recorded
 
 
 # --- uploads ----------------------------------------------------------------------------------------

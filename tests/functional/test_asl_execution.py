@@ -720,3 +720,32 @@ def test_a_failing_stop_still_notifies_the_failure_once(etl: Env) -> None:
     assert described["cause"].startswith("GlueJobTimeout in GlueJob: ")  # the original failure
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic and "Error: GlueJobTimeout" in body["Message"]
+
+
+def test_state_transitions_of_a_day_with_a_lone_upload(etl: Env) -> None:
+    """The figure in docs/COST.md: a returns file at 9:00, its orders at 17:00 (Glue done at the first
+    poll). Waiting costs no transitions: nothing is entered while the run is parked."""
+    parking = Parking()
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: lone_orders(window_seconds_left=3600),
+            AWAIT: parking,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("SUCCEEDED"),
+        }
+    )
+    arn = etl.start({"orders": ORDERS, "returns": None})
+    token = parking.wait_parked()
+    parked = _entered(etl, arn)
+    time.sleep(2)  # the wait: on AWS, hours
+    assert _entered(etl, arn) == parked  # no polling while parked
+
+    pair = {"outcome": "paired", "orders": ORDERS, "returns": RETURNS, "superseded_by": None}
+    etl.sfn.send_task_success(taskToken=token, output=json.dumps(pair))
+    assert etl.wait(arn)["status"] == "SUCCEEDED"
+    entered = _entered(etl, arn)
+    print(f"\nstate transitions (states entered): {len(parked)} until parked, {len(entered)} in all: {entered}")
+
+    assert parked == ["Init", "CheckForFiles", "CountFileCheck", "FilesExist", "AwaitCounterpart"]
+    assert len(entered) == 16  # + 4 per further Glue poll (WaitForGlue … GlueJobOutcome)
+    etl.drain()
