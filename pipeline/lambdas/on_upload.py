@@ -59,7 +59,9 @@ def process(
     if decision.orders is None and decision.returns is None:
         return {"started": False, "reason": "no_files", "execution_name": None}
     waiting = pairing.parked(cfg, s3)
-    result = take_pair(cfg, s3, sfn, decision, waiting, now) if decision.pair else None
+    result = already_run(cfg, s3, sfn, decision) if decision.pair else None
+    if result is None and decision.pair:
+        result = take_pair(cfg, s3, sfn, decision, waiting, now)
     if result is None:
         result = start(cfg, s3, sfn, decision, records[0], now)
     superseded = supersede(cfg, s3, sfn, decision, waiting, result["execution_name"])
@@ -75,6 +77,22 @@ def _owns(record: dict[str, Any], decision: runs.Decision) -> bool:
     except ValueError:
         return False
     return runs.same_upload(lone, decision.orders) or runs.same_upload(lone, decision.returns)
+
+
+def already_run(cfg: LambdaConfig, s3: Any, sfn: Any, decision: runs.Decision) -> dict[str, Any] | None:
+    """A duplicate when the pair is the last pair and its execution exists: the same bytes uploaded
+    again are the same batch, whether it ran as ``batch-…`` or in a resumed ``awaiting-…`` execution."""
+    (state_machine_arn,) = cfg.require("state_machine_arn")
+    last = pairing.last_pair(cfg, s3)
+    if last is None or not last.execution_name:
+        return None
+    if not (
+        runs.same_upload(last.orders, decision.orders) and runs.same_upload(last.returns, decision.returns)
+    ):
+        return None
+    arn = runs.execution_arn(state_machine_arn, last.execution_name)
+    status = execution_status(sfn, arn)
+    return _duplicate(last.execution_name, arn, status) if status is not None else None
 
 
 def take_pair(

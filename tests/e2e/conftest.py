@@ -76,7 +76,11 @@ def local_aws(spark, mail_catcher, tmp_path_factory):
     from localaws.server import start_local_aws
     from services.settings import Settings
 
-    settings = Settings(target="local", notification_emails=(NOTIFY,), glue_wait_seconds=1)
+    # No pairing settle time: each test's first upload waits for its own counterpart instead of pairing
+    # with the previous test's file (ADR 0004); the burst test deploys one.
+    settings = Settings(
+        target="local", notification_emails=(NOTIFY,), glue_wait_seconds=1, pairing_settle_seconds=0
+    )
     local = start_local_aws(
         0,
         tmp_path_factory.mktemp("local-aws"),

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import pytest
 
 from deploy import batches
+from pipeline.lambdas import runs
 from tests.e2e.conftest import NOTIFY, deployer_available
 from tests.e2e.test_local_aws import Aws
 
@@ -174,8 +175,6 @@ def test_same_bytes_under_the_same_key_start_one_run(pipeline, sample_data):
     orders = ("duplicates/orders.csv", orders[1])
     returns = ("duplicates/returns.csv", returns[1])
     s3, settings = pipeline.aws.s3, pipeline.settings
-    # The returns file on its own first: whatever run it starts (with older orders) ends before we count.
-    s3.put_object(Bucket=settings.returns_bucket, Key=returns[0], Body=returns[1])
     pipeline.settle()
     before = pipeline.names()
 
@@ -184,15 +183,18 @@ def test_same_bytes_under_the_same_key_start_one_run(pipeline, sample_data):
     batch = batches.put_batch(
         s3, (settings.orders_bucket, *orders), (settings.returns_bucket, *returns), first="returns"
     )  # both again: same keys, same bytes
-    execution = pipeline.follow(batch)
+    # The orders file parked its run; the returns file resumed it (ADR 0004).
+    arn = runs.execution_arn(pipeline.machine, runs.execution_name(batch.orders, None))
+    execution = batches.wait_execution(pipeline.aws.stepfunctions, arn)
+    pipeline.settle()
     middle = pipeline.names()
     # And both once more, after the run has ended.
     batches.put_batch(s3, (settings.orders_bucket, *orders), (settings.returns_bucket, *returns))
     pipeline.settle()
     after = pipeline.names()
 
-    assert middle - before == {batch.name}
-    assert execution["name"] == batch.name and execution["status"] == "SUCCEEDED"
+    assert middle - before == {execution["name"]}
+    assert execution["status"] == "SUCCEEDED"
     assert after == middle
 
 
@@ -368,18 +370,18 @@ def test_a_lone_upload_waits_silently_and_its_counterpart_resumes_it(pipeline, s
 
     (_, orders), (_, returns) = seed(sample_data)
     settings, folder = pipeline.settings, unique("lone")
-    # No settle time: the returns team's upload at 9:00 does not pair with the last run's orders.
-    with deployed_with(pipeline, pairing_settle_seconds=0):
-        name = lone_name(pipeline, settings.returns_bucket, f"{folder}/returns.csv", returns)
-        row = wait_category(pipeline, name, "waiting for")
+    # The returns team's upload at 9:00 (no settle time here: conftest) waits for the orders at 17:00.
+    pipeline.settle()
+    name = lone_name(pipeline, settings.returns_bucket, f"{folder}/returns.csv", returns)
+    row = wait_category(pipeline, name, "waiting for")
 
-        assert row["status"] == "RUNNING" and row["category"] == "waiting for orders"
-        pipeline.settle()  # settles with the run parked: it does not poll
-        assert mails_naming(mail_catcher, name) == []  # no alert while it waits
+    assert row["status"] == "RUNNING" and row["category"] == "waiting for orders"
+    pipeline.settle()  # settles with the run parked: it does not poll
+    assert mails_naming(mail_catcher, name) == []  # no alert while it waits
 
-        pipeline.aws.s3.put_object(Bucket=settings.orders_bucket, Key=f"{folder}/orders.csv", Body=orders)
-        arn = runs.execution_arn(pipeline.machine, name)
-        execution = batches.wait_execution(pipeline.aws.stepfunctions, arn)
+    pipeline.aws.s3.put_object(Bucket=settings.orders_bucket, Key=f"{folder}/orders.csv", Body=orders)
+    arn = runs.execution_arn(pipeline.machine, name)
+    execution = batches.wait_execution(pipeline.aws.stepfunctions, arn)
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     mail = mail_for(mail_catcher, name, "succeeded")
@@ -394,20 +396,20 @@ def test_four_pairs_within_a_second_publish_the_last_pair_and_every_file_is_acco
 ):
     from services import executions
 
-    pipeline.settle()
     (_, orders), (_, returns) = seed(sample_data)
     s3, settings, folder = pipeline.aws.s3, pipeline.settings, unique("burst")
     # The last pair has the smallest key names: ordered by key, the first pair would look newest.
     names = ["d", "c", "b", "a"]
     lines = orders.decode().splitlines(keepends=True)
-    started = time.monotonic()
-    for i, name in enumerate(names):  # as `aws s3 cp --recursive` of each folder: all orders, then returns
-        rows = "".join(lines[: 1 + 5 * (i + 1)]).encode()  # pair i has 5 * (i + 1) order lines
-        s3.put_object(Bucket=settings.orders_bucket, Key=f"{folder}/{name}-orders.csv", Body=rows)
-    for name in names:
-        s3.put_object(Bucket=settings.returns_bucket, Key=f"{folder}/{name}-returns.csv", Body=returns)
-    assert time.monotonic() - started < 1.0
-    pipeline.settle()
+    with deployed_with(pipeline, pairing_settle_seconds=900):  # the default: a backfill pairs newest
+        started = time.monotonic()
+        for i, name in enumerate(names):  # as `aws s3 cp --recursive` of each folder: orders, then returns
+            rows = "".join(lines[: 1 + 5 * (i + 1)]).encode()  # pair i has 5 * (i + 1) order lines
+            s3.put_object(Bucket=settings.orders_bucket, Key=f"{folder}/{name}-orders.csv", Body=rows)
+        for name in names:
+            s3.put_object(Bucket=settings.returns_bucket, Key=f"{folder}/{name}-returns.csv", Body=returns)
+        assert time.monotonic() - started < 1.0
+        pipeline.settle()
 
     assert pipeline.counts()["n"] == 20  # the last pair: a-orders.csv has 20 lines
     frame = executions.runs_frame(pipeline.aws.stepfunctions, pipeline.machine)
@@ -430,7 +432,7 @@ def test_when_the_window_passes_one_missing_export_alert_goes_out(pipeline, samp
 
     (_, orders), _ = seed(sample_data)
     settings = pipeline.settings
-    with deployed_with(pipeline, pairing_window_seconds=3, pairing_settle_seconds=0):
+    with deployed_with(pipeline, pairing_window_seconds=3):
         name = lone_name(pipeline, settings.orders_bucket, f"{unique('missing')}/orders.csv", orders)
         arn = runs.execution_arn(pipeline.machine, name)
         wait_category(pipeline, name, "")  # it exists

@@ -744,7 +744,7 @@ def test_state_transitions_of_a_day_with_a_lone_upload(etl: Env) -> None:
     etl.sfn.send_task_success(taskToken=token, output=json.dumps(pair))
     assert etl.wait(arn)["status"] == "SUCCEEDED"
     entered = _entered(etl, arn)
-    print(f"\nstate transitions (states entered): {len(parked)} until parked, {len(entered)} in all: {entered}")
+    print(f"\nstates entered: {len(parked)} until parked, {len(entered)} in all: {entered}")
 
     assert parked == ["Init", "CheckForFiles", "CountFileCheck", "FilesExist", "AwaitCounterpart"]
     assert len(entered) == 16  # + 4 per further Glue poll (WaitForGlue … GlueJobOutcome)

@@ -289,12 +289,16 @@ def test_on_upload_waiting_execution_picks_up_the_second_file(aws):
     }
     assert len(executions(aws)) == 1
 
-    # Once the waiting execution has ended, the pair gets its own execution.
+    # The pair was given to that execution: once it has ended, the same bytes again are a duplicate of it
+    # (as for a batch-… run; a deliberate rerun has its own name, from the console).
     aws["sfn"].stop_execution(executionArn=waiting["execution_arn"])
-    paired = on_upload.handler(load_event("s3_put_returns.json"), None)
-    assert paired["started"] is True
-    assert "awaiting" not in paired["execution_name"]
-    assert len(executions(aws)) == 2
+    again = on_upload.handler(load_event("s3_put_returns.json"), None)
+    assert (again["reason"], again["execution_name"], again["status"]) == (
+        "duplicate",
+        waiting["execution_name"],
+        "ABORTED",
+    )
+    assert len(executions(aws)) == 1
 
 
 def test_on_upload_returns_first_then_orders(aws):
@@ -779,3 +783,25 @@ def test_a_pair_named_before_its_upload_was_recorded_is_not_superseded_by_itself
     )
 
     assert checked["both_exist"] is True and checked["superseded_by"] is None
+
+
+def test_the_same_bytes_again_after_a_resumed_run_start_nothing(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    waiting = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    lone = check_files.process(
+        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+    )
+    await_counterpart.process(
+        {"task_token": "t", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+    on_upload.process(upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T17:00:00.000Z"), cfg(), s3, sfn)
+    aws["sfn"].stop_execution(executionArn=waiting["execution_arn"])  # it ran and ended
+
+    for bucket, key, at in ((ORDERS_BUCKET, "o.csv", "18:00"), (RETURNS_BUCKET, "r.csv", "18:01")):
+        again = on_upload.process(upload_event(s3, bucket, key, f"2026-11-23T{at}:00.000Z"), cfg(), s3, sfn)
+        assert (again["reason"], again["execution_name"]) == ("duplicate", waiting["execution_name"])
+    assert len(executions(aws)) == 1
