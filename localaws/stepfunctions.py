@@ -55,11 +55,26 @@ def install(ctx: Context) -> None:
     # moto drops StopExecution's error and cause; AWS reports them on the execution (and in its events).
     def stop_execution(self: Any) -> Any:
         execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-        if execution.exec_status is not None and execution.exec_status.value == "RUNNING":
+        running = execution.exec_status is not None and execution.exec_status.value == "RUNNING"
+        if running:
             execution.error, execution.cause = self._get_param("error"), self._get_param("cause")
-        return original_stop_execution(self)
+        answer = original_stop_execution(self)
+        if running:
+            interrupt_callbacks(execution)
+        return answer
 
     ctx.patcher.set(StepFunctionResponse, "stop_execution", stop_execution)
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    original_set_error = Environment.set_error
+
+    # The error that a stopped execution's woken task raises must not turn ABORTED into FAILED.
+    def set_error(self: Any, error: Any) -> None:
+        if not isinstance(self._program_state, ProgramStopped):
+            original_set_error(self, error)
+
+    ctx.patcher.set(Environment, "set_error", set_error)
     original_terminated = BaseExecutionWorkerCommunication.terminated
 
     # moto puts no "Execution Status Change" event on EventBridge when an execution ends; AWS does.
@@ -68,6 +83,18 @@ def install(ctx: Context) -> None:
         status_changed(self.execution)
 
     ctx.patcher.set(BaseExecutionWorkerCommunication, "terminated", terminated)
+
+
+def interrupt_callbacks(execution: Any) -> None:
+    """moto's stop does not wake a Task waiting for its task token, so a parked execution stayed RUNNING
+    (and ended FAILED once resumed); on AWS a stop ends it ABORTED at once. Wake the waits: the stopped
+    program then ends ABORTED."""
+    worker = execution.exec_worker
+    env = worker.env if worker is not None else None
+    if env is None:
+        return
+    for endpoint in list(env.callback_pool_manager._pool.values()):
+        endpoint.interrupt_all()
 
 
 # ------------------------------------------------------------------------------------------ durable state
