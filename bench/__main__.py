@@ -214,7 +214,7 @@ def bench_e2e(runs: int) -> dict:
         "target_median_s": E2E_TARGET_MEDIAN_S,
         "succeeded_median_s": round(statistics.median(s["succeeded_s"] for s in samples), 2),
         "glue_wait_seconds": settings.glue_wait_seconds,
-        "file_wait_seconds": settings.file_wait_seconds,
+        "pairing_window_seconds": settings.pairing_window_seconds,
         "samples": samples,
     }
 

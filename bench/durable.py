@@ -54,7 +54,7 @@ class LocalAwsProcess:
     def start(self) -> float:
         """Seconds from the command to its ``ready`` line."""
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECOMMERCE_", "MOTO_"))}
-        environ.update(ECOMMERCE_FILE_WAIT_SECONDS="1", ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
+        environ.update(ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
         self.log.write_text("")
         started = time.monotonic()
         self.process = subprocess.Popen(

@@ -28,8 +28,9 @@ LAMBDA_MODULES = {
     "ecommerce-trigger-glue": "trigger_glue",
     "check-glue-job-status": "check_glue_status",
     "ecommerce-stop-glue": "stop_glue",
+    "ecommerce-await-counterpart": "await_counterpart",
 }
-SHARED_MODULES = ("__init__", "config", "runs")
+SHARED_MODULES = ("__init__", "config", "pairing", "runs")
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 

@@ -4,11 +4,10 @@ Used by the end-to-end tests and by ``python -m bench --only e2e``. Plain boto3 
 local AWS and real AWS alike.
 
 Which execution a batch gets (pipeline/lambdas/on_upload.py): the upload events name the execution after
-the newest orders and returns objects, ``batch-<sha of keys+ETags>``. When the first file of a pair finds no
-counterpart at all, an ``awaiting-…`` execution starts for it alone, and the second file's event attaches
-to it instead of starting ``batch-…``. The events list the buckets when they are handled: if the first
-file's event is handled before the second file has landed and finds an older counterpart, it starts a run
-for that (older, new) pair as well, so a pair of new files can mean two runs.
+the newest orders and returns uploads, ``batch-<sha of keys+ETags>``. When the first file of a pair finds no
+counterpart that is due (ADR 0004), an ``awaiting-…`` execution starts for it alone and parks, and the
+second file's upload resumes it instead of starting ``batch-…``. Within the pairing settle time after a
+run, the first file pairs with the other side's newest at once (a burst), so a pair can mean two runs.
 """
 
 from __future__ import annotations
@@ -101,7 +100,9 @@ def find_execution(sfn: Any, machine_arn: str, batch: Batch, timeout: float = 60
         if found is not None and found["status"] == "RUNNING":  # waiting for files: the second one attaches
             return awaiting
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no execution {batch.name} (or {batch.awaiting_name}) after {timeout:.0f} s")
+            seen = [(e["name"], e["status"]) for e in executions(sfn, machine_arn)]
+            names = f"{batch.name} (or {batch.awaiting_name})"
+            raise TimeoutError(f"no execution {names} after {timeout:.0f} s; there are {seen}")
         time.sleep(0.05)
 
 
@@ -118,12 +119,20 @@ def wait_execution(sfn: Any, arn: str, timeout: float = 120.0, interval: float =
         time.sleep(interval)
 
 
+def parked(sfn: Any, arn: str) -> bool:
+    """Whether a running execution waits for its counterpart's upload (parked on its task token)."""
+    from services.executions import history, waiting_for
+
+    return waiting_for(history(sfn, arn)) is not None
+
+
 def wait_all_ended(sfn: Any, machine_arn: str, timeout: float = 120.0) -> list[dict[str, Any]]:
-    """All executions of the state machine, once none is RUNNING."""
+    """All executions of the state machine, once none is RUNNING, except those parked until their
+    counterpart's upload (they may wait for a day: ADR 0004)."""
     deadline = time.monotonic() + timeout
     while True:
         listed = executions(sfn, machine_arn)
-        if all(e["status"] in TERMINAL for e in listed):
+        if all(e["status"] in TERMINAL or parked(sfn, e["executionArn"]) for e in listed):
             return listed
         if time.monotonic() > deadline:
             running = [e["name"] for e in listed if e["status"] not in TERMINAL]

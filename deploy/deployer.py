@@ -161,6 +161,8 @@ def lambda_environment(settings: Settings, arns: iam.Arns) -> dict[str, str]:
         "TABLE": settings.table,
         "MAX_QUARANTINE_FRACTION": str(settings.max_quarantine_fraction),
         "KEEP_RUNS": str(settings.keep_runs),
+        "PAIRING_PATH": settings.pairing_path,
+        "PAIRING_SETTLE_SECONDS": str(settings.pairing_settle_seconds),
     }
 
 
@@ -202,9 +204,10 @@ def state_machine_substitutions(settings: Settings, arns: iam.Arns) -> dict[str,
         "TriggerGlueFunctionArn": arns.function(settings.trigger_glue_function),
         "CheckGlueStatusFunctionArn": arns.function(settings.check_glue_status_function),
         "StopGlueFunctionArn": arns.function(settings.stop_glue_function),
+        "AwaitCounterpartFunctionArn": arns.function(settings.await_counterpart_function),
         "SuccessTopicArn": arns.success_topic,
         "FailureTopicArn": arns.failure_topic,
-        "FileWaitSeconds": settings.file_wait_seconds,
+        "PairingWindowSeconds": settings.pairing_window_seconds,
         "MaxFileChecks": settings.max_file_checks,
         "GlueWaitSeconds": settings.glue_wait_seconds,
         "MaxGluePolls": settings.max_glue_polls,
@@ -1318,13 +1321,14 @@ def resources(ctx: Context) -> list[Resource]:
 
 
 def functions(settings: Settings) -> list[str]:
-    """The five Lambda function names."""
+    """The six Lambda function names."""
     return [
         settings.on_upload_function,
         settings.check_files_function,
         settings.trigger_glue_function,
         settings.check_glue_status_function,
         settings.stop_glue_function,
+        settings.await_counterpart_function,
     ]
 
 

@@ -168,12 +168,48 @@ def _raw_buckets(settings: Settings, arns: Arns) -> list[str]:
     return [arns.bucket(settings.orders_bucket), arns.bucket(settings.returns_bucket)]
 
 
+def _pairing_ledger(settings: Settings, arns: Arns) -> list[dict[str, Any]]:
+    """The pairing ledger (ADR 0004): objects under the pairing prefix only, and listing only that prefix."""
+    processed = settings.processed_bucket
+    return [
+        _statement(
+            "PairingLedger",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            [arns.objects(processed, settings.pairing_prefix)],
+        ),
+        _statement(
+            "ListPairingLedger",
+            ["s3:ListBucket"],
+            [arns.bucket(processed)],
+            Condition={"StringLike": {"s3:prefix": [f"{settings.pairing_prefix}*"]}},
+        ),
+    ]
+
+
+def _resume_parked(arns: Arns) -> dict[str, Any]:
+    # SendTask* authorise on the state machine whose execution holds the token.
+    return _statement("ResumeParkedExecutions", ["states:SendTaskSuccess"], [arns.state_machine])
+
+
 def on_upload_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     return _document(
         _statement("ListRawBuckets", ["s3:ListBucket"], _raw_buckets(settings, arns)),
         _statement("StartExecution", ["states:StartExecution"], [arns.state_machine]),
         _statement("DescribeExecution", ["states:DescribeExecution"], [arns.executions]),
+        *_pairing_ledger(settings, arns),
+        _resume_parked(arns),
         _lambda_logs(arns, settings.on_upload_function),
+    )
+
+
+def await_counterpart_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
+    return _document(
+        # The fallback for uploads from before the ledger: the newest object by LastModified.
+        _statement("ListRawBuckets", ["s3:ListBucket"], _raw_buckets(settings, arns)),
+        *_pairing_ledger(settings, arns),
+        # Its own token, when the counterpart arrived while it was on its way to park.
+        _resume_parked(arns),
+        _lambda_logs(arns, settings.await_counterpart_function),
     )
 
 
@@ -182,6 +218,18 @@ def check_files_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
         _statement("ListRawBuckets", ["s3:ListBucket"], _raw_buckets(settings, arns)),
         # The version of each file it hands on (the Glue job reads exactly that version).
         _statement("ListRawVersions", ["s3:ListBucketVersions"], _raw_buckets(settings, arns)),
+        # An admin rerun with {} takes the newest upload of each side from the ledger (read only).
+        _statement(
+            "ReadPairingLedger",
+            ["s3:GetObject"],
+            [arns.objects(settings.processed_bucket, settings.pairing_prefix)],
+        ),
+        _statement(
+            "ListPairingLedger",
+            ["s3:ListBucket"],
+            [arns.bucket(settings.processed_bucket)],
+            Condition={"StringLike": {"s3:prefix": [f"{settings.pairing_prefix}*"]}},
+        ),
         _lambda_logs(arns, settings.check_files_function),
     )
 
@@ -265,6 +313,7 @@ def state_machine_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             settings.trigger_glue_function,
             settings.check_glue_status_function,
             settings.stop_glue_function,
+            settings.await_counterpart_function,
         )
     ]
     return _document(
@@ -280,11 +329,12 @@ _LAMBDA_POLICIES = {
     "trigger_glue_function": trigger_glue_policy,
     "check_glue_status_function": check_glue_status_policy,
     "stop_glue_function": stop_glue_policy,
+    "await_counterpart_function": await_counterpart_policy,
 }
 
 
 def role_specs(settings: Settings, arns: Arns) -> list[RoleSpec]:
-    """The seven roles: one per Lambda, one for the Glue job, one for the state machine."""
+    """The eight roles: one per Lambda, one for the Glue job, one for the state machine."""
     roles = [
         (
             lambda_role_name(getattr(settings, field)),

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -37,6 +39,8 @@ class S3Events:
         event = {
             "account": account_id, "event": str(event_name.value), "bucket": bucket.name, "key": key.name,
             "etag": key.etag, "size": key.size, "version_id": key.version_id,
+            # AWS stamps the event with the request's time, not the delivery's (a delivery may wait).
+            "event_time": _event_time(), "sequencer": _sequencer(),
         }  # fmt: skip
         event_id = uuid.uuid4().hex
         self.pending[event_id] = event  # persisted with the request that made it
@@ -57,7 +61,8 @@ class S3Events:
         try:
             bucket = next(b.buckets[event["bucket"]] for b in s3_backends() if event["bucket"] in b.buckets)
             key = SimpleNamespace(name=event["key"], etag=event["etag"], size=event["size"],
-                                  version_id=event["version_id"])  # fmt: skip
+                                  version_id=event["version_id"], event_time=event.get("event_time"),
+                                  sequencer=event.get("sequencer"))  # fmt: skip
             self._send(event["account"], S3NotificationEvent(event["event"]), bucket, key)
         finally:
             self.pending.pop(event_id, None)
@@ -65,6 +70,23 @@ class S3Events:
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         return self.worker.wait_idle(timeout)
+
+
+_sequence_lock = threading.Lock()
+_last_sequence = 0
+
+
+def _event_time() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def _sequencer() -> str:
+    """Increasing over the process and its restarts (nanoseconds, bumped on a tie), like S3's per key."""
+    global _last_sequence
+    with _sequence_lock:
+        _last_sequence = max(time.time_ns(), _last_sequence + 1)
+        return f"{_last_sequence:016X}"
 
 
 def s3_backends() -> list[Any]:
@@ -80,6 +102,22 @@ def install(ctx: Context) -> S3Events:
     events = S3Events(notifications.send_event)
     # moto delivers notifications inside the PUT and swallows errors; AWS after it has answered.
     ctx.patcher.set(notifications, "send_event", events.send_event)
+    original_event = notifications._get_s3_event
+
+    # moto stamps eventTime at delivery and sends no sequencer or versionId; AWS sends all three, and the
+    # pipeline orders uploads by them (ADR 0004).
+    def s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+        body = original_event(event_name, bucket, key, notification_id)
+        record = body["Records"][0]
+        if getattr(key, "event_time", None):
+            record["eventTime"] = key.event_time
+        if getattr(key, "sequencer", None):
+            record["s3"]["object"]["sequencer"] = key.sequencer
+        if getattr(key, "version_id", None) not in (None, "null"):
+            record["s3"]["object"]["versionId"] = key.version_id
+        return body
+
+    ctx.patcher.set(notifications, "_get_s3_event", s3_event)
     etag = FakeKey.etag
 
     # moto reads a new object's body for its ETag without the key's lock, and the persister moves it then.

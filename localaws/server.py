@@ -174,6 +174,9 @@ def start_local_aws(
     try:
         local.interrupted = _restore(persistence, patches)
         gate.open(persistence.middleware(server.dispatcher))
+        # After the gate opens: a resumed Task calls its Lambda through this server.
+        for name in persistence.states["stepfunctions"].resume_parked():
+            log.warning("localaws: execution %s waits for its task token again", name)
         if patches.s3_events.resume():
             log.warning("localaws: delivering the S3 events that the last process had not delivered")
         if warm_spark:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,11 +55,26 @@ def install(ctx: Context) -> None:
     # moto drops StopExecution's error and cause; AWS reports them on the execution (and in its events).
     def stop_execution(self: Any) -> Any:
         execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
-        if execution.exec_status is not None and execution.exec_status.value == "RUNNING":
+        running = execution.exec_status is not None and execution.exec_status.value == "RUNNING"
+        if running:
             execution.error, execution.cause = self._get_param("error"), self._get_param("cause")
-        return original_stop_execution(self)
+        answer = original_stop_execution(self)
+        if running:
+            interrupt_callbacks(execution)
+        return answer
 
     ctx.patcher.set(StepFunctionResponse, "stop_execution", stop_execution)
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    original_set_error = Environment.set_error
+
+    # The error that a stopped execution's woken task raises must not turn ABORTED into FAILED.
+    def set_error(self: Any, error: Any) -> None:
+        if not isinstance(self._program_state, ProgramStopped):
+            original_set_error(self, error)
+
+    ctx.patcher.set(Environment, "set_error", set_error)
     original_terminated = BaseExecutionWorkerCommunication.terminated
 
     # moto puts no "Execution Status Change" event on EventBridge when an execution ends; AWS does.
@@ -66,6 +83,18 @@ def install(ctx: Context) -> None:
         status_changed(self.execution)
 
     ctx.patcher.set(BaseExecutionWorkerCommunication, "terminated", terminated)
+
+
+def interrupt_callbacks(execution: Any) -> None:
+    """moto's stop does not wake a Task waiting for its task token, so a parked execution stayed RUNNING
+    (and ended FAILED once resumed); on AWS a stop ends it ABORTED at once. Wake the waits: the stopped
+    program then ends ABORTED."""
+    worker = execution.exec_worker
+    env = worker.env if worker is not None else None
+    if env is None:
+        return
+    for endpoint in list(env.callback_pool_manager._pool.values()):
+        endpoint.interrupt_all()
 
 
 # ------------------------------------------------------------------------------------------ durable state
@@ -84,6 +113,9 @@ class StepFunctionsState:
     """State machines and executions (describe fields and every history event) as store records."""
 
     service = "stepfunctions"
+
+    def __init__(self) -> None:
+        self.parked: list[tuple[Any, Parked]] = []
 
     def records(self) -> dict[tuple[str, str], Any]:
         """Executions as (token, body maker): the token (history length, status, stop date) changes with
@@ -222,10 +254,100 @@ class StepFunctionsState:
             for machine in backend.state_machines:
                 for execution in machine.executions:
                     if execution.exec_status == ExecutionStatus.RUNNING:
+                        parked = parked_state(execution)
+                        if parked is not None:  # waits for a task token: resumed, not aborted
+                            self.parked.append((execution, parked))
+                            continue
                         _end_interrupted(execution)
                         status_changed(execution)
                         ended.append(execution)
         return ended
+
+    def resume_parked(self) -> list[str]:
+        """Let the executions that were parked on a task token wait again (once the server answers).
+
+        moto's interpreter lives in a thread, which a restart ends: the execution re-enters its parked
+        Task with the input it entered it with, so the Task's Lambda parks it again with a new token, and
+        a TimeoutSecondsPath in that input is shortened by the time already waited (the window does not
+        start over). The history shows the Task entered twice: one more state transition per restart.
+        """
+        names = []
+        for execution, parked in self.parked:
+            _resume(execution, parked)
+            names.append(execution.name)
+        self.parked = []
+        return names
+
+
+@dataclass(frozen=True)
+class Parked:
+    state: str  # the .waitForTaskToken Task the execution was in
+    state_input: Any  # the input it entered that Task with
+    entered: datetime
+
+
+def parked_state(execution: Any) -> Parked | None:
+    """The ``.waitForTaskToken`` Task an execution was in when the process stopped, or None."""
+    events = _event_manager(execution)
+    history = events.get_event_history() if events is not None else []
+    if not history or str(history[-1]["type"]) in _TERMINAL_EVENTS:
+        return None
+    open_states: list[dict[str, Any]] = []
+    for event in history:
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            open_states.append(event)
+        elif kind.endswith("StateExited") and open_states:
+            open_states.pop()
+    if not open_states:
+        return None
+    entered = open_states[-1]
+    details = entered.get("stateEnteredEventDetails") or {}
+    definition = json.loads(execution.state_machine.definition)
+    state = definition.get("States", {}).get(details.get("name"), {})
+    if state.get("Type") != "Task" or not str(state.get("Resource", "")).endswith(".waitForTaskToken"):
+        return None
+    state_input = json.loads(details.get("input") or "{}")
+    timeout_path = state.get("TimeoutSecondsPath")
+    moment = _timestamp(entered["timestamp"])
+    if isinstance(timeout_path, str):
+        _shorten(state_input, timeout_path, (datetime.now(UTC) - moment).total_seconds())
+    return Parked(details["name"], state_input, moment)
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shorten(data: Any, path: str, waited: float) -> None:
+    """The number at ``$.a.b`` in ``data`` less ``waited`` seconds (at least 1: timeouts are positive)."""
+    keys = path.removeprefix("$.").split(".")
+    for key in keys[:-1]:
+        data = data.get(key) if isinstance(data, dict) else None
+    if isinstance(data, dict) and isinstance(data.get(keys[-1]), int | float):
+        data[keys[-1]] = max(1, int(data[keys[-1]] - waited))
+
+
+def _resume(execution: Any, parked: Parked) -> None:
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    worker = execution.exec_worker
+    program = worker._get_evaluation_entrypoint()
+    program.start_at.start_at_name = parked.state  # type: ignore[misc]  # moto marks it Final
+    env = worker.env
+    env.states.reset(input_value=parked.state_input)
+
+    def run() -> None:
+        program.eval(env)
+        worker._execution_communication.terminated()
+
+    thread = threading.Thread(target=run, name=f"resume-{execution.name}", daemon=True)
+    TMP_THREADS.append(thread)
+    thread.start()
 
 
 def _event_manager(execution: Any) -> Any:

@@ -9,6 +9,15 @@ from botocore.exceptions import ClientError
 
 from services import console, executions
 
+CATEGORY_COLOURS = {
+    "processed": "#2e7d32",
+    "failed": "#c62828",
+    "running": "#1565c0",
+    "waiting for orders": "#90caf9",
+    "waiting for returns": "#90caf9",
+    "superseded": "#9e9e9e",
+    "export missing": "#ef6c00",
+}
 OUTCOME_COLOURS = {
     "SUCCEEDED": "#2e7d32",
     "FAILED": "#c62828",
@@ -28,6 +37,11 @@ def load_runs(settings_key: str, limit: int):
     return executions.runs_frame(sfn, executions.state_machine_arn(sfn, settings), limit=limit)
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def load_uploads(settings_key: str) -> list:
+    return executions.list_uploads(console.client("s3", settings), settings)
+
+
 filters = st.columns([3, 2, 3, 1, 1])
 statuses = filters[0].multiselect("Status", executions.STATUSES, default=list(executions.STATUSES))
 preset = filters[1].selectbox("Started", executions.DATE_PRESETS, index=1)
@@ -35,6 +49,7 @@ file_name = filters[2].text_input("File name contains", placeholder="e.g. orders
 limit = filters[3].selectbox("Newest", [100, 200, 500], index=1, help="How many executions to load")
 if filters[4].button("Refresh", icon="🔄"):
     load_runs.clear()
+    load_uploads.clear()
 
 try:
     all_runs = load_runs(repr(settings), limit)
@@ -46,25 +61,32 @@ runs = executions.filter_runs(
     all_runs, statuses, executions.preset_since(preset, datetime.now(UTC)), file_name
 )
 kpis = executions.kpis(runs)
-cards = st.columns(5)
+cards = st.columns(8)
 cards[0].metric("Runs", kpis.runs)
-cards[1].metric("Success rate", "–" if kpis.success_rate is None else f"{kpis.success_rate:.0%}")
+cards[1].metric(
+    "Success rate",
+    "–" if kpis.success_rate is None else f"{kpis.success_rate:.0%}",
+    help="Of the runs that processed files: waiting, superseded and export-missing runs are not failures",
+)
 cards[2].metric("p50 duration", "–" if kpis.p50_s is None else f"{kpis.p50_s:,.1f} s")
 cards[3].metric("p90 duration", "–" if kpis.p90_s is None else f"{kpis.p90_s:,.1f} s")
 cards[4].metric("Runs per day", "–" if kpis.runs_per_day is None else f"{kpis.runs_per_day:,.1f}")
+cards[5].metric("Waiting", kpis.waiting, help="Lone uploads parked until their counterpart arrives")
+cards[6].metric("Superseded", kpis.superseded, help="Waiting runs that a newer upload took over")
+cards[7].metric("Export missing", kpis.export_missing, help="The counterpart never came within the window")
 
 if runs.empty:
     st.info(f"No runs match these filters ({len(all_runs)} loaded).")
     st.stop()
 
 chart = px.scatter(
-    runs.dropna(subset=["duration_s"]),
+    runs[runs["category"].isin(executions.PROCESSING)].dropna(subset=["duration_s"]),
     x="start",
     y="duration_s",
-    color="status",
-    color_discrete_map=OUTCOME_COLOURS,
-    hover_data=["name", "orders_key", "returns_key"],
-    labels={"start": "Started (UTC)", "duration_s": "Duration (s)", "status": "Outcome"},
+    color="category",
+    color_discrete_map=CATEGORY_COLOURS,
+    hover_data=["name", "status", "orders_key", "returns_key"],
+    labels={"start": "Started (UTC)", "duration_s": "Duration (s)", "category": "Outcome"},
 )
 chart.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10})
 chart.update_xaxes(tickformat="%b %d %H:%M")
@@ -81,7 +103,9 @@ pager[2].caption(f"{len(runs)} runs · page {number} of {pages} · select a row 
 
 page = executions.page_of(runs, int(number), size)
 selection = st.dataframe(
-    executions.naive_utc(page[["name", "status", "start", "duration_s", "orders_key", "returns_key"]]),
+    executions.naive_utc(
+        page[["name", "category", "status", "start", "duration_s", "orders_key", "returns_key"]]
+    ),
     hide_index=True,
     width="stretch",
     on_select="rerun",
@@ -92,8 +116,29 @@ selection = st.dataframe(
         "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
         "orders_key": "orders file",
         "returns_key": "returns file",
+        "category": "outcome",
     },
 )
+
+# Every upload is in a run or superseded by one (ADR 0004): a burst leaves nothing silently ignored.
+st.subheader("Uploads")
+try:
+    uploads = executions.uploads_frame(load_uploads(repr(settings)), all_runs)
+except ClientError as exc:
+    st.warning(f"Cannot list the uploads: {exc}")
+else:
+    st.dataframe(
+        executions.naive_utc(uploads),
+        hide_index=True,
+        width="stretch",
+        key="uploads_table",
+        column_config={
+            "uploaded_at": st.column_config.DatetimeColumn(
+                "uploaded (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"
+            ),
+            "superseded_by": "superseded by run",
+        },
+    )
 chosen = selection.selection.rows if selection else []
 if chosen:
     st.switch_page("pages/monitor.py", query_params={"execution": page.loc[chosen[0], "arn"]})

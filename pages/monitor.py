@@ -49,13 +49,15 @@ def duration(start: datetime, stop: datetime | None) -> str:
     return f"{seconds:,.1f} s"
 
 
-def header(described: dict) -> None:
+def header(described: dict, outcome: str) -> None:
     status = described["status"]
     st.markdown(f"### {STATUS_ICONS.get(status, '')} `{described['name']}`")
-    cols = st.columns([1, 2, 1])
+    cols = st.columns([1, 1, 2, 1])
     cols[0].metric("Status", status)
-    cols[1].metric("Started (UTC)", f"{described['startDate']:%Y-%m-%d %H:%M:%S}")
-    cols[2].metric("Duration", duration(described["startDate"], described.get("stopDate")))
+    # A parked run is waiting, not stuck; a superseded or export-missing one did not fail (ADR 0004).
+    cols[1].metric("Outcome", outcome)
+    cols[2].metric("Started (UTC)", f"{described['startDate']:%Y-%m-%d %H:%M:%S}")
+    cols[3].metric("Duration", duration(described["startDate"], described.get("stopDate")))
 
 
 def failure_banner(failure: executions.Failure) -> None:
@@ -197,7 +199,10 @@ def show(arn: str) -> None:
             st.rerun()  # the run ended: redraw the page once, without the refresh timer
         events = executions.history(sfn, arn)
         failure = executions.root_cause(events) if current["status"] in executions.TERMINAL else None
-        header(current)
+        waiting = executions.waiting_for(events) if current["status"] == "RUNNING" else None
+        header(current, executions.category(current, waiting))
+        if waiting:
+            st.info(f"Waiting for the {waiting} export: its upload resumes this run.", icon="⏳")
         if failure is not None:
             failure_banner(failure)
         rows = executions.state_rows(events, current["status"])

@@ -19,7 +19,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from pipeline.lambdas import config as lambda_config
-from pipeline.lambdas import runs
+from pipeline.lambdas import pairing, runs
 from services.settings import Settings
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -103,38 +103,173 @@ def definition(sfn: Any, arn: str) -> dict[str, Any]:
     return json.loads(sfn.describe_state_machine_for_execution(executionArn=arn)["definition"])
 
 
+# What a run amounts to (ADR 0004): only processed and failed runs processed files, so only they count in
+# the success rate and the durations; the others are categories of their own.
+PROCESSED, FAILED_RUN, RUNNING_RUN = "processed", "failed", "running"
+SUPERSEDED, EXPORT_MISSING = "superseded", "export missing"
+CATEGORIES = (
+    PROCESSED,
+    FAILED_RUN,
+    RUNNING_RUN,
+    "waiting for orders",
+    "waiting for returns",
+    SUPERSEDED,
+    EXPORT_MISSING,
+)
+PROCESSING = frozenset({PROCESSED, FAILED_RUN})
+PARKED_STATE = "AwaitCounterpart"
+
+
+def waiting_for(events: Sequence[Mapping[str, Any]]) -> str | None:
+    """ "orders" or "returns" while the execution is parked in AwaitCounterpart, else None."""
+    open_state: Mapping[str, Any] | None = None
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            open_state = event["stateEnteredEventDetails"]
+        elif event["type"].endswith("StateExited"):
+            open_state = None
+        elif event["type"] in _EXECUTION_ENDED or event["type"] == "ExecutionSucceeded":
+            return None
+    if open_state is None or open_state.get("name") != PARKED_STATE:
+        return None
+    files = _json_object(open_state.get("input")).get("files") or {}
+    side = files.get("waiting_for") if isinstance(files, dict) else None
+    return str(side) if side in ("orders", "returns") else None
+
+
+def category(described: Mapping[str, Any], waiting: str | None = None) -> str:
+    """processed, failed, running, waiting for <side>, superseded or export missing."""
+    status = described.get("status")
+    if status == "RUNNING":
+        return f"waiting for {waiting}" if waiting else RUNNING_RUN
+    if status != "SUCCEEDED":
+        return FAILED_RUN if status in TERMINAL else RUNNING_RUN
+    output = _json_object(described.get("output"))
+    if isinstance(output.get("missing"), dict):
+        return EXPORT_MISSING
+    pairing = output.get("pairing")
+    if isinstance(pairing, dict) and pairing.get("outcome") == "superseded":
+        return SUPERSEDED
+    return PROCESSED
+
+
 def runs_frame(sfn: Any, machine_arn: str, limit: int = 200, workers: int = 8) -> pd.DataFrame:
     """One row per execution (newest first) with its input files: list_executions does not return the
-    input, so each execution is described (in parallel)."""
+    input, so each execution is described (in parallel); a running ``awaiting-…`` one also has its history
+    read, to tell a parked execution (waiting for its counterpart) from one that processes."""
     listed = list_executions(sfn, machine_arn, limit)
+
+    def read(listed_one: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+        described = describe(sfn, listed_one["executionArn"])
+        parked = None
+        if described["status"] == "RUNNING" and described["name"].startswith("awaiting-"):
+            parked = waiting_for(history(sfn, described["executionArn"]))
+        return described, parked
+
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        described = list(pool.map(lambda e: describe(sfn, e["executionArn"]), listed))
-    return frame_from_described(described)
+        found = list(pool.map(read, listed))
+    return frame_from_described([d for d, _ in found], {d["executionArn"]: w for d, w in found if w})
 
 
-def frame_from_described(described: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def frame_from_described(
+    described: Iterable[Mapping[str, Any]], waiting: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     rows = []
+    waiting = waiting or {}
     for execution in described:
         files = input_files(execution.get("input"))
+        processed = processed_files(execution)
         start, stop = execution.get("startDate"), execution.get("stopDate")
         rows.append(
             {
                 "name": execution["name"],
                 "status": execution["status"],
+                "category": category(execution, waiting.get(execution["executionArn"])),
                 "start": pd.Timestamp(start),
                 "stop": pd.Timestamp(stop) if stop is not None else pd.NaT,
                 "duration_s": (stop - start).total_seconds() if stop is not None else math.nan,
-                "orders_key": files["orders"],
-                "returns_key": files["returns"],
+                "orders_key": processed.get("orders", {}).get("key") or files["orders"],
+                "returns_key": processed.get("returns", {}).get("key") or files["returns"],
+                "files": processed,
                 "arn": execution["executionArn"],
             }
         )
-    columns = ["name", "status", "start", "stop", "duration_s", "orders_key", "returns_key", "arn"]
+    columns = [
+        "name",
+        "status",
+        "category",
+        "start",
+        "stop",
+        "duration_s",
+        "orders_key",
+        "returns_key",
+        "files",
+        "arn",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("start", "stop"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["duration_s"] = frame["duration_s"].astype(float)
     return frame.sort_values("start", ascending=False, ignore_index=True)
+
+
+def processed_files(described: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The files a run took, by side: those it checked (its output's ``files``) or else those its input
+    names (a resumed ``awaiting-…`` run took its counterpart too, which only the output shows)."""
+    found: dict[str, dict[str, Any]] = {}
+    sources = (_json_object(described.get("output")).get("files"), _json_object(described.get("input")))
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        for side in ("orders", "returns"):
+            obj = source.get(side)
+            if side not in found and isinstance(obj, dict) and obj.get("key"):
+                found[side] = obj
+    return found
+
+
+def uploads_frame(uploads: Iterable[runs.S3Object], frame: pd.DataFrame) -> pd.DataFrame:
+    """Every upload with the run that took it, or the run that superseded it (the first run that took a
+    newer upload of the same side), or neither yet (waiting, or a run still to come)."""
+    taken: dict[tuple[str, str, str], str] = {}
+    newer: dict[str, list[tuple[Any, str]]] = {"orders": [], "returns": []}
+    for _, row in frame.sort_values("start").iterrows():
+        for side, obj in (row["files"] or {}).items():
+            taken.setdefault((side, obj.get("key", ""), str(obj.get("etag", "")).strip('"')), row["name"])
+            try:
+                newer[side].append((runs.upload_rank(runs.S3Object.from_dict(obj)), row["name"]))
+            except ValueError:
+                continue
+    rows = []
+    for upload in uploads:
+        side = "orders" if "orders" in upload.bucket else "returns"
+        run = taken.get((side, upload.key, upload.etag))
+        superseded_by = None
+        if run is None:
+            later = sorted(item for item in newer[side] if item[0] > runs.upload_rank(upload))
+            superseded_by = later[0][1] if later else None
+        rows.append(
+            {
+                "side": side,
+                "key": upload.key,
+                "uploaded_at": pd.Timestamp(runs.upload_time(upload)),
+                "run": run,
+                "superseded_by": superseded_by,
+                "status": "in a run" if run else "superseded" if superseded_by else "not run yet",
+            }
+        )
+    columns = ["side", "key", "uploaded_at", "status", "run", "superseded_by"]
+    return pd.DataFrame(rows, columns=columns).sort_values("uploaded_at", ascending=False, ignore_index=True)
+
+
+def list_uploads(s3: Any, settings: Settings, limit: int = 500) -> list[runs.S3Object]:
+    """The newest uploads of each side from the pairing ledger (ADR 0004)."""
+    cfg = lambda_config.LambdaConfig(
+        orders_bucket=settings.orders_bucket,
+        returns_bucket=settings.returns_bucket,
+        pairing_path=settings.pairing_path,
+    )
+    return [u for side in runs.SIDES for u in pairing.uploads(cfg, s3, side, limit=limit)]
 
 
 def input_files(execution_input: str | None) -> dict[str, str]:
@@ -474,15 +609,23 @@ def filter_runs(
 @dataclass(frozen=True)
 class Kpis:
     runs: int
-    ended: int
-    success_rate: float | None  # succeeded / ended runs
-    p50_s: float | None  # over ended runs
+    ended: int  # runs that processed files and ended (processed or failed)
+    success_rate: float | None  # processed / ended
+    p50_s: float | None  # over those ended runs
     p90_s: float | None
     runs_per_day: float | None  # over the calendar days from the first run to the last
+    waiting: int = 0
+    superseded: int = 0
+    export_missing: int = 0
 
 
 def kpis(frame: pd.DataFrame) -> Kpis:
-    ended = frame[frame["status"].isin(TERMINAL)]
+    """Success rate and durations over the runs that processed files; a run that waited, was superseded
+    or whose counterpart never came is counted in its own category (ADR 0004)."""
+    categories = (
+        frame["category"] if "category" in frame else frame["status"].map(lambda s: category({"status": s}))
+    )
+    ended = frame[categories.isin(PROCESSING)]
     durations = ended["duration_s"].dropna()
     if frame.empty:
         per_day = None
@@ -496,6 +639,9 @@ def kpis(frame: pd.DataFrame) -> Kpis:
         p50_s=float(durations.quantile(0.5)) if len(durations) else None,
         p90_s=float(durations.quantile(0.9)) if len(durations) else None,
         runs_per_day=per_day,
+        waiting=int(categories.str.startswith("waiting for").sum()),
+        superseded=int((categories == SUPERSEDED).sum()),
+        export_missing=int((categories == EXPORT_MISSING).sum()),
     )
 
 
@@ -553,16 +699,33 @@ def glue_run_id(events: Sequence[Mapping[str, Any]], execution_name: str) -> str
     return None
 
 
-def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
-    """Start the state machine again with the execution's input under a new name; the new ARN.
+def rerun_input(described: Mapping[str, Any], events: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The input of a rerun: the pair the run took (a resumed ``awaiting-…`` run names one file in its
+    input; the pair it was resumed with is in its history), else the execution's own input."""
+    if runs.named_pair(described.get("input")) is None:
+        for event in reversed(events):
+            if event["type"].endswith("StateExited"):
+                output = _json_object(event["stateExitedEventDetails"].get("output"))
+                for source in (output.get("files"), output.get("pairing")):
+                    pair = runs.named_pair(source) if isinstance(source, dict) else None
+                    if pair is not None:
+                        return json.dumps({"orders": pair[0].to_dict(), "returns": pair[1].to_dict()})
+    return described.get("input") or "{}"
 
-    CheckForFiles takes the files the input names (still the same bytes) or, for an input that names
-    one file, the newest counterpart.
+
+def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
+    """Start the state machine again with the files the execution took, under a new name; the new ARN.
+
+    CheckForFiles takes the files the input names (still the same bytes); an input that names one file
+    (a run that never got its counterpart) waits for its counterpart again.
     """
+    events = (
+        history(sfn, described["executionArn"]) if runs.named_pair(described.get("input")) is None else []
+    )
     response = sfn.start_execution(
         stateMachineArn=described["stateMachineArn"],
         name=runs.rerun_name(described["name"], now),
-        input=described.get("input") or "{}",
+        input=rerun_input(described, events),
     )
     return response["executionArn"]
 

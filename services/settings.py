@@ -35,6 +35,8 @@ class Settings:
     check_glue_status_function: str = "check-glue-job-status"
     # Stops the Glue run of an execution that gives up on it (timeout, error after the trigger).
     stop_glue_function: str = "ecommerce-stop-glue"
+    # Parks a lone upload's execution on its task token until the counterpart's upload resumes it.
+    await_counterpart_function: str = "ecommerce-await-counterpart"
     glue_job: str = "ecommerce_join_data"
     state_machine: str = "ETL-StepFunction-Controller"
     success_topic: str = "etl-success-topic"
@@ -49,9 +51,17 @@ class Settings:
     # The console refuses a query result file larger than this before reading it.
     query_result_max_bytes: int = 100 * 2**20
 
-    # Step Functions waits really sleep, so they are deploy-time settings: seconds locally, tens on AWS.
-    file_wait_seconds: int = 2
+    # A lone upload waits this long for its counterpart (parked on a task token: no cost while it waits),
+    # then one missing-export alert goes out (ADR 0004). The same default on AWS and locally.
+    pairing_window_seconds: int = 86400
+    # Within this long after a pair was run, a newer upload pairs with the other side's newest at once
+    # (a burst or backfill: newest with newest); later, a new upload waits for its own counterpart.
+    pairing_settle_seconds: int = 900
+    # Where the pairing ledger lives in the processed bucket (uploads, last pair, parked executions).
+    pairing_prefix: str = "pairing/"
+    # Bounds the CheckForFiles loop (a resumed execution checks its files again).
     max_file_checks: int = 5
+    # Step Functions waits really sleep, so they are deploy-time settings: seconds locally, tens on AWS.
     glue_wait_seconds: int = 2
     max_glue_polls: int = 150
     retry_interval_seconds: int = 1
@@ -83,7 +93,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Fail closed: zero or less is a mistake in the settings, not "no limit".
-        for name in ("max_upload_bytes", "raw_noncurrent_version_days"):
+        for name in ("max_upload_bytes", "raw_noncurrent_version_days", "pairing_window_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
 
@@ -111,6 +121,10 @@ class Settings:
     @property
     def output_path(self) -> str:
         return f"s3://{self.processed_bucket}/{self.processed_prefix}"
+
+    @property
+    def pairing_path(self) -> str:
+        return f"s3://{self.processed_bucket}/{self.pairing_prefix}"
 
     @property
     def athena_results_path(self) -> str:

@@ -26,7 +26,8 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from pipeline.glue import csv_profile
-from pipeline.lambdas import runs
+from pipeline.lambdas import config as lambda_config
+from pipeline.lambdas import pairing, runs
 from services import executions
 from services.settings import Settings
 
@@ -283,12 +284,14 @@ def abandon_plans(
 
 
 def newest_objects(s3: Any, settings: Settings) -> tuple[runs.S3Object | None, runs.S3Object | None]:
-    """The newest orders and returns objects, chosen exactly as the on-upload Lambda chooses them."""
-    paginator = s3.get_paginator("list_objects_v2")
-    return (
-        runs.newest_listed(settings.orders_bucket, paginator.paginate(Bucket=settings.orders_bucket)),
-        runs.newest_listed(settings.returns_bucket, paginator.paginate(Bucket=settings.returns_bucket)),
+    """The newest orders and returns uploads, chosen exactly as the on-upload Lambda chooses them (the
+    pairing ledger's upload order, ADR 0004; the newest by LastModified for a side it has not seen)."""
+    cfg = lambda_config.LambdaConfig(
+        orders_bucket=settings.orders_bucket,
+        returns_bucket=settings.returns_bucket,
+        pairing_path=settings.pairing_path,
     )
+    return pairing.newest_upload(cfg, s3, "orders"), pairing.newest_upload(cfg, s3, "returns")
 
 
 def candidate_executions(orders: runs.S3Object | None, returns: runs.S3Object | None) -> list[str]:

@@ -4,7 +4,7 @@ The template (``etl_state_machine.asl.json``) is valid JSON as it stands. Deploy
 placeholders written as JSON strings ``"${Name}"``:
 
 * a string that is exactly ``"${Name}"`` is replaced by the typed value, so
-  ``"Seconds": "${FileWaitSeconds}"`` renders as an integer;
+  ``"Seconds": "${GlueWaitSeconds}"`` renders as an integer;
 * a placeholder inside a longer string is replaced textually.
 
 The checkers (``find_problems`` and the ``check_*`` functions) work on a parsed definition and return a
@@ -31,13 +31,14 @@ ARN_PLACEHOLDERS = frozenset(
         "TriggerGlueFunctionArn",
         "CheckGlueStatusFunctionArn",
         "StopGlueFunctionArn",
+        "AwaitCounterpartFunctionArn",
         "SuccessTopicArn",
         "FailureTopicArn",
     }
 )
 # Numeric placeholders and the smallest value Step Functions accepts for them.
 NUMERIC_PLACEHOLDERS: Mapping[str, int] = {
-    "FileWaitSeconds": 0,
+    "PairingWindowSeconds": 1,
     "MaxFileChecks": 1,
     "GlueWaitSeconds": 0,
     "MaxGluePolls": 1,
@@ -47,6 +48,10 @@ PLACEHOLDERS = ARN_PLACEHOLDERS | frozenset(NUMERIC_PLACEHOLDERS)
 
 SNS_PUBLISH = "arn:aws:states:::sns:publish"
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+LAMBDA_CALLBACK = LAMBDA_INVOKE + ".waitForTaskToken"
+# Terminal states that end an execution with nothing to alert about (a newer upload took over): paths to
+# them publish nothing. Every other path publishes exactly once.
+QUIET_ENDS = frozenset({"RunSuperseded"})
 SNS_SUBJECT_MAX = 100
 STATE_NAME_MAX = 80
 
@@ -269,8 +274,44 @@ def check_tasks(definition: Mapping[str, Any]) -> list[str]:
             for key, value in selector.items():
                 if not (key.endswith(".$") and isinstance(value, str) and value.startswith("$.Payload.")):
                     problems.append(f"{name}: ResultSelector {key!r} must pick a field of $.Payload")
+        elif state.get("Resource") == LAMBDA_CALLBACK:
+            # The result is what SendTaskSuccess sent, not the Lambda's response.
+            for key, value in selector.items():
+                if not (key.endswith(".$") and isinstance(value, str) and value.startswith("$.")):
+                    problems.append(
+                        f"{name}: ResultSelector {key!r} must pick a field of the callback output"
+                    )
         if state.get("ResultPath", "$") in ("$", None):
             problems.append(f"{name}: Task result must go under its own ResultPath")
+    return problems
+
+
+def _mentions(node: Any, text: str) -> bool:
+    if isinstance(node, dict):
+        return any(_mentions(value, text) for value in node.values())
+    if isinstance(node, list):
+        return any(_mentions(item, text) for item in node)
+    return isinstance(node, str) and text in node
+
+
+def check_callbacks(definition: Mapping[str, Any]) -> list[str]:
+    """A ``.waitForTaskToken`` Task passes its token on, has a timeout (else it may wait a year), never
+    retries States.Timeout, and catches it first: the end of the wait is a path of its own."""
+    problems = []
+    for name, state in definition.get("States", {}).items():
+        if state.get("Type") != "Task" or not str(state.get("Resource", "")).endswith(".waitForTaskToken"):
+            continue
+        if not _mentions(state.get("Parameters", {}), "$$.Task.Token"):
+            problems.append(f"{name}: waits for a task token but does not pass $$.Task.Token on")
+        if "TimeoutSeconds" not in state and "TimeoutSecondsPath" not in state:
+            problems.append(f"{name}: waits for a task token without TimeoutSeconds(Path)")
+        for retry in state.get("Retry") or []:
+            if "States.Timeout" in retry.get("ErrorEquals", []):
+                problems.append(f"{name}: retries States.Timeout (the wait would start over)")
+        catchers = state.get("Catch") or []
+        first = catchers[0].get("ErrorEquals", []) if catchers else []
+        if first != ["States.Timeout"]:
+            problems.append(f"{name}: its first Catch must be States.Timeout alone")
     return problems
 
 
@@ -298,7 +339,8 @@ def check_pass_states(definition: Mapping[str, Any]) -> list[str]:
 
 
 def check_notifications(definition: Mapping[str, Any]) -> list[str]:
-    """Every path from StartAt to a terminal state publishes to SNS exactly once.
+    """Every path from StartAt to a terminal state publishes to SNS exactly once, except paths to a quiet
+    end (QUIET_ENDS), which publish nothing.
 
     Publishes are counted on SNS tasks left through Next/End. A path on which an SNS task is left through
     its Catch (the publish failed) may end without a publish, since nothing can notify any more.
@@ -337,7 +379,12 @@ def check_notifications(definition: Mapping[str, Any]) -> list[str]:
         if after > 1:
             problems.add(f"more than one SNS publish on path {' -> '.join(path)}")
             continue
-        if is_terminal(state) and after == 0 and not sns_failed:
+        quiet = name in QUIET_ENDS
+        if quiet and not is_terminal(state):
+            problems.add(f"{name}: a quiet end must be a terminal state")
+        if quiet and after > 0:
+            problems.add(f"a quiet end is reached after an SNS publish on path {' -> '.join(path)}")
+        if is_terminal(state) and after == 0 and not sns_failed and not quiet:
             problems.add(f"no SNS publish on path {' -> '.join(path)}")
         for edge in succ.get(name, []):
             if edge.target not in states:
@@ -440,6 +487,8 @@ _STATE_PATH_FIELDS = (
     "ItemsPath",
     "ErrorPath",
     "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
 )
 
 
@@ -533,8 +582,8 @@ def _format_template(expr: str) -> str | None:
     return match.group(1) if match else None
 
 
-# A failure Subject may only interpolate the failed state's name (bounded length), never the cause.
-_SUBJECT_FORMAT_RE = re.compile(r"States\.Format\('.*?'(,\s*\$\.failure\.failed_state)*\)")
+# A Subject may only interpolate bounded fields (a state's name, which export is missing), never a cause.
+_SUBJECT_FORMAT_RE = re.compile(r"States\.Format\('.*?'(,\s*\$\.(failure\.failed_state|missing\.export))*\)")
 
 
 def check_sns_subjects(definition: Mapping[str, Any]) -> list[str]:
@@ -553,7 +602,9 @@ def check_sns_subjects(definition: Mapping[str, Any]) -> list[str]:
                 continue
             slack = subject.count("{}") * (STATE_NAME_MAX - 2)
             if not _SUBJECT_FORMAT_RE.fullmatch(params["Subject.$"]):
-                problems.append(f"{name}: Subject.$ may only interpolate $.failure.failed_state")
+                problems.append(
+                    f"{name}: Subject.$ may only interpolate $.failure.failed_state, $.missing.export"
+                )
         else:
             problems.append(f"{name}: SNS publish without Subject")
             continue
@@ -565,6 +616,7 @@ def check_sns_subjects(definition: Mapping[str, Any]) -> list[str]:
 CHECKERS = (
     check_structure,
     check_tasks,
+    check_callbacks,
     check_pass_states,
     check_notifications,
     check_loops,

@@ -249,10 +249,11 @@ def write_text(uri: str, text: str) -> None:
 
 
 def utc_iso(value: str) -> str:
-    """One comparable form for batch times: 2026-11-25T18:30:00Z."""
+    """One comparable form for batch times: 2026-11-25T18:30:00.123Z (milliseconds: two pairs uploaded
+    within one second are still ordered)."""
     moment = datetime.fromisoformat(value)
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def join_path(base: str, *parts: str) -> str:

@@ -29,6 +29,8 @@ _ENV = {
     "table": "TABLE",
     "max_quarantine_fraction": "MAX_QUARANTINE_FRACTION",
     "keep_runs": "KEEP_RUNS",
+    "pairing_path": "PAIRING_PATH",
+    "pairing_settle_seconds": "PAIRING_SETTLE_SECONDS",
 }
 
 
@@ -49,6 +51,8 @@ class LambdaConfig:
     table: str | None = None
     max_quarantine_fraction: float = 0.01
     keep_runs: int = 5
+    pairing_path: str | None = None  # e.g. s3://ecommerce-processed/pairing/ (ADR 0004)
+    pairing_settle_seconds: float = 900.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
@@ -67,6 +71,8 @@ class LambdaConfig:
                 values["max_quarantine_fraction"] = float(values["max_quarantine_fraction"])
             if "keep_runs" in values:
                 values["keep_runs"] = int(values["keep_runs"])
+            if "pairing_settle_seconds" in values:
+                values["pairing_settle_seconds"] = float(values["pairing_settle_seconds"])
         except ValueError as exc:
             raise ConfigError(f"invalid number in the environment: {exc}") from None
         if not 0 <= values.get("max_quarantine_fraction", 0.0) <= 1:

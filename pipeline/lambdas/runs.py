@@ -22,6 +22,7 @@ MAX_NAME_LENGTH = 80  # Step Functions execution names
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _COMPACT = "%Y%m%dT%H%M%SZ"
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
+SIDES = ("orders", "returns")
 
 Outcome = Literal["SUCCEEDED", "FAILED", "RUNNING"]
 GLUE_SUCCEEDED = frozenset({"SUCCEEDED"})
@@ -60,6 +61,12 @@ def compact_utc(value: datetime | str) -> str:
     return parse_time(value).strftime(_COMPACT)
 
 
+def iso_utc_ms(value: datetime | str) -> str:
+    """``2026-11-25T18:30:00.123Z``: upload times keep milliseconds (a burst fits in one second)."""
+    moment = parse_time(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 # --- objects -------------------------------------------------------------------------------------
 
 
@@ -72,6 +79,10 @@ class S3Object:
     size: int
     # The S3 version CheckForFiles saw (versioned raw buckets); the Glue job reads exactly this version.
     version_id: str | None = None
+    # When the upload happened, with milliseconds (the S3 event's eventTime), and the event's sequencer:
+    # the upload order. LastModified has one-second resolution, so it cannot order a burst.
+    uploaded_at: str | None = None
+    sequencer: str | None = None
 
     @property
     def uri(self) -> str:
@@ -79,8 +90,9 @@ class S3Object:
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        if self.version_id is None:
-            del data["version_id"]  # the shape of an object nobody has pinned yet (execution inputs)
+        for optional in ("version_id", "uploaded_at", "sequencer"):
+            if data[optional] is None:
+                del data[optional]  # e.g. an object nobody has pinned yet (execution inputs)
         return data
 
     @classmethod
@@ -92,6 +104,8 @@ class S3Object:
         last_modified: datetime | str,
         size: int,
         version_id: str | None = None,
+        uploaded_at: datetime | str | None = None,
+        sequencer: str | None = None,
     ) -> S3Object:
         return cls(
             bucket=bucket,
@@ -101,12 +115,15 @@ class S3Object:
             size=int(size),
             # "null" is the version of an object in an unversioned bucket: nothing to pin.
             version_id=None if version_id in (None, "", "null") else str(version_id),
+            uploaded_at=None if uploaded_at in (None, "") else iso_utc_ms(uploaded_at),
+            sequencer=None if sequencer in (None, "") else str(sequencer),
         )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> S3Object:
         """From the JSON shape that :meth:`to_dict` produces (what travels through Step Functions)."""
-        required = [f.name for f in dataclasses.fields(cls) if f.name != "version_id"]
+        optional = ("version_id", "uploaded_at", "sequencer")
+        required = [f.name for f in dataclasses.fields(cls) if f.name not in optional]
         missing = [name for name in required if data.get(name) is None]
         if missing:
             raise ValueError(f"S3 object description lacks {', '.join(missing)}: {dict(data)!r}")
@@ -117,6 +134,8 @@ class S3Object:
             data["last_modified"],
             data["size"],
             data.get("version_id"),
+            data.get("uploaded_at"),
+            data.get("sequencer"),
         )
 
     @classmethod
@@ -143,19 +162,24 @@ def object_dict(obj: S3Object | None) -> dict[str, Any] | None:
     return None if obj is None else obj.to_dict()
 
 
-def named_pair(execution_input: Any) -> tuple[S3Object, S3Object] | None:
-    """The (orders, returns) objects an execution's input names, when it names both; else None."""
+def input_objects(execution_input: Any) -> tuple[S3Object | None, S3Object | None]:
+    """The (orders, returns) objects an execution's input (JSON text or parsed) names; None where absent."""
     if isinstance(execution_input, str):
         try:
             execution_input = json.loads(execution_input)
         except ValueError:
-            return None
+            return None, None
     if not isinstance(execution_input, Mapping):
-        return None
+        return None, None
     try:
-        orders, returns = as_object(execution_input.get("orders")), as_object(execution_input.get("returns"))
+        return as_object(execution_input.get("orders")), as_object(execution_input.get("returns"))
     except (TypeError, ValueError):
-        return None
+        return None, None
+
+
+def named_pair(execution_input: Any) -> tuple[S3Object, S3Object] | None:
+    """The (orders, returns) objects an execution's input names, when it names both; else None."""
+    orders, returns = input_objects(execution_input)
     return (orders, returns) if orders is not None and returns is not None else None
 
 
@@ -187,9 +211,28 @@ def newest_listed(bucket: str, pages: Iterable[Mapping[str, Any]]) -> S3Object |
     )
 
 
+def upload_time(obj: S3Object) -> datetime:
+    """When ``obj`` was uploaded: the recorded upload time (milliseconds), else its LastModified."""
+    return parse_time(obj.uploaded_at or obj.last_modified)
+
+
+def upload_rank(obj: S3Object) -> tuple[datetime, int]:
+    """The upload order: upload time, then the S3 event's sequencer (hex; greater is later). Never the key."""
+    try:
+        sequence = int(obj.sequencer or "0", 16)
+    except ValueError:
+        sequence = 0
+    return upload_time(obj), sequence
+
+
+def same_upload(a: S3Object | None, b: S3Object | None) -> bool:
+    return a is not None and b is not None and (a.bucket, a.key, a.etag) == (b.bucket, b.key, b.etag)
+
+
 def batch_time(orders: S3Object | None, returns: S3Object | None) -> datetime:
-    """The batch's time: the newest LastModified of the present objects."""
-    times = [parse_time(o.last_modified) for o in (orders, returns) if o is not None]
+    """The batch's time: the newest upload time of the present objects (milliseconds when recorded), so
+    that of two pairs uploaded within one second the later one is the newer batch."""
+    times = [upload_time(o) for o in (orders, returns) if o is not None]
     if not times:
         raise ValueError("a batch needs at least one of orders and returns")
     return max(times)
@@ -271,8 +314,130 @@ def upload_records(event: Mapping[str, Any], prefixes: Mapping[str, str]) -> lis
             continue
         if obj.get("size") is not None and int(obj["size"]) <= 0:
             continue
-        found.append({"bucket": bucket, "key": key, "event_name": event_name})
+        found.append(
+            {
+                "bucket": bucket,
+                "key": key,
+                "event_name": event_name,
+                # What the upload order needs (eventTime has milliseconds; LastModified has seconds).
+                "etag": obj.get("eTag") or obj.get("etag"),
+                "size": obj.get("size"),
+                "version_id": obj.get("versionId"),
+                "event_time": record.get("eventTime"),
+                "sequencer": obj.get("sequencer"),
+            }
+        )
     return found
+
+
+# --- pairing (ADR 0004) ----------------------------------------------------------------------------
+
+
+def side_of(bucket: str, buckets: Mapping[str, str]) -> str:
+    """ "orders" or "returns" for a raw bucket; ``buckets`` maps each side to its bucket."""
+    for side, name in buckets.items():
+        if name == bucket:
+            return side
+    raise ValueError(f"{bucket!r} is not a raw bucket")
+
+
+def other_side(side: str) -> str:
+    return "returns" if side == "orders" else "orders"
+
+
+def ledger_name(obj: S3Object) -> str:
+    """The upload's entry name in the ledger: newest first in a listing (inverted upload time and
+    sequencer), then a hash of key and ETag so that two uploads never share an entry while duplicate
+    events of one upload do."""
+    moment, sequence = upload_rank(obj)
+    millis = int(moment.timestamp() * 1000)
+    inverted_time = 10**14 - 1 - millis
+    inverted_sequence = (1 << 160) - 1 - min(sequence, (1 << 160) - 1)
+    return f"{inverted_time:014d}-{inverted_sequence:040x}-{_sha256(f'{obj.key}|{obj.etag}')[:12]}.json"
+
+
+@dataclass(frozen=True)
+class LastPair:
+    """The pair the last run was started (or resumed) for, and when."""
+
+    orders: S3Object
+    returns: S3Object
+    paired_at: datetime
+    execution_name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "orders": self.orders.to_dict(),
+            "returns": self.returns.to_dict(),
+            "paired_at": iso_utc_ms(self.paired_at),
+            "execution_name": self.execution_name,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LastPair:
+        return cls(
+            S3Object.from_dict(data["orders"]),
+            S3Object.from_dict(data["returns"]),
+            parse_time(data["paired_at"]),
+            str(data.get("execution_name", "")),
+        )
+
+    def get(self, side: str) -> S3Object:
+        return self.orders if side == "orders" else self.returns
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the newest uploads call for: run ``orders`` with ``returns``, or wait (one of them is None)."""
+
+    orders: S3Object | None
+    returns: S3Object | None
+
+    @property
+    def pair(self) -> bool:
+        return self.orders is not None and self.returns is not None
+
+    @property
+    def lone(self) -> S3Object | None:
+        return None if self.pair else (self.orders or self.returns)
+
+    @property
+    def waiting_for(self) -> str | None:
+        if self.pair:
+            return None
+        return "returns" if self.orders is not None else "orders"
+
+
+def decide(
+    orders: S3Object | None,
+    returns: S3Object | None,
+    last: LastPair | None,
+    now: datetime,
+    settle_seconds: float,
+) -> Decision:
+    """Pair the newest orders with the newest returns, or wait for a counterpart (ADR 0004).
+
+    The upload that came last (by upload order) pairs with the other side's newest upload when that one
+    has not been run yet (it was waiting), when it is the same file as in the last pair or replaces it at
+    the same key (a re-upload or correction), or when the last pair was made less than ``settle_seconds``
+    ago (a burst or backfill: newest with newest). Otherwise it waits: yesterday's counterpart, already
+    run, does not pair with the first upload of a new day.
+    """
+    if orders is None or returns is None:
+        return Decision(orders, returns)
+    if last is None:
+        return Decision(orders, returns)
+    latest = "orders" if upload_rank(orders) >= upload_rank(returns) else "returns"
+    newest = {"orders": orders, "returns": returns}
+    mine, counterpart = newest[latest], newest[other_side(latest)]
+    ran = last.get(other_side(latest))
+    # The same file may have been seen through a listing (seconds) and the ledger (milliseconds).
+    unconsumed = not same_upload(counterpart, ran) and upload_rank(counterpart) > upload_rank(ran)
+    same_key = (mine.bucket, mine.key) == (last.get(latest).bucket, last.get(latest).key)
+    settling = (parse_time(now) - last.paired_at).total_seconds() <= settle_seconds
+    if unconsumed or same_key or settling:
+        return Decision(orders, returns)
+    return Decision(mine if latest == "orders" else None, mine if latest == "returns" else None)
 
 
 # --- Glue ----------------------------------------------------------------------------------------
@@ -381,7 +546,7 @@ def glue_arguments(
         "--database": database,
         "--table": table,
         "--run_id": run,
-        "--batch_time": iso_utc(batch_time(orders, returns)),
+        "--batch_time": iso_utc_ms(batch_time(orders, returns)),
         "--max_quarantine_fraction": str(cfg.max_quarantine_fraction),
         "--keep_runs": str(cfg.keep_runs),
     }

@@ -76,8 +76,10 @@ def local_aws(spark, mail_catcher, tmp_path_factory):
     from localaws.server import start_local_aws
     from services.settings import Settings
 
+    # No pairing settle time: each test's first upload waits for its own counterpart instead of pairing
+    # with the previous test's file (ADR 0004); the burst test deploys one.
     settings = Settings(
-        target="local", notification_emails=(NOTIFY,), file_wait_seconds=1, glue_wait_seconds=1
+        target="local", notification_emails=(NOTIFY,), glue_wait_seconds=1, pairing_settle_seconds=0
     )
     local = start_local_aws(
         0,

@@ -46,7 +46,10 @@ class Stack:
         environ = {
             k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECOMMERCE_", "MOTO_", "SMTP_"))
         }
-        environ.update(ECOMMERCE_FILE_WAIT_SECONDS="1", ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
+        # No settle time: a lone upload waits for its counterpart even right after another run.
+        environ.update(
+            ECOMMERCE_GLUE_WAIT_SECONDS="1", ECOMMERCE_PAIRING_SETTLE_SECONDS="0", PYTHONUNBUFFERED="1"
+        )
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", self.state_dir],
@@ -239,7 +242,9 @@ def test_a_run_cut_short_ends_with_the_restart_cause_and_reruns(stack, seed, sam
     assert failure, stack.inbox()
     message = failure[-1]["message"]
     assert "ended ABORTED" in message and f"Cause: {RESTART_CAUSE}." in message
-    assert "orders.csv" in message and "returns.csv" in message  # the files the run was for
+    # The files the run was started for: its input (a resumed awaiting-… run names its lone file there).
+    assert "returns.csv" in message
+    assert "orders.csv" in message or described["name"].startswith("awaiting-orders-")
     assert (
         glue.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"]["StorageDescriptor"]
         == (table["StorageDescriptor"])
@@ -252,6 +257,49 @@ def test_a_run_cut_short_ends_with_the_restart_cause_and_reruns(stack, seed, sam
     rerun = executions.rerun(sfn, described, datetime.now(UTC))
     assert batches.wait_execution(sfn, rerun, timeout=180)["status"] == "SUCCEEDED"
     assert stack.query("SELECT count(*) AS n FROM joined_data") == [{"n": 9994}]
+
+
+def wait_parked(sfn, arn: str, events_before: int = 0, timeout: float = 60) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            events = executions.history(sfn, arn)
+        except sfn.exceptions.ExecutionDoesNotExist:  # the upload's event is on its way
+            events = []
+        if len(events) > events_before and executions.waiting_for(events) == "orders":
+            return events
+        assert time.monotonic() < deadline, [e["type"] for e in events]
+        time.sleep(0.2)
+
+
+def test_a_parked_run_survives_a_sigkill_and_its_counterpart_resumes_it(stack, seed):
+    """A lone upload may wait a day: a restart of the local AWS in between must not end it (ADR 0004)."""
+    from pipeline.lambdas import runs
+
+    sfn, s3, folder = stack.client("stepfunctions"), stack.client("s3"), f"parked-{uuid.uuid4().hex[:6]}"
+    etag = s3.put_object(Bucket="ecommerce-returns-raw", Key=f"{folder}/returns.csv", Body=seed[1])["ETag"]
+    lone = runs.S3Object.create("ecommerce-returns-raw", f"{folder}/returns.csv", etag, "2026-01-01", 1)
+    name = runs.execution_name(None, lone)
+    arn = runs.execution_arn(stack.machine, name)
+    parked = wait_parked(sfn, arn)
+    waiting = f"pairing/waiting/{name}.json"  # the task token, stored once the Lambda has parked it
+    deadline = time.monotonic() + 60
+    while not s3.list_objects_v2(Bucket="ecommerce-processed", Prefix=waiting).get("KeyCount"):
+        assert time.monotonic() < deadline, "never parked"
+        time.sleep(0.2)
+    time.sleep(1)  # the history written outside requests is persisted within 0.2 s (ADR 0002)
+
+    stack.kill()
+    stack.start()
+
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"  # not ABORTED
+    again = wait_parked(sfn, arn, len(parked))  # it parked again, with a new task token
+    entered = [e["stateEnteredEventDetails"]["name"] for e in again if "stateEnteredEventDetails" in e]
+    assert entered.count("AwaitCounterpart") == 2 and entered.count("CheckForFiles") == 1
+    s3.put_object(Bucket="ecommerce-orders-raw", Key=f"{folder}/orders.csv", Body=seed[0])
+    described = batches.wait_execution(sfn, arn, timeout=180)
+    assert described["status"] == "SUCCEEDED", described
+    assert not [m for m in stack.inbox() if m["topic_name"] == "etl-failure-topic" and name in m["message"]]
 
 
 def test_a_state_dir_of_another_format_is_refused_with_a_message(tmp_path):

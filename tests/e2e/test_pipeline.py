@@ -8,9 +8,14 @@ the table, so the order of the tests does not matter.
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from contextlib import contextmanager
+
 import pytest
 
 from deploy import batches
+from pipeline.lambdas import runs
 from tests.e2e.conftest import NOTIFY, deployer_available
 from tests.e2e.test_local_aws import Aws
 
@@ -170,8 +175,6 @@ def test_same_bytes_under_the_same_key_start_one_run(pipeline, sample_data):
     orders = ("duplicates/orders.csv", orders[1])
     returns = ("duplicates/returns.csv", returns[1])
     s3, settings = pipeline.aws.s3, pipeline.settings
-    # The returns file on its own first: whatever run it starts (with older orders) ends before we count.
-    s3.put_object(Bucket=settings.returns_bucket, Key=returns[0], Body=returns[1])
     pipeline.settle()
     before = pipeline.names()
 
@@ -180,15 +183,18 @@ def test_same_bytes_under_the_same_key_start_one_run(pipeline, sample_data):
     batch = batches.put_batch(
         s3, (settings.orders_bucket, *orders), (settings.returns_bucket, *returns), first="returns"
     )  # both again: same keys, same bytes
-    execution = pipeline.follow(batch)
+    # The orders file parked its run; the returns file resumed it (ADR 0004).
+    arn = runs.execution_arn(pipeline.machine, runs.execution_name(batch.orders, None))
+    execution = batches.wait_execution(pipeline.aws.stepfunctions, arn)
+    pipeline.settle()
     middle = pipeline.names()
     # And both once more, after the run has ended.
     batches.put_batch(s3, (settings.orders_bucket, *orders), (settings.returns_bucket, *returns))
     pipeline.settle()
     after = pipeline.names()
 
-    assert middle - before == {batch.name}
-    assert execution["name"] == batch.name and execution["status"] == "SUCCEEDED"
+    assert middle - before == {execution["name"]}
+    assert execution["status"] == "SUCCEEDED"
     assert after == middle
 
 
@@ -218,7 +224,8 @@ def test_a_run_stopped_by_an_admin_sends_the_failure_email_with_who_and_why(
     assert "ended ABORTED" in body(mail) and "Cause: Stopped from the console by ops@example.com." in body(
         mail
     )
-    assert f"stopped-{tag}/orders.csv" in body(mail)
+    # The files in its input: a run stopped while it waited for its counterpart names its lone file.
+    assert f"stopped-{tag}/orders.csv" in body(mail) or f"stopped-{tag}/returns.csv" in body(mail)
     pipeline.settle()
 
 
@@ -301,3 +308,141 @@ def test_a_run_whose_execution_stopped_never_publishes(pipeline, sample_data, mo
     assert job_run["JobRunState"] == "FAILED"
     assert "is ABORTED: not published" in job_run["ErrorMessage"]
     assert (pipeline.table() or {}).get("Parameters", {}).get("run_id") == before  # never published
+
+
+# --------------------------------------------------------------------------- pairing (issue #14, ADR 0004)
+
+
+def unique(prefix: str) -> str:
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def run_suffix(execution_name: str) -> str:
+    """How a published run id ends for an execution (runs.run_id: <batch time>-<sha of the name>)."""
+    import hashlib
+
+    return "-" + hashlib.sha256(execution_name.encode()).hexdigest()[:8]
+
+
+@contextmanager
+def deployed_with(pipeline, **changes):
+    """The pipeline redeployed with other settings for the duration (the window is a deploy-time setting)."""
+    from deploy import deployer
+
+    pipeline.settle()
+    deployer.up(dataclasses.replace(pipeline.settings, **changes))
+    try:
+        yield
+    finally:
+        deployer.up(pipeline.settings)
+
+
+def lone_name(pipeline, bucket: str, key: str, body_: bytes) -> str:
+    from pipeline.lambdas import runs
+
+    etag = pipeline.aws.s3.put_object(Bucket=bucket, Key=key, Body=body_)["ETag"]
+    obj = runs.S3Object.create(bucket, key, etag, "2026-01-01T00:00:00Z", len(body_))
+    side = "orders" if bucket == pipeline.settings.orders_bucket else "returns"
+    return runs.execution_name(obj, None) if side == "orders" else runs.execution_name(None, obj)
+
+
+def wait_category(pipeline, name: str, prefix: str, timeout: float = 60.0) -> dict:
+    """The History row of ``name`` once its category starts with ``prefix``."""
+    from services import executions
+
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = executions.runs_frame(pipeline.aws.stepfunctions, pipeline.machine)
+        row = frame[frame["name"] == name]
+        if len(row) and row["category"].item().startswith(prefix):
+            return row.iloc[0].to_dict()
+        assert time.monotonic() < deadline, f"{name}: {list(row['category'])}"
+        time.sleep(0.2)
+
+
+def mails_naming(mail_catcher, name: str) -> list:
+    return [m for m in mail_catcher.messages if name in body(m)]
+
+
+def test_a_lone_upload_waits_silently_and_its_counterpart_resumes_it(pipeline, sample_data, mail_catcher):
+    from pipeline.lambdas import runs
+
+    (_, orders), (_, returns) = seed(sample_data)
+    settings, folder = pipeline.settings, unique("lone")
+    # The returns team's upload at 9:00 (no settle time here: conftest) waits for the orders at 17:00.
+    pipeline.settle()
+    name = lone_name(pipeline, settings.returns_bucket, f"{folder}/returns.csv", returns)
+    row = wait_category(pipeline, name, "waiting for")
+
+    assert row["status"] == "RUNNING" and row["category"] == "waiting for orders"
+    pipeline.settle()  # settles with the run parked: it does not poll
+    assert mails_naming(mail_catcher, name) == []  # no alert while it waits
+
+    pipeline.aws.s3.put_object(Bucket=settings.orders_bucket, Key=f"{folder}/orders.csv", Body=orders)
+    arn = runs.execution_arn(pipeline.machine, name)
+    execution = batches.wait_execution(pipeline.aws.stepfunctions, arn)
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    mail = mail_for(mail_catcher, name, "succeeded")
+    assert f"Orders file: s3://{settings.orders_bucket}/{folder}/orders.csv" in body(mail)
+    assert len(mails_naming(mail_catcher, name)) == 1
+    assert pipeline.table()["Parameters"]["run_id"].endswith(run_suffix(name))
+    assert wait_category(pipeline, name, "processed")["category"] == "processed"
+
+
+def test_four_pairs_within_a_second_publish_the_last_pair_and_every_file_is_accounted_for(
+    pipeline, sample_data, wrangler
+):
+    from services import executions
+
+    (_, orders), (_, returns) = seed(sample_data)
+    s3, settings, folder = pipeline.aws.s3, pipeline.settings, unique("burst")
+    # The last pair has the smallest key names: ordered by key, the first pair would look newest.
+    names = ["d", "c", "b", "a"]
+    lines = orders.decode().splitlines(keepends=True)
+    with deployed_with(pipeline, pairing_settle_seconds=900):  # the default: a backfill pairs newest
+        started = time.monotonic()
+        for i, name in enumerate(names):  # as `aws s3 cp --recursive` of each folder: orders, then returns
+            rows = "".join(lines[: 1 + 5 * (i + 1)]).encode()  # pair i has 5 * (i + 1) order lines
+            s3.put_object(Bucket=settings.orders_bucket, Key=f"{folder}/{name}-orders.csv", Body=rows)
+        for name in names:
+            s3.put_object(Bucket=settings.returns_bucket, Key=f"{folder}/{name}-returns.csv", Body=returns)
+        assert time.monotonic() - started < 1.0
+        pipeline.settle()
+
+    assert pipeline.counts()["n"] == 20  # the last pair: a-orders.csv has 20 lines
+    frame = executions.runs_frame(pipeline.aws.stepfunctions, pipeline.machine)
+    last = frame[
+        (frame["orders_key"] == f"{folder}/a-orders.csv")
+        & (frame["returns_key"] == f"{folder}/a-returns.csv")
+    ]
+    assert list(last["category"]) == ["processed"]
+    assert pipeline.table()["Parameters"]["run_id"].endswith(run_suffix(last["name"].item()))
+    uploads = executions.uploads_frame(executions.list_uploads(s3, settings), frame)
+    burst = uploads[uploads["key"].str.startswith(folder)]
+    assert len(burst) == 8
+    assert set(burst["status"]) <= {"in a run", "superseded"}, burst.to_dict("records")
+    assert burst[burst["status"] == "superseded"]["superseded_by"].notna().all()
+    assert not frame[frame["name"].isin(set(burst["run"].dropna()))]["category"].eq("failed").any()
+
+
+def test_when_the_window_passes_one_missing_export_alert_goes_out(pipeline, sample_data, mail_catcher):
+    from pipeline.lambdas import runs
+
+    (_, orders), _ = seed(sample_data)
+    settings = pipeline.settings
+    with deployed_with(pipeline, pairing_window_seconds=3):
+        name = lone_name(pipeline, settings.orders_bucket, f"{unique('missing')}/orders.csv", orders)
+        arn = runs.execution_arn(pipeline.machine, name)
+        wait_category(pipeline, name, "")  # it exists
+        execution = batches.wait_execution(pipeline.aws.stepfunctions, arn, timeout=60)
+
+    assert execution["status"] == "SUCCEEDED"  # not a failed run
+    assert wait_category(pipeline, name, "export missing")
+    mail = mail_catcher.wait_for(lambda m: name in body(m) and "export missing" in m["Subject"])
+    assert mail["Subject"] == "ETL returns export missing"
+    assert body(mail).startswith("returns export missing: orders arrived at ")
+    time.sleep(2)
+    assert len(mails_naming(mail_catcher, name)) == 1  # once

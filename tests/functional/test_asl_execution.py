@@ -36,6 +36,7 @@ CHECK_FILES = "check-orders-returns-exist"
 TRIGGER_GLUE = "ecommerce-trigger-glue"
 CHECK_GLUE = "check-glue-job-status"
 STOP_GLUE = "ecommerce-stop-glue"
+AWAIT = "ecommerce-await-counterpart"
 MAX_FILE_CHECKS = 3
 MAX_GLUE_POLLS = 3
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
@@ -103,8 +104,59 @@ class FakeLambdas:
         return sum(1 for name, _ in self.calls if name == function_name)
 
 
+NO_WAIT = {
+    "waiting_for": None,
+    "lone_side": None,
+    "waiting_since": None,
+    "waiting_until": None,
+    "window_seconds_left": 1,
+    "superseded_by": None,
+}
+
+
 def files_exist(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"both_exist": True, "orders": ORDERS, "returns": RETURNS}
+    return {"both_exist": True, "orders": ORDERS, "returns": RETURNS, **NO_WAIT}
+
+
+def lone_orders(window_seconds_left: int):
+    """CheckForFiles for an execution whose orders file waits for returns."""
+
+    def handler(payload: dict[str, Any]) -> dict[str, Any]:
+        pairing = (payload.get("state") or {}).get("pairing")
+        if pairing and pairing.get("orders") and pairing.get("returns"):  # resumed with the pair
+            return {"both_exist": True, "orders": pairing["orders"], "returns": pairing["returns"], **NO_WAIT}
+        return {
+            "both_exist": False,
+            "orders": ORDERS,
+            "returns": None,
+            "waiting_for": "returns",
+            "lone_side": "orders",
+            "waiting_since": "2024-05-01T09:00:00Z",
+            "waiting_until": "2024-05-02T09:00:00Z",
+            "window_seconds_left": window_seconds_left,
+            "superseded_by": None,
+        }
+
+    return handler
+
+
+@dataclass
+class Parking:
+    """The await Lambda: keeps each task token it is given (the real one stores it in S3)."""
+
+    tokens: list[str] = field(default_factory=list)
+
+    def __call__(self, payload: dict[str, Any]) -> dict[str, Any]:
+        assert payload["files"]["orders"] == ORDERS and payload["execution_name"]
+        self.tokens.append(payload["task_token"])
+        return {"parked": True, "answered": None}
+
+    def wait_parked(self, count: int = 1, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while len(self.tokens) < count:
+            assert time.monotonic() < deadline, "the execution never parked"
+            time.sleep(0.05)
+        return self.tokens[count - 1]
 
 
 def stop_ok(payload: dict[str, Any]) -> dict[str, Any]:
@@ -201,9 +253,10 @@ class Env:
                     "TriggerGlueFunctionArn": self.function_arns[TRIGGER_GLUE],
                     "CheckGlueStatusFunctionArn": self.function_arns[CHECK_GLUE],
                     "StopGlueFunctionArn": self.function_arns[STOP_GLUE],
+                    "AwaitCounterpartFunctionArn": self.function_arns[AWAIT],
                     "SuccessTopicArn": success_topic,
                     "FailureTopicArn": failure_topic,
-                    "FileWaitSeconds": 0,
+                    "PairingWindowSeconds": 86400,
                     "MaxFileChecks": MAX_FILE_CHECKS,
                     "GlueWaitSeconds": 0,
                     "MaxGluePolls": MAX_GLUE_POLLS,
@@ -230,13 +283,18 @@ class Env:
                     self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return delivered
 
-    def run(self, execution_input: dict[str, Any], machine_arn: str | None = None) -> dict[str, Any]:
-        """Start a named execution, wait until it is terminal and return describe_execution."""
-        arn = self.sfn.start_execution(
+    def start(self, execution_input: dict[str, Any], machine_arn: str | None = None) -> str:
+        return self.sfn.start_execution(
             stateMachineArn=machine_arn or self.machine(),
             name=f"test-{uuid.uuid4().hex[:12]}",
             input=json.dumps(execution_input),
         )["executionArn"]
+
+    def run(self, execution_input: dict[str, Any], machine_arn: str | None = None) -> dict[str, Any]:
+        """Start a named execution, wait until it is terminal and return describe_execution."""
+        return self.wait(self.start(execution_input, machine_arn))
+
+    def wait(self, arn: str) -> dict[str, Any]:
         deadline = time.monotonic() + 20
         while True:
             described = self.sfn.describe_execution(executionArn=arn)
@@ -291,7 +349,7 @@ def env() -> Iterator[Env]:
                 Handler="handler.handler",
                 Code={"ZipFile": b"not used: _invoke_lambda is replaced"},
             )["FunctionArn"]
-            for name in (CHECK_FILES, TRIGGER_GLUE, CHECK_GLUE, STOP_GLUE)
+            for name in (CHECK_FILES, TRIGGER_GLUE, CHECK_GLUE, STOP_GLUE, AWAIT)
         }
         yield Env(endpoint, lambdas, sfn, sns, sqs, topics[0], topics[1], queues, function_arns)
     finally:
@@ -359,24 +417,97 @@ def test_happy_path_notifies_success_once(etl: Env) -> None:
         assert expected in message, (expected, message)
 
 
-def test_files_never_arrive_fails_after_max_checks(etl: Env) -> None:
-    etl.lambdas.handlers.update({CHECK_FILES: files_missing})
+def _entered(env: Env, arn: str) -> list[str]:
+    events = env.sfn.get_execution_history(executionArn=arn)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
-    described = etl.run({})  # an admin rerun may start with {}: nothing of the input is required
 
-    assert described["status"] == "FAILED"
-    assert described["error"] == "ETLFailed"
-    assert described["cause"].startswith("FilesMissing in CheckForFiles: ")
-    assert etl.lambdas.count(CHECK_FILES) == MAX_FILE_CHECKS
+def test_a_lone_upload_waits_silently_and_its_counterpart_resumes_it(etl: Env) -> None:
+    parking = Parking()
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: lone_orders(window_seconds_left=3600),
+            AWAIT: parking,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("SUCCEEDED"),
+        }
+    )
+    arn = etl.start({"orders": ORDERS, "returns": None})
+    token = parking.wait_parked()
+    time.sleep(0.5)  # parked: nothing more happens while it waits
+
+    assert etl.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    assert _entered(etl, arn)[-1] == "AwaitCounterpart"
+    assert etl.drain() == {etl.success_topic: [], etl.failure_topic: []}  # no alert while waiting
+    assert etl.lambdas.count(CHECK_FILES) == 1
+
+    pair = {"outcome": "paired", "orders": ORDERS, "returns": RETURNS, "superseded_by": None}
+    etl.sfn.send_task_success(taskToken=token, output=json.dumps(pair))
+    described = etl.wait(arn)
+
+    assert described["status"] == "SUCCEEDED"
+    assert etl.lambdas.count(CHECK_FILES) == 2 and etl.lambdas.count(TRIGGER_GLUE) == 1
+    topic, _ = _only_notification(etl)
+    assert topic == etl.success_topic
+
+
+def test_when_the_window_passes_one_missing_export_alert_goes_out(etl: Env) -> None:
+    parking = Parking()
+    etl.lambdas.handlers.update({CHECK_FILES: lone_orders(window_seconds_left=1), AWAIT: parking})
+
+    described = etl.run({"orders": ORDERS, "returns": None})
+
+    assert described["status"] == "SUCCEEDED"  # not a failed run
+    assert json.loads(described["output"])["missing"]["export"] == "returns"
     assert etl.lambdas.count(TRIGGER_GLUE) == 0
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic
-    assert body["Subject"] == "ETL run failed at CheckForFiles"
+    assert body["Subject"] == "ETL returns export missing"
     message = body["Message"]
-    assert "Failed state: CheckForFiles" in message and "Error: FilesMissing" in message
-    assert f"after {MAX_FILE_CHECKS} checks" in message
+    assert message.startswith(
+        "returns export missing: orders arrived at 2024-05-01T09:00:00Z, nothing by 2024-05-02T09:00:00Z."
+    )
     assert f"Execution: {described['name']}" in message
-    assert "Execution input: {}" in message
+    assert "failed" not in message.lower()
+
+
+def test_a_superseded_waiting_run_ends_quietly(etl: Env) -> None:
+    parking = Parking()
+    etl.lambdas.handlers.update({CHECK_FILES: lone_orders(window_seconds_left=3600), AWAIT: parking})
+    arn = etl.start({"orders": ORDERS, "returns": None})
+    token = parking.wait_parked()
+    gone = {"outcome": "superseded", "orders": None, "returns": None, "superseded_by": "awaiting-returns-x"}
+    etl.sfn.send_task_success(taskToken=token, output=json.dumps(gone))
+
+    described = etl.wait(arn)
+
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["pairing"]["superseded_by"] == "awaiting-returns-x"
+    assert _entered(etl, arn)[-1] == "RunSuperseded"
+    assert etl.drain() == {etl.success_topic: [], etl.failure_topic: []}
+
+
+def test_files_still_missing_after_max_checks_fails(etl: Env) -> None:
+    """The loop through AwaitCounterpart is bounded: a resume that never brings a pair ends it."""
+    parking = Parking()
+    check = lone_orders(window_seconds_left=3600)
+    etl.lambdas.handlers.update({CHECK_FILES: lambda payload: check({}), AWAIT: parking})
+    arn = etl.start({})  # an admin rerun may start with {}: nothing of the input is required
+    for count in range(1, MAX_FILE_CHECKS):
+        token = parking.wait_parked(count)
+        odd = {"outcome": "paired", "orders": None, "returns": None, "superseded_by": None}
+        etl.sfn.send_task_success(taskToken=token, output=json.dumps(odd))
+
+    described = etl.wait(arn)
+
+    assert described["status"] == "FAILED"
+    assert described["cause"].startswith("FilesMissing in CheckForFiles: ")
+    assert etl.lambdas.count(CHECK_FILES) == MAX_FILE_CHECKS
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic
+    assert body["Subject"] == "ETL run failed at CheckForFiles"
+    assert f"after {MAX_FILE_CHECKS} checks" in body["Message"]
+    assert "Execution input: {}" in body["Message"]
 
 
 def test_glue_failure_notifies_the_glue_error(etl: Env) -> None:
@@ -589,3 +720,32 @@ def test_a_failing_stop_still_notifies_the_failure_once(etl: Env) -> None:
     assert described["cause"].startswith("GlueJobTimeout in GlueJob: ")  # the original failure
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic and "Error: GlueJobTimeout" in body["Message"]
+
+
+def test_state_transitions_of_a_day_with_a_lone_upload(etl: Env) -> None:
+    """The figure in docs/COST.md: a returns file at 9:00, its orders at 17:00 (Glue done at the first
+    poll). Waiting costs no transitions: nothing is entered while the run is parked."""
+    parking = Parking()
+    etl.lambdas.handlers.update(
+        {
+            CHECK_FILES: lone_orders(window_seconds_left=3600),
+            AWAIT: parking,
+            TRIGGER_GLUE: trigger_ok,
+            CHECK_GLUE: glue_status("SUCCEEDED"),
+        }
+    )
+    arn = etl.start({"orders": ORDERS, "returns": None})
+    token = parking.wait_parked()
+    parked = _entered(etl, arn)
+    time.sleep(2)  # the wait: on AWS, hours
+    assert _entered(etl, arn) == parked  # no polling while parked
+
+    pair = {"outcome": "paired", "orders": ORDERS, "returns": RETURNS, "superseded_by": None}
+    etl.sfn.send_task_success(taskToken=token, output=json.dumps(pair))
+    assert etl.wait(arn)["status"] == "SUCCEEDED"
+    entered = _entered(etl, arn)
+    print(f"\nstates entered: {len(parked)} until parked, {len(entered)} in all: {entered}")
+
+    assert parked == ["Init", "CheckForFiles", "CountFileCheck", "FilesExist", "AwaitCounterpart"]
+    assert len(entered) == 16  # + 4 per further Glue poll (WaitForGlue … GlueJobOutcome)
+    etl.drain()

@@ -38,6 +38,7 @@ FUNCTIONS = (
     "ecommerce-trigger-glue",
     "check-glue-job-status",
     "ecommerce-stop-glue",
+    "ecommerce-await-counterpart",
 )
 ROLES = (
     "ecommerce-on-upload-role",
@@ -45,12 +46,13 @@ ROLES = (
     "ecommerce-trigger-glue-role",
     "check-glue-job-status-role",
     "ecommerce-stop-glue-role",
+    "ecommerce-await-counterpart-role",
     "ecommerce_join_data-glue-role",
     "ETL-StepFunction-Controller-role",
 )
 EMAILS = ("ops@example.com", "data-team@example.com")
 ON_UPLOAD_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecommerce-on-upload"
-RESOURCE_COUNT = 4 + 2 + 2 * 2 + 7 + 2 + 5 + 2 + 1 + 2 + 2  # with email subscriptions
+RESOURCE_COUNT = 4 + 2 + 2 * 2 + 8 + 2 + 6 + 2 + 1 + 2 + 2  # with email subscriptions
 
 
 def _insecure_transport_only(statement: dict) -> bool:
@@ -279,6 +281,8 @@ def test_lambdas_have_code_handler_role_and_environment(deployed):
         "TABLE": "joined_data",
         "MAX_QUARANTINE_FRACTION": "0.01",
         "KEEP_RUNS": "5",
+        "PAIRING_PATH": "s3://ecommerce-processed/pairing/",
+        "PAIRING_SETTLE_SECONDS": "900",
     }
     for name in FUNCTIONS:
         config = lam.get_function(FunctionName=name)["Configuration"]
@@ -320,9 +324,10 @@ def test_state_machine_definition_is_the_rendered_template_with_real_arns(deploy
             "TriggerGlueFunctionArn": arn["ecommerce-trigger-glue"],
             "CheckGlueStatusFunctionArn": arn["check-glue-job-status"],
             "StopGlueFunctionArn": arn["ecommerce-stop-glue"],
+            "AwaitCounterpartFunctionArn": arn["ecommerce-await-counterpart"],
             "SuccessTopicArn": topics["etl-success-topic"],
             "FailureTopicArn": topics["etl-failure-topic"],
-            "FileWaitSeconds": deployed.file_wait_seconds,
+            "PairingWindowSeconds": deployed.pairing_window_seconds,
             "MaxFileChecks": deployed.max_file_checks,
             "GlueWaitSeconds": deployed.glue_wait_seconds,
             "MaxGluePolls": deployed.max_glue_polls,
@@ -380,7 +385,11 @@ def test_up_twice_changes_nothing_the_second_time(deployed):
     [
         ({"glue_workers": 5}, {"glue job ecommerce_join_data": "update"}, "NumberOfWorkers 2 → 5"),
         ({"keep_runs": 9}, {f"lambda {f}": "update" for f in FUNCTIONS}, "environment KEEP_RUNS"),
-        ({"file_wait_seconds": 7}, {"state machine ETL-StepFunction-Controller": "update"}, "definition"),
+        (
+            {"pairing_window_seconds": 7},
+            {"state machine ETL-StepFunction-Controller": "update"},
+            "definition",
+        ),
         (
             {"raw_noncurrent_version_days": 30},
             {f"s3 bucket {bucket}": "update" for bucket in RAW},
@@ -392,6 +401,10 @@ def test_up_twice_changes_nothing_the_second_time(deployed):
                 "s3 bucket ecommerce-curated": "create",
                 "athena workgroup ecommerce": "update",
                 "iam role check-glue-job-status-role": "update",
+                # the pairing ledger lives in the processed bucket
+                "iam role ecommerce-on-upload-role": "update",
+                "iam role check-orders-returns-exist-role": "update",
+                "iam role ecommerce-await-counterpart-role": "update",
                 "iam role ecommerce_join_data-glue-role": "update",
                 **{f"lambda {f}": "update" for f in FUNCTIONS},
             },
@@ -410,7 +423,7 @@ def test_a_changed_setting_plans_exactly_that_update(deployed, change, expected,
 
 
 def test_changed_settings_are_applied(deployed):
-    changed = dataclasses.replace(deployed, glue_workers=4, glue_worker_type="G.2X", file_wait_seconds=9)
+    changed = dataclasses.replace(deployed, glue_workers=4, glue_worker_type="G.2X", pairing_window_seconds=9)
     deployer.up(changed)
     job = client("glue").get_job(JobName="ecommerce_join_data")["Job"]
     assert (job["WorkerType"], job["NumberOfWorkers"], job["GlueVersion"]) == ("G.2X", 4, "5.0")
@@ -418,7 +431,7 @@ def test_changed_settings_are_applied(deployed):
     definition = json.loads(
         client("stepfunctions").describe_state_machine(stateMachineArn=machine)["definition"]
     )
-    assert definition["States"]["WaitForFiles"]["Seconds"] == 9
+    assert definition["States"]["CheckForFiles"]["Parameters"]["Payload"]["window_seconds"] == 9
 
 
 def test_new_lambda_code_updates_only_that_function(deployed, monkeypatch):
@@ -513,6 +526,7 @@ def test_generated_policies_name_their_resources():
         "arn:aws:s3:::ecommerce-orders-raw/*",
         "arn:aws:s3:::ecommerce-returns-raw/*",
         "arn:aws:s3:::ecommerce-processed/joined-data/*",
+        "arn:aws:s3:::ecommerce-processed/pairing/*",
         "arn:aws:s3:::ecommerce-glue-scripts/glue/*",
         "arn:aws:s3:::ecommerce-glue-scripts/glue-temp/*",
         f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ETL-StepFunction-Controller:*",
@@ -525,6 +539,7 @@ def test_generated_policies_name_their_resources():
                 "ecommerce-trigger-glue",
                 "check-glue-job-status",
                 "ecommerce-stop-glue",
+                "ecommerce-await-counterpart",
             )
         ),
     }
@@ -560,14 +575,38 @@ def test_each_role_gets_only_what_its_code_calls():
     raw = {"arn:aws:s3:::ecommerce-orders-raw", "arn:aws:s3:::ecommerce-returns-raw"}
     machine = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:ETL-StepFunction-Controller"
     job = f"arn:aws:glue:{REGION}:{ACCOUNT}:job/ecommerce_join_data"
+    ledger = {"arn:aws:s3:::ecommerce-processed/pairing/*"}
+    ledger_rw = {"s3:GetObject": ledger, "s3:PutObject": ledger, "s3:DeleteObject": ledger}
+    processed = {"arn:aws:s3:::ecommerce-processed"}
     assert grants("ecommerce-on-upload-role") == {
-        "s3:ListBucket": raw,
+        "s3:ListBucket": raw | processed,  # the processed bucket only under pairing/ (a condition)
         "states:StartExecution": {machine},
         "states:DescribeExecution": {
             f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ETL-StepFunction-Controller:*"
         },
+        # resumes parked executions of this state machine only
+        "states:SendTaskSuccess": {machine},
+        **ledger_rw,
     }
-    assert grants("check-orders-returns-exist-role") == {"s3:ListBucket": raw, "s3:ListBucketVersions": raw}
+    assert grants("ecommerce-await-counterpart-role") == {
+        "s3:ListBucket": raw | processed,
+        "states:SendTaskSuccess": {machine},
+        **ledger_rw,
+    }
+    assert grants("check-orders-returns-exist-role") == {
+        "s3:ListBucket": raw | processed,
+        "s3:ListBucketVersions": raw,
+        "s3:GetObject": ledger,
+    }
+    for role in (
+        "ecommerce-on-upload-role",
+        "ecommerce-await-counterpart-role",
+        "check-orders-returns-exist-role",
+    ):
+        (listing,) = [
+            s for s in iam.canonical(specs[role].policy)["Statement"] if s["Resource"] == sorted(processed)
+        ]
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["pairing/*"]}}
     assert grants("ecommerce-trigger-glue-role") == {"glue:StartJobRun": {job}, "glue:GetJobRuns": {job}}
     assert grants("ecommerce-stop-glue-role") == {"glue:GetJobRuns": {job}, "glue:BatchStopJobRun": {job}}
     assert grants("check-glue-job-status-role") == {
@@ -778,7 +817,7 @@ def test_cli_plan_up_status_and_confirmed_down(aws):
     refused = cli.main(["down", "--target", "aws"], out=out, ask=lambda q: asked.append(q) or "yes")
     assert refused == 1 and "Type 'aws' to go on" in asked[0]
     assert "not confirmed, nothing deleted" in out.getvalue()
-    assert len(client("lambda").list_functions()["Functions"]) == 5
+    assert len(client("lambda").list_functions()["Functions"]) == 6
 
     out = io.StringIO()
     assert cli.main(["down", "--target", "aws"], out=out, ask=lambda q: "aws") == 0

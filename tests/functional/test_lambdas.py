@@ -79,6 +79,7 @@ def aws(fake_aws_env, monkeypatch):
             "OUTPUT_PATH": f"s3://{PROCESSED_BUCKET}/joined-data/",
             "DATABASE": "ecommerce_analytics",
             "TABLE": "joined_data",
+            "PAIRING_PATH": f"s3://{PROCESSED_BUCKET}/pairing/",
         }
         for var, value in env.items():
             monkeypatch.setenv(var, value)
@@ -154,18 +155,32 @@ def test_check_files_honours_prefixes(aws, monkeypatch):
 
 
 def test_check_files_takes_the_files_the_execution_names(aws):
-    """A batch execution (or its rerun) processes its own pair, not a newer upload (which has its own run)."""
+    """A rerun processes its own pair, not a newer upload; a run not yet past CheckForFiles whose pair a
+    newer upload replaced is superseded by that upload's run (a burst keeps the newest)."""
     put(aws["s3"], ORDERS_BUCKET, "first.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
     put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY, when=datetime(2026, 1, 1, tzinfo=UTC))
     named = check_files.handler({}, None)
     put(aws["s3"], ORDERS_BUCKET, "newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
-    event = {"execution_input": {"orders": named["orders"], "returns": named["returns"], "trigger": {}}}
+    event = {
+        "execution_input": {"orders": named["orders"], "returns": named["returns"], "trigger": {}},
+        "execution_name": "batch-x-rerun-20260301T000000Z",
+    }
     result = check_files.handler(event, None)
-    assert result["both_exist"] is True
+    assert result["both_exist"] is True and result["superseded_by"] is None
     assert (result["orders"]["key"], result["returns"]["key"]) == ("first.csv", RETURNS_KEY)
-    # An awaiting execution names one file: the other is the newest there is.
-    awaiting = {"execution_input": {"orders": None, "returns": named["returns"]}}
-    assert check_files.handler(awaiting, None)["orders"]["key"] == "newer.csv"
+    superseded = check_files.handler({**event, "execution_name": "batch-x"}, None)
+    assert superseded["both_exist"] is False and superseded["superseded_by"].startswith("batch-")
+    # An awaiting execution names one file: it waits for its counterpart (not the newest there is).
+    awaiting = {"execution_input": {"orders": None, "returns": named["returns"]}, "window_seconds": 60}
+    lone = check_files.handler(awaiting, None)
+    assert (lone["both_exist"], lone["orders"], lone["waiting_for"]) == (False, None, "orders")
+    assert lone["returns"]["key"] == RETURNS_KEY and 1 <= lone["window_seconds_left"] <= 60
+    # Resumed by the counterpart's upload: the pair it was resumed with.
+    pair = {"outcome": "paired", "orders": named["orders"], "returns": named["returns"]}
+    resumed = check_files.handler(
+        {**awaiting, "state": {"pairing": pair}, "execution_name": "a-rerun-x"}, None
+    )
+    assert resumed["both_exist"] is True and resumed["orders"]["key"] == "first.csv"
 
 
 def test_check_files_refuses_a_named_file_that_was_replaced(aws):
@@ -274,12 +289,16 @@ def test_on_upload_waiting_execution_picks_up_the_second_file(aws):
     }
     assert len(executions(aws)) == 1
 
-    # Once the waiting execution has ended, the pair gets its own execution.
+    # The pair was given to that execution: once it has ended, the same bytes again are a duplicate of it
+    # (as for a batch-… run; a deliberate rerun has its own name, from the console).
     aws["sfn"].stop_execution(executionArn=waiting["execution_arn"])
-    paired = on_upload.handler(load_event("s3_put_returns.json"), None)
-    assert paired["started"] is True
-    assert "awaiting" not in paired["execution_name"]
-    assert len(executions(aws)) == 2
+    again = on_upload.handler(load_event("s3_put_returns.json"), None)
+    assert (again["reason"], again["execution_name"], again["status"]) == (
+        "duplicate",
+        waiting["execution_name"],
+        "ABORTED",
+    )
+    assert len(executions(aws)) == 1
 
 
 def test_on_upload_returns_first_then_orders(aws):
@@ -296,7 +315,9 @@ def test_on_upload_new_file_version_starts_a_new_execution(aws):
     put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
     first = on_upload.handler(load_event("s3_put_orders.json"), None)
     put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n3,4\n")  # same key, new ETag
-    second = on_upload.handler(load_event("s3_put_orders.json"), None)
+    event = load_event("s3_put_orders.json")
+    event["Records"][0]["eventTime"] = "2026-11-25T18:45:00.000Z"
+    second = on_upload.handler(event, None)
     assert second["started"] is True and second["execution_name"] != first["execution_name"]
 
 
@@ -332,7 +353,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
         "orders_path": f"s3://{ORDERS_BUCKET}/{ORDERS_KEY}",
         "returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
         "output_path": f"s3://{PROCESSED_BUCKET}/joined-data/",
-        "batch_time": "2026-11-25T18:31:00Z",
+        "batch_time": "2026-11-25T18:31:00.000Z",
     }
     run = aws["glue"].get_job_run(JobName=JOB, RunId=result["job_run_id"])["JobRun"]
     assert run["Arguments"] == {
@@ -342,7 +363,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
         "--database": "ecommerce_analytics",
         "--table": "joined_data",
         "--run_id": expected_run_id,
-        "--batch_time": "2026-11-25T18:31:00Z",
+        "--batch_time": "2026-11-25T18:31:00.000Z",
         "--max_quarantine_fraction": "0.01",
         "--keep_runs": "5",
         "--orders_etag": "0f343b0931126a20f133d67c2b018a3b",
@@ -557,7 +578,9 @@ def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, function_name):
     assert data == artifacts.build_lambda_zip(function_name)
     module = artifacts.LAMBDA_MODULES[function_name]
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert archive.namelist() == sorted(f"lambdas/{m}.py" for m in ("__init__", "config", "runs", module))
+        assert archive.namelist() == sorted(
+            f"lambdas/{m}.py" for m in ("__init__", "config", "pairing", "runs", module)
+        )
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         archive.extractall(tmp_path)
 
@@ -604,3 +627,181 @@ def test_glue_artifacts():
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == ["csv_profile.py"]
         assert archive.read("csv_profile.py") == artifacts.GLUE_EXTRA_PY.read_bytes()
+
+
+# --- pairing: a lone upload waits, its counterpart resumes it, a burst keeps the newest (ADR 0004) ----
+
+
+class FakeTokens:
+    """SendTaskSuccess recorded (moto's Step Functions here does not run the ASL, so nothing waits)."""
+
+    def __init__(self, sfn, stale: set[str] = frozenset()):
+        self.sfn, self.stale, self.sent = sfn, set(stale), []
+
+    def send_task_success(self, taskToken, output):  # noqa: N803  (boto3's parameter names)
+        if taskToken in self.stale:
+            raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "gone"}}, "SendTaskSuccess")
+        self.sent.append((taskToken, json.loads(output)))
+
+    def __getattr__(self, name):
+        return getattr(self.sfn, name)
+
+
+def upload_event(s3, bucket: str, key: str, at: str, body: bytes = b"a,b\n1,2\n") -> dict:
+    """PUT the object and return its S3 event, with the upload time ``at`` (ISO, milliseconds)."""
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "eventTime": at,
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": len(body)}},
+            }
+        ]
+    }
+
+
+def cfg() -> LambdaConfig:
+    return LambdaConfig.from_env()
+
+
+def test_a_lone_upload_parks_and_its_counterpart_resumes_it(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    waiting = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    assert waiting["reason"] == "started" and waiting["execution_name"].startswith("awaiting-orders-")
+    lone = check_files.process(
+        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+    )
+    parked = await_counterpart.process(
+        {"task_token": "t1", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+    assert parked == {"parked": True, "answered": None} and sfn.sent == []  # nothing sent while it waits
+
+    resumed = on_upload.process(
+        upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T17:00:00.000Z"), cfg(), s3, sfn
+    )
+
+    assert (resumed["reason"], resumed["execution_name"]) == ("resumed", waiting["execution_name"])
+    ((token, output),) = sfn.sent
+    assert token == "t1" and output["outcome"] == "paired"
+    assert (output["orders"]["key"], output["returns"]["key"]) == ("o.csv", "r.csv")
+    assert len(executions(aws)) == 1  # no second run for the pair
+
+
+def test_a_counterpart_uploaded_before_the_execution_parked_is_not_missed(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    waiting = on_upload.process(
+        upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    lone = check_files.process(
+        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+    )
+    attached = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.100Z"), cfg(), s3, sfn
+    )
+    assert attached["reason"] == "attached"  # running, not parked yet: nobody to resume
+
+    parked = await_counterpart.process(
+        {"task_token": "t1", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+
+    assert parked == {"parked": False, "answered": "paired"}  # it answered its own token
+    assert sfn.sent[0][1]["returns"]["key"] == "r.csv"
+
+
+def test_a_newer_lone_upload_supersedes_the_parked_one(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    first = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r1.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    lone = check_files.process(cfg(), s3, {"execution_input": execution_input(aws, first["execution_name"])})
+    await_counterpart.process(
+        {"task_token": "t1", "execution_name": first["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+
+    second = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r2.csv", "2026-11-23T10:00:00.000Z"), cfg(), s3, sfn
+    )
+
+    assert second["reason"] == "started" and second["superseded"] == [first["execution_name"]]
+    ((token, output),) = sfn.sent
+    assert token == "t1" and output == {
+        "outcome": "superseded",
+        "orders": None,
+        "returns": None,
+        "superseded_by": second["execution_name"],
+    }
+
+
+def test_a_burst_ends_with_the_last_pair_whatever_the_key_names(aws):
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    names = ["d", "b", "c", "a"]  # the last pair has the smallest key names
+    started = []
+    for i, name in enumerate(names):  # four pairs within 0.4 s, all in the same second
+        for bucket, side in ((ORDERS_BUCKET, "orders"), (RETURNS_BUCKET, "returns")):
+            at = f"2026-11-23T09:00:00.{i * 100 + (50 if side == 'returns' else 0):03d}Z"
+            result = on_upload.process(upload_event(s3, bucket, f"{side}-{name}.csv", at), cfg(), s3, sfn)
+            started.append(result["execution_name"])
+    last = executions(aws)
+    newest_run = runs.execution_name(
+        runs.as_object(check_files.handler({}, None)["orders"]),
+        runs.as_object(check_files.handler({}, None)["returns"]),
+    )
+    assert started[-1] == newest_run
+    assert execution_input(aws, newest_run)["orders"]["key"] == "orders-a.csv"
+    assert execution_input(aws, newest_run)["returns"]["key"] == "returns-a.csv"
+    assert len(last) >= 2
+
+
+def test_a_pair_named_before_its_upload_was_recorded_is_not_superseded_by_itself(aws):
+    """Both files land before the first event is handled: the first run names the other file as listed
+    (LastModified, whole seconds); the ledger's record of the same upload (milliseconds) is not newer."""
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    s3.put_object(Bucket=ORDERS_BUCKET, Key="o.csv", Body=b"a,b\n1,2\n")
+    started = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.100Z"), cfg(), s3, sfn
+    )
+    assert started["reason"] == "started" and started["execution_name"].startswith("batch-")
+    event = upload_event(s3, ORDERS_BUCKET, "o.csv", "2099-11-23T09:00:00.050Z")
+    assert on_upload.process(event, cfg(), s3, sfn)["reason"] == "duplicate"
+
+    checked = check_files.process(
+        cfg(),
+        s3,
+        {
+            "execution_input": execution_input(aws, started["execution_name"]),
+            "execution_name": started["execution_name"],
+        },
+    )
+
+    assert checked["both_exist"] is True and checked["superseded_by"] is None
+
+
+def test_the_same_bytes_again_after_a_resumed_run_start_nothing(aws):
+    from pipeline.lambdas import await_counterpart
+
+    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    waiting = on_upload.process(
+        upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
+    )
+    lone = check_files.process(
+        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+    )
+    await_counterpart.process(
+        {"task_token": "t", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
+    )
+    on_upload.process(upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T17:00:00.000Z"), cfg(), s3, sfn)
+    aws["sfn"].stop_execution(executionArn=waiting["execution_arn"])  # it ran and ended
+
+    for bucket, key, at in ((ORDERS_BUCKET, "o.csv", "18:00"), (RETURNS_BUCKET, "r.csv", "18:01")):
+        again = on_upload.process(upload_event(s3, bucket, key, f"2026-11-23T{at}:00.000Z"), cfg(), s3, sfn)
+        assert (again["reason"], again["execution_name"]) == ("duplicate", waiting["execution_name"])
+    assert len(executions(aws)) == 1

@@ -284,8 +284,12 @@ def test_prune_keeps_newest_runs_and_current(tmp_path):
 
 
 def test_batch_times_compare_in_one_form():
-    assert utc_iso("2024-01-02T01:00:00+01:00") == utc_iso("2024-01-02T00:00:00Z") == "2024-01-02T00:00:00Z"
-    assert utc_iso("2024-01-02T00:00:00") == "2024-01-02T00:00:00Z"  # naive means UTC
+    assert (
+        utc_iso("2024-01-02T01:00:00+01:00") == utc_iso("2024-01-02T00:00:00Z") == "2024-01-02T00:00:00.000Z"
+    )
+    assert utc_iso("2024-01-02T00:00:00") == "2024-01-02T00:00:00.000Z"  # naive means UTC
+    # A burst: two batches within one second are ordered by their milliseconds.
+    assert utc_iso("2024-01-02T00:00:00.400Z") > utc_iso("2024-01-02T00:00:00.120Z")
 
 
 def test_missing_java_names_the_fix(monkeypatch, tmp_path):

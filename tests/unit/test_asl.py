@@ -36,23 +36,27 @@ EXPECTED_PLACEHOLDERS = {
     "TriggerGlueFunctionArn",
     "CheckGlueStatusFunctionArn",
     "StopGlueFunctionArn",
+    "AwaitCounterpartFunctionArn",
     "SuccessTopicArn",
     "FailureTopicArn",
-    "FileWaitSeconds",
+    "PairingWindowSeconds",
     "MaxFileChecks",
     "GlueWaitSeconds",
     "MaxGluePolls",
     "RetryIntervalSeconds",
 }
-NUMERIC = {"FileWaitSeconds", "MaxFileChecks", "GlueWaitSeconds", "MaxGluePolls", "RetryIntervalSeconds"}
+NUMERIC = {"PairingWindowSeconds", "MaxFileChecks", "GlueWaitSeconds", "MaxGluePolls", "RetryIntervalSeconds"}
 SUBSTITUTIONS: dict[str, str | int] = {
     "CheckFilesFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:check-orders-returns-exist",
     "TriggerGlueFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ecommerce-trigger-glue",
     "CheckGlueStatusFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:check-glue-job-status",
     "StopGlueFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ecommerce-stop-glue",
+    "AwaitCounterpartFunctionArn": (
+        "arn:aws:lambda:us-east-1:123456789012:function:ecommerce-await-counterpart"
+    ),
     "SuccessTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-success-topic",
     "FailureTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-failure-topic",
-    "FileWaitSeconds": 30,
+    "PairingWindowSeconds": 86400,
     "MaxFileChecks": 20,
     "GlueWaitSeconds": 30,
     "MaxGluePolls": 120,
@@ -137,7 +141,7 @@ def test_render_returns_compact_json_with_typed_numbers(definition: dict[str, An
     assert text == json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
     assert "${" not in text
     states = definition["States"]
-    assert states["WaitForFiles"]["Seconds"] == 30
+    assert states["CheckForFiles"]["Parameters"]["Payload"]["window_seconds"] == 86400
     assert states["WaitForGlue"]["Seconds"] == 30
     for task in states_of(definition, Type="Task").values():
         assert all(isinstance(r["IntervalSeconds"], int) and r["IntervalSeconds"] == 2 for r in task["Retry"])
@@ -156,15 +160,15 @@ def test_render_rejects_missing_and_unknown_keys() -> None:
         render_definition(missing)
     with pytest.raises(ValueError, match="unknown keys: Bogus"):
         render_definition({**SUBSTITUTIONS, "Bogus": "x"})
-    with pytest.raises(ValueError, match=r"missing placeholders: FileWaitSeconds; unknown keys: FileWait"):
+    with pytest.raises(ValueError, match=r"missing placeholders: GlueWaitSeconds; unknown keys: GlueWait"):
         render_definition(
-            {**{k: v for k, v in SUBSTITUTIONS.items() if k != "FileWaitSeconds"}, "FileWait": 1}
+            {**{k: v for k, v in SUBSTITUTIONS.items() if k != "GlueWaitSeconds"}, "GlueWait": 1}
         )
 
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("MaxFileChecks", "many"), ("MaxGluePolls", 0), ("RetryIntervalSeconds", 0), ("FileWaitSeconds", True)],
+    [("MaxFileChecks", "many"), ("MaxGluePolls", 0), ("RetryIntervalSeconds", 0), ("GlueWaitSeconds", True)],
 )
 def test_render_rejects_bad_numbers(name: str, value: Any) -> None:
     with pytest.raises(ValueError, match=name):
@@ -199,14 +203,25 @@ def test_state_machine_shape(definition: dict[str, Any]) -> None:
     assert states["Init"]["Result"] == {"file_checks": 0, "glue_polls": 0}
     assert set(states_of(definition, Type="Task")) == {
         "CheckForFiles",
+        "AwaitCounterpart",
         "TriggerGlueJob",
         "CheckGlueJobStatus",
         "StopGlueJob",
         "NotifySuccess",
+        "NotifyExportMissing",
         "NotifyFailure",
     }
-    assert set(states_of(definition, Resource=SNS_PUBLISH)) == {"NotifySuccess", "NotifyFailure"}
-    assert [s["Type"] for s in states.values()].count("Succeed") == 1
+    assert set(states_of(definition, Resource=SNS_PUBLISH)) == {
+        "NotifySuccess",
+        "NotifyExportMissing",
+        "NotifyFailure",
+    }
+    # Processed, export missing (after its alert), superseded (quietly): none of them is a failure.
+    assert {n for n, s in states.items() if s["Type"] == "Succeed"} == {
+        "ETLSucceeded",
+        "ExportMissing",
+        "RunSuperseded",
+    }
     assert [s["Type"] for s in states.values()].count("Fail") == 1
     # NotifyFailure cannot notify about itself: its Catch goes straight to the Fail state.
     fail = next(iter(states_of(definition, Type="Fail")))
@@ -250,6 +265,12 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "both_exist.$": "$.Payload.both_exist",
         "orders.$": "$.Payload.orders",
         "returns.$": "$.Payload.returns",
+        "waiting_for.$": "$.Payload.waiting_for",
+        "lone_side.$": "$.Payload.lone_side",
+        "waiting_since.$": "$.Payload.waiting_since",
+        "waiting_until.$": "$.Payload.waiting_until",
+        "window_seconds_left.$": "$.Payload.window_seconds_left",
+        "superseded_by.$": "$.Payload.superseded_by",
     }
     assert states["TriggerGlueJob"]["Parameters"]["Payload"] == {
         "orders.$": "$.files.orders",
@@ -302,7 +323,11 @@ def test_messages_carry_what_the_reader_needs(definition: dict[str, Any]) -> Non
     ):
         assert needed in success
     for state in states_of(definition, Resource=SNS_PUBLISH).values():
-        assert state["Parameters"]["Message.$"].startswith("States.Format('")
+        message = state["Parameters"]["Message.$"]
+        assert message.startswith("States.Format('") or message == "$.missing.message"
+    assert states["RecordExportMissing"]["Parameters"]["message.$"].startswith(
+        "States.Format('{} export missing: {} arrived at {}, nothing by {}."
+    )
 
 
 def test_failure_records_name_state_error_and_cause(definition: dict[str, Any]) -> None:
@@ -329,7 +354,8 @@ def test_transitions_lists_every_kind(definition: dict[str, Any]) -> None:
     kinds = {(e.source, e.target, e.kind) for e in edges}
     assert ("Init", "CheckForFiles", "next") in kinds
     assert ("FilesExist", "TriggerGlueJob", "choice") in kinds
-    assert ("FilesExist", "WaitForFiles", "default") in kinds
+    assert ("FilesExist", "AwaitCounterpart", "default") in kinds
+    assert ("AwaitCounterpart", "RecordExportMissing", "catch") in kinds
     assert ("CheckForFiles", "RecordCheckForFilesError", "catch") in kinds
     assert not any(e.source == "ETLSucceeded" for e in edges)
 
@@ -454,14 +480,15 @@ def test_loop_check_catches_a_missing_bound(definition: dict[str, Any]) -> None:
 
     problems = check_loops(broken(definition, unbounded))
     assert problems == [
-        "loop ['CheckForFiles', 'CountFileCheck', 'FilesExist', 'WaitForFiles'] has no Choice leaving it "
+        "loop ['AwaitCounterpart', 'CheckForFiles', 'CountFileCheck', 'FilesExist', 'Paired'] has no Choice "
+        "leaving it "
         "on a numeric bound of ['$.counters.file_checks']"
     ]
 
 
 def test_loop_check_catches_a_string_bound_and_a_missing_increment(definition: dict[str, Any]) -> None:
     def string_bound(states):
-        states["FilesExist"]["Choices"][1]["NumericGreaterThanEquals"] = "20"
+        states["FilesExist"]["Choices"][2]["NumericGreaterThanEquals"] = "20"
 
     assert any("compares with '20', not a number" in p for p in check_loops(broken(definition, string_bound)))
 
@@ -527,7 +554,7 @@ def test_subject_check_catches_long_or_unbounded_subjects(definition: dict[str, 
         states["NotifyFailure"]["Parameters"]["Subject.$"] = "States.Format('Failed: {}', $.failure.cause)"
 
     assert check_sns_subjects(broken(definition, cause_in_subject)) == [
-        "NotifyFailure: Subject.$ may only interpolate $.failure.failed_state"
+        "NotifyFailure: Subject.$ may only interpolate $.failure.failed_state, $.missing.export"
     ]
 
 
@@ -545,3 +572,73 @@ def test_render_of_the_real_template_round_trips() -> None:
     rendered = render(SUBSTITUTIONS)
     assert json.loads(render_definition(SUBSTITUTIONS)) == rendered
     assert find_problems(rendered) == []
+
+
+# ------------------------------------------------------------------------- the pairing wait (ADR 0004)
+
+
+def test_the_wait_is_a_task_token_bounded_by_the_window(definition: dict[str, Any]) -> None:
+    state = definition["States"]["AwaitCounterpart"]
+    assert state["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert state["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert state["TimeoutSecondsPath"] == "$.files.window_seconds_left"
+    assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.Timeout"], ["States.ALL"]]
+    # No polling loop is left: no Wait state on the way to the counterpart.
+    assert "WaitForFiles" not in definition["States"]
+    assert asl.check_callbacks(definition) == []
+
+
+def test_callback_check_catches_an_unbounded_or_unalerted_wait(definition: dict[str, Any]) -> None:
+    def no_timeout(states):
+        del states["AwaitCounterpart"]["TimeoutSecondsPath"]
+
+    assert asl.check_callbacks(broken(definition, no_timeout)) == [
+        "AwaitCounterpart: waits for a task token without TimeoutSeconds(Path)"
+    ]
+
+    def timeout_retried(states):
+        states["AwaitCounterpart"]["Retry"][0]["ErrorEquals"].append("States.Timeout")
+
+    assert asl.check_callbacks(broken(definition, timeout_retried)) == [
+        "AwaitCounterpart: retries States.Timeout (the wait would start over)"
+    ]
+
+    def timeout_not_caught(states):
+        states["AwaitCounterpart"]["Catch"] = states["AwaitCounterpart"]["Catch"][1:]
+
+    assert asl.check_callbacks(broken(definition, timeout_not_caught)) == [
+        "AwaitCounterpart: its first Catch must be States.Timeout alone"
+    ]
+
+    def no_token(states):
+        del states["AwaitCounterpart"]["Parameters"]["Payload"]["task_token.$"]
+
+    assert asl.check_callbacks(broken(definition, no_token)) == [
+        "AwaitCounterpart: waits for a task token but does not pass $$.Task.Token on"
+    ]
+
+
+def test_the_missing_export_alert_is_sent_once_and_a_superseded_run_sends_nothing(
+    definition: dict[str, Any],
+) -> None:
+    assert check_notifications(definition) == []
+
+    def silent_timeout(states):  # the window passes and nobody hears of it
+        states["RecordExportMissing"]["Next"] = "ExportMissing"
+
+    problems = check_notifications(broken(definition, silent_timeout))
+    assert any(p.startswith("no SNS publish on path") and p.endswith("ExportMissing") for p in problems)
+
+    def noisy_supersede(states):  # a superseded run must not alert
+        states["Paired"]["Choices"][0]["Next"] = "RecordExportMissing"
+        states["ExportMissing"]["Type"] = "Succeed"
+        states["NotifyExportMissing"]["Next"] = "RunSuperseded"
+
+    problems = check_notifications(broken(definition, noisy_supersede))
+    assert any(p.startswith("a quiet end is reached after an SNS publish") for p in problems)
+
+    def double_alert(states):
+        states["NotifyExportMissing"]["Next"] = "RecordFilesMissing"
+
+    problems = check_notifications(broken(definition, double_alert))
+    assert any(p.startswith("more than one SNS publish on path") for p in problems)

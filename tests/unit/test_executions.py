@@ -348,6 +348,78 @@ def test_kpis(frame):
     assert kpis.runs_per_day == pytest.approx(6 / 6)  # Nov 20 to Nov 25 inclusive
 
 
+def test_waiting_superseded_and_missing_runs_are_not_failures_and_do_not_count_in_the_kpis(frame):
+    """A day with a lone upload: the waiting run is 'waiting for orders', not a failure (ADR 0004)."""
+    start = "2026-11-26T09:00:00"
+    waiting = described("awaiting-orders-1", "RUNNING", start, None, returns="r.csv")
+    superseded = {
+        **described("awaiting-orders-2", "SUCCEEDED", start, 3600, returns="r0.csv"),
+        "output": json.dumps({"pairing": {"outcome": "superseded", "superseded_by": "awaiting-orders-1"}}),
+    }
+    missing = {
+        **described("awaiting-returns-3", "SUCCEEDED", start, 86400, orders="o.csv"),
+        "output": json.dumps({"missing": {"export": "returns", "message": "returns export missing: …"}}),
+    }
+    rows = [
+        described(n, s, t, d, o, r)
+        for n, s, t, d, o, r in (
+            ("a", "SUCCEEDED", "2026-11-20T10:00:00", 10, "o", "r"),
+            ("c", "FAILED", "2026-11-22T10:00:00", 30, "o", "r"),
+        )
+    ]
+    more = ex.frame_from_described([*rows, waiting, superseded, missing], {waiting["executionArn"]: "orders"})
+
+    assert dict(zip(more["name"], more["category"], strict=True)) == {
+        "a": "processed",
+        "c": "failed",
+        "awaiting-orders-1": "waiting for orders",
+        "awaiting-orders-2": "superseded",
+        "awaiting-returns-3": "export missing",
+    }
+    kpis = ex.kpis(more)
+    assert kpis.ended == 2 and kpis.success_rate == pytest.approx(1 / 2)  # not 3 of 4
+    assert kpis.p90_s == pytest.approx(28.0)  # the day-long waits are no run durations
+    assert (kpis.waiting, kpis.superseded, kpis.export_missing) == (1, 1, 1)
+
+
+def test_waiting_for_reads_the_parked_state():
+    def entered(name, data=None):
+        return {
+            "type": "TaskStateEntered",
+            "stateEnteredEventDetails": {"name": name, "input": json.dumps(data)},
+        }
+
+    parked = [entered("CheckForFiles"), {"type": "TaskStateExited", "stateExitedEventDetails": {}}]
+    parked.append(entered("AwaitCounterpart", {"files": {"waiting_for": "orders"}}))
+    assert ex.waiting_for(parked) == "orders"
+    resumed = [*parked, {"type": "TaskStateExited", "stateExitedEventDetails": {}}, entered("CheckForFiles")]
+    assert ex.waiting_for(resumed) is None
+
+
+def test_every_upload_of_a_burst_is_in_a_run_or_superseded():
+    from pipeline.lambdas import runs
+
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+    def up(side, ms, key):
+        at = t0 + timedelta(milliseconds=ms)
+        return runs.S3Object.create(f"ecommerce-{side}-raw", key, f"e{key}", at, 1, None, at)
+
+    o = [up("orders", 0, "o1"), up("orders", 100, "o2")]
+    r = [up("returns", 200, "r1"), up("returns", 300, "r2")]
+    run = {**described("batch-x", "SUCCEEDED", "2026-11-26T09:00:01", 5), "input": json.dumps({})}
+    run["output"] = json.dumps({"files": {"orders": o[1].to_dict(), "returns": r[1].to_dict()}})
+    frame = ex.frame_from_described([run])
+
+    table = ex.uploads_frame([*o, *r], frame)
+
+    by_key = {row["key"]: row for _, row in table.iterrows()}
+    assert by_key["o2"]["run"] == "batch-x" and by_key["r2"]["run"] == "batch-x"
+    assert by_key["o1"]["status"] == "superseded" and by_key["o1"]["superseded_by"] == "batch-x"
+    assert by_key["r1"]["superseded_by"] == "batch-x"
+    assert list(table["key"]) == ["r2", "r1", "o2", "o1"]  # newest upload first
+
+
 def test_kpis_of_nothing():
     kpis = ex.kpis(ex.frame_from_described([]))
     assert (kpis.runs, kpis.success_rate, kpis.p50_s, kpis.p90_s, kpis.runs_per_day) == (

@@ -196,6 +196,12 @@ def test_upload_records_from_fixtures():
             "bucket": "ecommerce-orders-raw",
             "key": "Sample - Superstore Orders.csv",
             "event_name": "ObjectCreated:Put",
+            # the upload order: eventTime (milliseconds) and sequencer, not LastModified or the key
+            "etag": "0f343b0931126a20f133d67c2b018a3b",
+            "size": 2287450,
+            "version_id": None,
+            "event_time": "2026-11-25T18:30:00.000Z",
+            "sequencer": "0055AED6DCD90281E5",
         }
     ]
     assert len(runs.upload_records(json.loads((EVENTS / "s3_put_duplicate.json").read_text()), PREFIXES)) == 2
@@ -285,7 +291,7 @@ def test_glue_arguments():
         "--database": "ecommerce_analytics",
         "--table": "joined_data",
         "--run_id": "RID",
-        "--batch_time": "2026-11-25T18:31:00Z",
+        "--batch_time": "2026-11-25T18:31:00.000Z",
         "--max_quarantine_fraction": "0.02",
         "--keep_runs": "3",
         "--orders_etag": "abc",
@@ -416,3 +422,96 @@ def test_latest_version_skips_other_keys_and_sees_delete_markers():
     deleted = [{"DeleteMarkers": [{"Key": "k", "VersionId": "dm", "IsLatest": True}], **pages[0]}]
     assert runs.latest_version("b", "k", deleted) is None
     assert runs.latest_version("b", "missing", pages) is None
+
+
+# --- pairing (ADR 0004) ------------------------------------------------------------------------------
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def upload(side: str, at: datetime, key: str | None = None, etag: str | None = None, seq: str | None = None):
+    key = key or f"uploads/{at:%Y/%m/%d}/{side}-{at:%H%M%S%f}.csv"
+    return runs.S3Object.create(
+        f"ecommerce-{side}-raw", key, etag or f"e-{key}", at.replace(microsecond=0), 10, None, at, seq
+    )
+
+
+def test_upload_order_uses_milliseconds_and_the_sequencer_never_the_key():
+    early = upload("orders", T0 + timedelta(milliseconds=100), key="z-last-by-name.csv")
+    late = upload("orders", T0 + timedelta(milliseconds=300), key="a-first-by-name.csv")
+    assert early.last_modified == late.last_modified  # one-second resolution cannot tell them apart
+    assert runs.upload_rank(late) > runs.upload_rank(early)
+    tie_a = upload("orders", T0, key="z.csv", seq="00A1")
+    tie_b = upload("orders", T0, key="a.csv", seq="00A2")
+    assert runs.upload_rank(tie_b) > runs.upload_rank(tie_a)
+    # The ledger lists newest first.
+    assert sorted([runs.ledger_name(early), runs.ledger_name(late)])[0] == runs.ledger_name(late)
+    assert runs.ledger_name(upload("orders", T0, key="k", etag="e")) == runs.ledger_name(
+        upload("orders", T0, key="k", etag="e")
+    )  # a duplicate event of one upload is one ledger entry
+
+
+def test_batch_time_keeps_milliseconds():
+    o = upload("orders", T0 + timedelta(milliseconds=120))
+    r = upload("returns", T0 + timedelta(milliseconds=400))
+    assert runs.iso_utc_ms(runs.batch_time(o, r)) == "2026-11-23T09:00:00.400Z"
+    cfg = LambdaConfig(output_path="s3://p/joined-data/", database="d", table="t")
+    assert runs.glue_arguments(cfg, o, r, "run")["--batch_time"] == "2026-11-23T09:00:00.400Z"
+
+
+def _pair(o, r, at):
+    return runs.LastPair(o, r, at, "x")
+
+
+def test_a_day_starts_waiting_not_with_yesterdays_counterpart():
+    o1, r1 = upload("orders", T0 - timedelta(hours=16)), upload("returns", T0 - timedelta(hours=24))
+    last = _pair(o1, r1, T0 - timedelta(hours=16))
+    r2 = upload("returns", T0)  # 09:00: the returns team
+    decision = runs.decide(o1, r2, last, T0, 900)
+    assert not decision.pair and decision.lone == r2 and decision.waiting_for == "orders"
+    o2 = upload("orders", T0 + timedelta(hours=8))  # 17:00: the orders team
+    assert runs.decide(o2, r2, last, T0 + timedelta(hours=8), 900) == runs.Decision(o2, r2)
+
+
+def test_a_counterpart_run_as_listed_is_not_unconsumed_when_the_ledger_records_it():
+    o_listed = runs.S3Object.create("ecommerce-orders-raw", "o.csv", "e", T0, 10)  # LastModified: seconds
+    o_ledger = runs.S3Object.create(
+        "ecommerce-orders-raw", "o.csv", "e", T0, 10, None, T0 + timedelta(seconds=0.4)
+    )
+    last = _pair(o_listed, upload("returns", T0), T0)
+    later = T0 + timedelta(hours=16)
+    r2 = upload("returns", later)
+    assert not runs.decide(o_ledger, r2, last, later, 0).pair  # it waits for new orders
+
+
+def test_either_order_and_the_first_pair_ever():
+    o = upload("orders", T0)
+    assert runs.decide(o, None, None, T0, 900) == runs.Decision(o, None)
+    r = upload("returns", T0 + timedelta(hours=3))
+    assert runs.decide(o, r, None, T0 + timedelta(hours=3), 900).pair
+
+
+def test_a_burst_pairs_newest_with_newest():
+    base = upload("orders", T0 - timedelta(days=1)), upload("returns", T0 - timedelta(days=1))
+    last = _pair(*base, T0 - timedelta(days=1))
+    orders = [upload("orders", T0 + timedelta(milliseconds=50 * i)) for i in range(4)]
+    returns = [upload("returns", T0 + timedelta(milliseconds=200 + 50 * i)) for i in range(4)]
+    first = runs.decide(orders[-1], returns[0], last, T0, 900)  # cp --recursive orders, then returns
+    assert first == runs.Decision(orders[-1], returns[0])
+    last = _pair(orders[-1], returns[0], T0 + timedelta(milliseconds=200))
+    for r in returns[1:]:  # the counterpart was run already, but the pair is settling: newest with newest
+        assert runs.decide(orders[-1], r, last, T0 + timedelta(seconds=1), 900) == runs.Decision(
+            orders[-1], r
+        )
+
+
+def test_a_correction_at_the_same_key_pairs_at_once_a_new_file_later_waits():
+    o, r = upload("orders", T0), upload("returns", T0 - timedelta(hours=8))
+    last = _pair(o, r, T0)
+    later = T0 + timedelta(hours=2)
+    corrected = upload("orders", later, key=o.key, etag="corrected")
+    assert runs.decide(corrected, r, last, later, 900).pair
+    other_name = upload("orders", later)
+    assert not runs.decide(other_name, r, last, later, 900).pair
+    duplicate = upload("orders", T0, key=o.key, etag=o.etag)
+    assert runs.decide(duplicate, r, last, later, 900).pair  # same name: the run exists already

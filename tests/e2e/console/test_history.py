@@ -34,6 +34,9 @@ def test_shows_the_seed_run_and_kpis(console_env, seed_run):
     assert row["orders_key"].item() == orders_key
     metrics = {m.label: m.value for m in app.metric}
     assert set(metrics) >= {"Runs", "Success rate", "p50 duration", "p90 duration", "Runs per day"}
+    # Waiting, superseded and export-missing runs are their own categories, not failures (ADR 0004).
+    assert set(metrics) >= {"Waiting", "Superseded", "Export missing"}
+    assert row["category"].item() == "processed"
     assert int(metrics["Runs"]) >= 1 and metrics["Success rate"].endswith("%")
     assert metrics["p50 duration"].endswith(" s")
     assert app.get("plotly_chart"), "no duration chart"
@@ -77,3 +80,16 @@ def test_selecting_a_row_opens_the_run_in_the_monitor(console_env, seed_run):
     assert not app.exception, app.exception
     assert app.query_params.get("execution") == seed_run["executionArn"]
     assert {m.label: m.value for m in app.metric}["Status"] == "SUCCEEDED"
+
+
+def test_every_upload_is_shown_with_its_run(console_env, seed_run):
+    app = open_history()
+
+    uploads = next(t.value for t in app.dataframe if "superseded_by" in t.value.columns)
+    seed_input = json.loads(seed_run["input"])
+    for side in ("orders", "returns"):
+        key = (seed_input.get(side) or {}).get("key")
+        if key:
+            row = uploads[uploads["key"] == key]
+            assert list(row["status"]) == ["in a run"], uploads
+            assert list(row["run"]) == [seed_run["name"]]
