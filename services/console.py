@@ -48,7 +48,10 @@ def _leave_pages_folder_mode() -> None:
 
     if PagesManager.uses_pages_directory:  # Streamlit clears it once st.navigation has run
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        # Once per session: a rerun drops the widget events of its run, which a later run must keep.
+        if not st.session_state.get("_left_pages_folder_mode"):
+            st.session_state["_left_pages_folder_mode"] = True
+            st.rerun()
 
 
 @st.cache_resource(show_spinner=False)
