@@ -105,7 +105,14 @@ def test_rerun_of_a_failed_run_starts_a_new_execution(console_env, failed_run, l
     ]
     assert len(reruns) == 1, reruns
     rerun = sfn.describe_execution(executionArn=reruns[0]["executionArn"])
-    assert rerun["input"] == failed_run["input"]
+    # The rerun names the pair the failed run took (its own input named only the file that started it).
+    taken = json.loads(rerun["input"])
+    folder = taken["returns"]["key"].split("/")[0]
+    assert folder.startswith("monitor-broken-")
+    assert (taken["orders"]["key"], taken["returns"]["key"]) == (
+        f"{folder}/orders.csv",
+        f"{folder}/returns.csv",
+    )
     assert any(reruns[0]["name"] in s.value for s in app.success)
     ended = batches.wait_execution(sfn, rerun["executionArn"], timeout=180)  # leave nothing running
     assert ended["status"] in batches.TERMINAL
