@@ -292,6 +292,11 @@ class CsvProfile:
             "mode": "PERMISSIVE",
         }
 
+    @property
+    def header_columns(self) -> tuple[ColumnProfile, ...]:
+        """The columns whose values tell a repeated header line (no data): the first, order_id, the last."""
+        return _header_columns(self.columns)
+
     def preview(self, n: int = 5) -> list[dict[str, str | None]]:
         """The first n parsed data rows (raw strings) keyed by snake name; None for a missing field."""
         names = self.names
@@ -603,7 +608,8 @@ def profile_bytes(
     width = len(header)
     header_cells = [h.replace("\ufeff", "").strip() for h in header]
     # A header repeated further down (two exports concatenated) is no data: the job drops it too.
-    good = [r for r in rows[top + 1 :] if len(r) == width and not _is_header(r, header_cells)]
+    is_header = _header_test(header_cells)
+    good = [r for r in rows[top + 1 :] if len(r) == width and not is_header(r)]
     if width == 1:
         good = [r for r in good if r[0].strip()]
     # Rows with another field count, with their record index (= line - 1 unless a record spans lines).
@@ -734,8 +740,16 @@ def profile_bytes(
 _SEP_HINT = re.compile(r'\ufeff?"?sep=(.)"?[ \t]*\r?\n', re.IGNORECASE)
 
 
-def _is_header(row: list[str], header_cells: list[str]) -> bool:
-    return row[0].strip() == header_cells[0] and [v.strip() for v in row] == header_cells
+def _header_columns(columns: tuple[ColumnProfile, ...]) -> tuple[ColumnProfile, ...]:
+    picked = {c.name: c for c in (columns[0], *(c for c in columns if c.name == "order_id"), columns[-1])}
+    return tuple(picked.values())
+
+
+def _header_test(header_cells: list[str]):
+    """The job's test for a repeated header (CsvProfile.header_columns) on a parsed row."""
+    order_id = next((i for i, h in enumerate(header_cells) if snake_case(h) == "order_id"), 0)
+    indexes = tuple(dict.fromkeys((0, order_id, len(header_cells) - 1)))
+    return lambda row: all(row[i].strip() == header_cells[i] for i in indexes)
 
 
 def _blank(row: list[str]) -> bool:
