@@ -157,6 +157,7 @@ def check_head(kind: Kind, name: str, size: int, head: bytes, rows: int, setting
             f"{name} looks like {'an' if other == 'orders' else 'a'} {other} file "
             f"(columns: {', '.join(profile.names)}). Upload it in the {other.capitalize()} slot."
         )
+    rows -= profile.sep_hint  # the browser counts Excel's "sep=" line as a row; it is no data
     if rows <= 0:
         raise UploadRefused(f"{name} has a header but no data rows.")
     return CheckedFile(kind, safe_file_name(name), size, rows, profile)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -343,6 +344,29 @@ def test_standalone_command(tmp_path, sample_data):
     )  # fmt: skip
     assert failed.returncode == 1
     assert "returns file has no order id column (found: returned, order_number)" in failed.stderr
+
+
+@pytest.mark.parametrize("kind", list(exports.KINDS))
+def test_standalone_command_joins_each_export_kind(tmp_path, sample_data, kind):
+    orders, out = tmp_path / f"{kind}.csv", tmp_path / "out"
+    orders.write_bytes(exports.KINDS[kind](sample_data))
+    returns = sample_data / "superstore-us/returns.csv"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--orders_path", str(orders), "--returns_path", str(returns),
+         "--output_path", str(out), "--run_id", "cli"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = exports.expected_us(sample_data)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["rows_out"], summary["returned_lines"], summary["quarantined_lines"]) == (
+        expected.rows,
+        expected.returned_lines,
+        0,
+    )
+    table = pd.read_parquet(out / "run_id=cli")
+    assert table["sales"].sum() == pytest.approx(expected.sales)
+    assert sorted(table["order_date"]) == expected.order_dates
 
 
 @pytest.fixture
