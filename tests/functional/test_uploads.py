@@ -134,6 +134,10 @@ def test_the_sep_hint_line_is_not_counted_as_a_row(sample_data):
     )
     assert rows_counted_by_the_browser == 9995 and checked.rows == 9994
     assert checked.summary()["delimiter"] == "';'"
+    assert checked.summary()["repairs"] == (
+        "sales: formatted numbers cleaned; discount: formatted numbers cleaned; "
+        "profit: formatted numbers cleaned; Excel sep= line skipped"
+    )
 
 
 def test_the_default_upload_limit_is_5_gib():
