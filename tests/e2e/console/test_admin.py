@@ -10,9 +10,9 @@ from tests.e2e.console.conftest import page
 
 pytestmark = pytest.mark.spark
 
-# The 27 resources of the pipeline, plus one email-subscriptions resource per topic because the test
+# The 29 resources of the pipeline, plus one email-subscriptions resource per topic because the test
 # deployment subscribes team@example.com (tests/e2e/conftest.py).
-RESOURCES = 27 + 2
+RESOURCES = 29 + 2
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "c"}
 
 
