@@ -27,6 +27,7 @@ from typing import Any
 __all__ = [
     "CONTRACT",
     "CONTRACT_VERSION",
+    "CURRENCY_REGEX",
     "DATE_FORMATS",
     "DATE_TIME_REGEX",
     "REQUIRED",
@@ -163,7 +164,7 @@ def split_time(text: str) -> tuple[str, bool] | None:
 
 # --------------------------------------------------------------------------------------------- numbers
 
-_CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP)"
+CURRENCY_REGEX = _CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP)"
 _SPACE = r"[ \t\u00a0\u202f]*"
 _CURRENCY_FOUND = re.compile(_CURRENCY)
 

@@ -42,12 +42,6 @@ RESERVED = ("is_returned", "run_id", "processed_at", *PARTITIONS)
 # The columns every run adds, with their published types (docs/DATA_CONTRACT.md).
 RUN_COLUMNS = {"is_returned": "boolean", "run_id": "string", "processed_at": "timestamp"}
 KIND_LABELS = {"integer": "a whole number", "double": "a number"}
-SPARK_TYPES = {
-    "string": T.StringType(),
-    "integer": T.LongType(),
-    "double": T.DoubleType(),
-    "date": T.DateType(),
-}
 GLUE_TYPES = {"string": "string", "bigint": "bigint", "double": "double", "date": "date",
               "boolean": "boolean", "timestamp": "timestamp", "int": "int"}  # fmt: skip
 # A contract kind as the Glue catalog (and Spark's simpleString) names it.
@@ -170,7 +164,7 @@ def _parse_number(
         number = F.when(number == F.floor(number), number.cast("bigint"))
     repaired = plain.isNull() & number.isNotNull()
     repairs = {
-        "currency stripped": repaired & source.rlike(r"[$€£¥]|USD|EUR|GBP"),
+        "currency stripped": repaired & source.rlike(csv_profile.CURRENCY_REGEX),
         "thousands separators removed": repaired & source.contains(fmt.grouping),
         "accounting negative": repaired & source.startswith("("),
     }
@@ -186,7 +180,9 @@ def _parse(source: Column, column: ColumnProfile, profile: CsvProfile) -> tuple[
 
 
 def type_columns(raw: DataFrame, profile: CsvProfile, required: tuple[str, ...] = ()) -> DataFrame:
-    """Convert columns to the profiled types; a line that does not convert gets a `_reject_reason`.
+    """Convert columns to their contract types as the profile says they are written; a line that does not
+    convert gets a `_reject_reason`, and a line whose value needed a repair (currency, grouping, accounting
+    negative, a time) a true `_repair <column>: <what>` column.
 
     Required columns must not be empty. The line's text is kept in `_raw_line` for the quarantine.
     """

@@ -154,6 +154,58 @@ def test_real_exports_join_exactly(spark, tmp_path, sample_data, kind):
     assert schema.field("order_date").type == pa.date32() and schema.field("ship_date").type == pa.date32()
 
 
+WRITTEN = {
+    ".": ["261.96", "-41.9136", "+12.5", "$1,261.96", "1,261,000", "(41.91)", "($1,261.96)", "-$41.91",
+          "$-41.91", "USD 1,261.96", "1261.96 USD", "£5", "1,26.96", "1.261,96", "(41.91", "1$2", "n/a"],
+    ",": ["1.261,96", "1.261,96 €", "€ -3,5", "EUR 1.000", "261,96", "(0,5)", "1,261.96", "1.26", "12,5%"],
+}  # fmt: skip
+DATES = ["11/8/2016", "11/8/2016 0:00", "11/8/2016 3:15 PM", "11/8/2016 03:15:07 am", "11/8/2016 noon",
+         "2/30/2016 0:00", "11/8/2016 10:02 EST"]  # fmt: skip
+
+
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_spark_reads_each_written_number_as_the_profiler_does(spark, decimal):
+    """NumberFormat.regex runs in Java in the job and in Python in the profiler: the same values come out."""
+    import csv_profile
+
+    fmt = csv_profile.NumberFormat(decimal, formatted=True)
+    profile = csv_profile.CsvProfile(
+        "orders",
+        "utf-8",
+        ";",
+        decimal,
+        "\n",
+        (csv_profile.ColumnProfile("sales", "Sales", "double", number_format=fmt),),
+        1,
+        True,
+    )
+    raw = spark.createDataFrame([(v, None) for v in WRITTEN[decimal]], "sales string, _corrupt_record string")
+    typed = ecommerce_join_data.type_columns(raw, profile).toPandas()
+    assert [None if pd.isna(v) else v for v in typed["sales"]] == [fmt.parse(v) for v in WRITTEN[decimal]]
+    repairs = {
+        c.removeprefix("_repair sales: "): typed[c].fillna(False).tolist() for c in typed if "repair" in c
+    }
+    assert [[what for what, flags in repairs.items() if flags[i]] for i in range(len(typed))] == [
+        fmt.repairs(v) if fmt.parse(v) is not None else [] for v in WRITTEN[decimal]
+    ]
+
+
+def test_spark_reads_each_date_with_a_time_as_the_profiler_does(spark):
+    import csv_profile
+
+    us = next(f for f in csv_profile.DATE_FORMATS if f.label == "M/D/YYYY")
+    for has_time in (False, True):
+        column = csv_profile.ColumnProfile("order_date", "Order Date", "date", us, has_time=has_time)
+        profile = csv_profile.CsvProfile("orders", "utf-8", ",", ".", "\n", (column,), 1, True)
+        raw = spark.createDataFrame([(v, None) for v in DATES], "order_date string, _corrupt_record string")
+        typed = ecommerce_join_data.type_columns(raw, profile).toPandas()
+        expected = [us.parse(split[0]) if (split := csv_profile.split_time(v)) else None for v in DATES]
+        assert [None if pd.isna(v) else v for v in typed["order_date"]] == expected
+        assert typed["_repair order_date: time dropped"].fillna(False).tolist() == [
+            d is not None and v != "11/8/2016" for v, d in zip(DATES, expected, strict=True)
+        ]
+
+
 def test_repairs_are_counted_per_kind(spark, tmp_path, sample_data):
     header, rows = exports.us_rows(sample_data)
     sales, profit = float(rows[0][header.index("Sales")]), rows[0][header.index("Profit")]
