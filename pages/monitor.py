@@ -138,6 +138,10 @@ def quality_section(reference: dict | None) -> None:
     cols[2].metric("published", "yes" if report.get("published") else "no")
     for warning in report.get("warnings") or []:
         st.warning(console.escape_markdown(str(warning)))
+    for file, repairs in (report.get("repairs") or {}).items():
+        if repairs:  # lines the job cleaned up, per kind: a surprise shows here
+            listed = ", ".join(f"{what} ×{count:,}" for what, count in repairs.items())
+            st.info(console.escape_markdown(f"Repaired in {file}: {listed}"))
     with st.expander(f"Full report · {uri}"):
         st.json(report)
 

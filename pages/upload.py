@@ -35,7 +35,8 @@ def show_check(checked: uploads.CheckedFile) -> None:
     cols[2].metric("Encoding", summary["encoding"])
     cols[3].metric("Delimiter", summary["delimiter"])
     st.markdown(
-        f"**Date formats:** {summary['date formats']} · **decimal mark:** `{summary['decimal mark']}`"
+        f"**Date formats:** {summary['date formats']} · **decimal mark:** `{summary['decimal mark']}` · "
+        f"**repairs:** {summary['repairs']}"
     )
     st.success(
         f"Required columns present: {', '.join(uploads.csv_profile.REQUIRED[checked.kind])}", icon="✅"

@@ -54,6 +54,12 @@ class CheckedFile:
     rows: int  # data rows (records after the header), counted by the browser over the whole file
     profile: csv_profile.CsvProfile
 
+    def profile_repairs(self) -> list[str]:
+        report = self.profile.to_report()
+        repairs = [f"{name}: time dropped" for name in report["dates_with_time"]]
+        repairs += [f"{name}: formatted numbers cleaned" for name in report["formatted_numbers"]]
+        return repairs + (["Excel sep= line skipped"] if report["sep_hint"] else [])
+
     def summary(self) -> dict[str, Any]:
         return {
             "encoding": self.profile.encoding,
@@ -63,6 +69,8 @@ class CheckedFile:
                 f"{c.name}: {c.date_format.label}" for c in self.profile.columns if c.date_format
             )
             or "none",
+            # What the job will clean up (counted per line in the run's report).
+            "repairs": "; ".join(self.profile_repairs()) or "none",
             "rows": self.rows,
             "size": human_size(self.size),
             "columns": len(self.profile.columns),
@@ -158,6 +166,7 @@ def check_head(kind: Kind, name: str, size: int, head: bytes, rows: int, setting
             f"{name} looks like {'an' if other == 'orders' else 'a'} {other} file "
             f"(columns: {', '.join(profile.names)}). Upload it in the {other.capitalize()} slot."
         )
+    rows -= profile.sep_hint  # the browser counts Excel's "sep=" line as a row; it is no data
     if rows <= 0:
         raise UploadRefused(f"{name} has a header but no data rows.")
     return CheckedFile(kind, safe_file_name(name), size, rows, profile)

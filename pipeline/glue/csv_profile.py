@@ -1,10 +1,13 @@
-"""Sniff a CSV export from its first bytes: encoding, delimiter, decimal mark, column names and kinds.
+"""Sniff a CSV export from its first bytes: encoding, delimiter, decimal mark, column names and formats.
 
 Standard library only: this file is shipped to AWS Glue with ``--extra-py-files`` and is also used by the
-console's upload check. The Glue job reads the file with an explicit all-string schema (``names``) and then
-converts each column by its ``kind`` (``date`` columns with ``date_format.spark_pattern``); lines whose values
-do not convert are quarantined there. This module only decides what the file looks like and rejects files
-that cannot be read at all, with a message a person can act on (design.md §3).
+console's upload check, so both accept and refuse the same files. A column's type never comes from its
+values: ``CONTRACT`` fixes the type of every column the data contract knows (docs/DATA_CONTRACT.md) and any
+other column is text. From the values, the profile only learns how each typed column is written (date
+format, with or without a time; decimal mark, currency, grouping), which the Glue job turns into Spark SQL
+expressions (``DateFormat.spark_pattern``, ``DATE_TIME_REGEX``, ``NumberFormat.regex``); lines whose values
+do not convert are quarantined there. A file that cannot be read at all is refused here, with a message a
+person can act on (design.md §3).
 """
 
 from __future__ import annotations
@@ -22,24 +25,50 @@ from operator import itemgetter
 from typing import Any
 
 __all__ = [
+    "CONTRACT",
+    "CONTRACT_VERSION",
+    "CURRENCY_REGEX",
     "DATE_FORMATS",
+    "DATE_TIME_REGEX",
     "REQUIRED",
     "ColumnProfile",
     "CsvProfile",
     "DateFormat",
+    "NumberFormat",
     "ProfileError",
+    "contract_kind",
     "profile_bytes",
     "snake_case",
 ]
 
 REQUIRED: dict[str, tuple[str, ...]] = {"orders": ("order_id", "order_date"), "returns": ("order_id",)}
 
+# The published type of every column the data contract knows (docs/DATA_CONTRACT.md). Changing an entry is a
+# schema migration: bump CONTRACT_VERSION and follow docs/adr/0005-fixed-table-schema.md.
+CONTRACT_VERSION = 1
+CONTRACT: dict[str, str] = {
+    # keys and codes: text, leading zeros kept
+    "order_id": "string",
+    "row_id": "string",
+    "customer_id": "string",
+    "product_id": "string",
+    "postal_code": "string",
+    "market": "string",
+    "order_date": "date",
+    "ship_date": "date",
+    "return_date": "date",
+    "sales": "double",
+    "quantity": "integer",
+    "discount": "double",
+    "profit": "double",
+    "shipping_cost": "double",
+}
+
 DELIMITERS = ",;\t|"
 PREVIEW_LIMIT = 1000  # parsed rows kept on the profile for preview()
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _ALIASES = {"orderid": "order_id", "orderdate": "order_date"}
-_ID_WORDS = ("postal", "zip", "code", "phone")
 
 
 class ProfileError(ValueError):
@@ -61,9 +90,10 @@ def snake_case(name: str) -> str:
     return _ALIASES.get(snake, snake)
 
 
-def _is_id_like(name: str) -> bool:
-    """IDs, postal codes and phone numbers stay strings whatever their values look like (leading zeros)."""
-    return name.endswith("id") or any(word in name for word in _ID_WORDS)
+def contract_kind(name: str) -> str:
+    """The type a column is published with: the contract's, or text for a column the contract does not know
+    (whatever its values look like, so that no file can change a column's type)."""
+    return CONTRACT.get(name, "string")
 
 
 def _human(name: str) -> str:
@@ -112,8 +142,101 @@ DATE_FORMATS: tuple[DateFormat, ...] = (
     DateFormat("D.M.YYYY", "d.M.yyyy", r"(\d{1,2})\.(\d{1,2})\.(\d{4})\Z", "dmy"),
 )
 _DATE_LABELS = ", ".join(f.label for f in DATE_FORMATS[:-1]) + f" or {DATE_FORMATS[-1].label}"
-# Cheap shape test before trying the formats: anything that could be one of the dates above.
-_DATE_SHAPE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\Z")
+# A date, optionally followed by a time as Excel (11/8/2016 0:00, 11/8/2016 3:15 PM) or an ISO 8601 timestamp
+# (2016-11-08T10:02:03-05:00) writes it; group 1 is the date as written, so a timestamp gives the date in the
+# export's own offset. Java and Python read this regex the same way (ASCII classes only): the Glue job uses
+# it in regexp_extract.
+_TIME = (
+    r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?(?:[ \t]*[AaPp]\.?[Mm]\.?)?"
+    r"(?:[ \t]*(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?))?"
+)
+DATE_TIME_REGEX = rf"^([0-9]{{1,4}}[-/.][0-9]{{1,2}}[-/.][0-9]{{1,4}})(?:(?:T|[ \t]+){_TIME})?$"
+_DATE_TIME = re.compile(DATE_TIME_REGEX)
+
+
+def split_time(text: str) -> tuple[str, bool] | None:
+    """(the date part, whether a time followed it), or None when the text is no date of any shape."""
+    m = _DATE_TIME.match(text.strip())
+    if m is None:
+        return None
+    return m.group(1), m.end(1) < len(text.strip())
+
+
+# --------------------------------------------------------------------------------------------- numbers
+
+CURRENCY_REGEX = _CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP)"
+_SPACE = r"[ \t\u00a0\u202f]*"
+_CURRENCY_FOUND = re.compile(_CURRENCY)
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a numeric column is written: its decimal mark, and whether the head showed anything beyond a
+    plain number (currency, grouping, accounting parentheses, a plus sign), which the job then cleans.
+
+    Grouping uses the other mark (1,261.96 or 1.261,96). ``regex`` (Java and Python alike) accepts a value;
+    ``strip_regex`` removes what is not the number once ``(`` has become ``-``."""
+
+    decimal: str = "."
+    formatted: bool = False
+
+    @property
+    def grouping(self) -> str:
+        return "," if self.decimal == "." else "."
+
+    @property
+    def label(self) -> str:
+        return "1,234.56" if self.decimal == "." else "1.234,56"
+
+    @cached_property
+    def regex(self) -> str:
+        d, g = re.escape(self.decimal), re.escape(self.grouping)
+        number = (
+            rf"(?:[0-9]{{1,3}}(?:{g}[0-9]{{3}})+(?:{d}[0-9]*)?|[0-9]+(?:{d}[0-9]*)?|{d}[0-9]+)"
+            r"(?:[eE][+-]?[0-9]+)?"
+        )
+        amount = rf"(?:{_CURRENCY}{_SPACE})?{number}(?:{_SPACE}{_CURRENCY})?"
+        return (
+            rf"^{_SPACE}(?:[+-]?{_SPACE}{amount}|{_CURRENCY}{_SPACE}[+-]{_SPACE}{number}(?:{_SPACE}{_CURRENCY})?"
+            rf"|\({_SPACE}{amount}{_SPACE}\)){_SPACE}$"
+        )
+
+    @property
+    def strip_regex(self) -> str:
+        return rf"USD|EUR|GBP|[^-0-9eE+{re.escape(self.decimal)}]"
+
+    @cached_property
+    def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        return re.compile(self.regex), re.compile(self.strip_regex)
+
+    def parse(self, text: str) -> float | None:
+        """The number, or None when the text is no number written this way."""
+        accept, strip = self._compiled
+        if not accept.match(text):
+            return None
+        cleaned = strip.sub("", text.replace("(", "-"))
+        return float(cleaned.replace(",", ".") if self.decimal == "," else cleaned)
+
+    def repairs(self, text: str) -> list[str]:
+        """What parsing this accepted value takes beyond a plain number (the job counts lines per kind)."""
+        if _PLAIN[self.decimal].match(text.strip()):
+            return []
+        stripped = text.strip()
+        found = []
+        if _CURRENCY_FOUND.search(stripped):
+            found.append("currency stripped")
+        if self.grouping in stripped:
+            found.append("thousands separators removed")
+        if stripped.startswith("("):
+            found.append("accounting negative")
+        return found
+
+
+# Numbers that Spark casts as they are (the job's fast path).
+_PLAIN = {
+    ".": re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"),
+    ",": re.compile(r"[-+]?(?:[0-9]+,?[0-9]*|,[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"),
+}
 
 
 # --------------------------------------------------------------------------------------------- profile
@@ -123,14 +246,16 @@ _DATE_SHAPE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\Z")
 class ColumnProfile:
     name: str  # snake_case name
     source: str  # header text as in the file (without BOM and surrounding spaces)
-    kind: str  # "string" | "integer" | "double" | "date"
-    date_format: DateFormat | None = None
+    kind: str  # "string" | "integer" | "double" | "date": contract_kind(name), never from the values
+    date_format: DateFormat | None = None  # None for a date column empty throughout the head
+    has_time: bool = False  # the head's dates carry a time (dropped: the date as written is kept)
+    number_format: NumberFormat | None = None
 
 
 @dataclass(frozen=True)
 class CsvProfile:
     kind: str  # "orders" | "returns"
-    encoding: str  # "utf-8", "utf-8-sig" (BOM) or "cp1252"
+    encoding: str  # "utf-8", "utf-8-sig" (BOM), "cp1252", "utf-16-le" or "utf-16-be" (BOM)
     delimiter: str  # "," ";" "\t" "|"
     decimal: str  # "." or ","
     line_terminator: str  # "\r\n" or "\n"
@@ -139,6 +264,7 @@ class CsvProfile:
     complete: bool  # the head was the whole file
     multiline: bool = False  # some quoted field spans lines (Spark needs multiLine=true)
     warnings: tuple[str, ...] = ()  # tolerated problems, worth showing to a person
+    sep_hint: bool = False  # Excel's "sep=X" first line set the delimiter; that line is no data
     _rows: tuple[tuple[str, ...], ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -150,6 +276,8 @@ class CsvProfile:
 
     @property
     def spark_encoding(self) -> str:
+        if self.encoding.startswith("utf-16"):
+            return "UTF-16"  # Java's UTF-16 reads the BOM for the byte order
         return "windows-1252" if self.encoding == "cp1252" else "UTF-8"
 
     def spark_read_options(self) -> dict[str, str]:
@@ -160,9 +288,15 @@ class CsvProfile:
             "encoding": self.spark_encoding,
             "quote": '"',
             "escape": '"',  # RFC 4180 doubled quotes; Spark's default escape is a backslash
-            "multiLine": "true" if self.multiline else "false",
+            # Spark splits lines on the byte \\n, which breaks UTF-16: read such a file as one stream.
+            "multiLine": "true" if self.multiline or self.encoding.startswith("utf-16") else "false",
             "mode": "PERMISSIVE",
         }
+
+    @property
+    def header_columns(self) -> tuple[ColumnProfile, ...]:
+        """The columns whose values tell a repeated header line (no data): the first, order_id, the last."""
+        return _header_columns(self.columns)
 
     def preview(self, n: int = 5) -> list[dict[str, str | None]]:
         """The first n parsed data rows (raw strings) keyed by snake name; None for a missing field."""
@@ -180,6 +314,12 @@ class CsvProfile:
             "decimal": self.decimal,
             "line_terminator": self.line_terminator,
             "date_formats": {c.name: c.date_format.label for c in self.columns if c.date_format},
+            "dates_with_time": [c.name for c in self.columns if c.has_time],
+            "number_formats": {c.name: c.number_format.label for c in self.columns if c.number_format},
+            "formatted_numbers": [
+                c.name for c in self.columns if c.number_format and c.number_format.formatted
+            ],
+            "sep_hint": self.sep_hint,
             "columns": [{"name": c.name, "source": c.source, "kind": c.kind} for c in self.columns],
             "sample_rows": self.sample_rows,
             "complete": self.complete,
@@ -196,9 +336,8 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"7z\xbc\xaf\x27\x1c", "it looks like a 7-Zip archive, extract the CSV first"),
     (b"%PDF", "it looks like a PDF document, export the data as CSV"),
     (b"PAR1", "it looks like a Parquet file, export it as CSV"),
-    (b"\xff\xfe", "it looks like UTF-16 text, export it as UTF-8 CSV"),
-    (b"\xfe\xff", "it looks like UTF-16 text, export it as UTF-8 CSV"),
 )
+_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
 # Bytes that text does not contain: C0 controls other than tab, LF, FF and CR; DEL.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 _CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"
@@ -217,6 +356,21 @@ def _binary_hint(head: bytes) -> str | None:
     if b"\x00" in head or len(head) - len(head.translate(None, _CONTROL_BYTES)) > max(2, len(head) // 1000):
         return "it looks binary"
     return None
+
+
+def _decode_utf16(head: bytes, encoding: str, complete: bool, what: str) -> str:
+    """The text after the BOM, cut after its last line end when the head is not the whole file."""
+    try:
+        # final=complete: a code unit or surrogate pair cut at the end of a partial head is not an error.
+        text = codecs.getincrementaldecoder(encoding)().decode(head[2:], final=complete)
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"{what} starts with a UTF-16 byte-order mark but is not valid UTF-16 ({exc.reason} at byte "
+            f"{2 + exc.start}); save it again as UTF-8 CSV or Unicode Text"
+        ) from None
+    if "\x00" in text:
+        raise ProfileError(f"{what} is not CSV text (it looks binary)")
+    return text if complete else text[: text.rfind("\n") + 1]
 
 
 def _decode(head: bytes, complete: bool, what: str) -> tuple[str, str]:
@@ -294,29 +448,35 @@ def _sniff_delimiter(text: str) -> str:
     return max(DELIMITERS, key=lambda d: counts[d])
 
 
-# --------------------------------------------------------------------------------------------- column kinds
+# --------------------------------------------------------------------------------------------- column formats
 
-_INT = re.compile(r"-?\d+\Z")
-_NUM = {
-    ".": re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z"),
-    ",": re.compile(r"-?(?:\d+,?\d*|,\d+)(?:[eE][-+]?\d+)?\Z"),
-}
-_DOT_DECIMAL = re.compile(r"-?\d*\.\d+(?:[eE][-+]?\d+)?\Z")
-_COMMA_DECIMAL = re.compile(r"-?\d*,\d+(?:[eE][-+]?\d+)?\Z")
+_NOT_NUMBER_MARKS = re.compile(r"[^0-9.,]+")
 
 
-def _decimal_mark(delimiter: str, columns: dict[str, Counter[str]]) -> str:
-    """',' when the delimiter allows it and numbers are written like 261,96 rather than 261.96."""
-    if delimiter == ",":
-        return "."
-    commas = dots = 0
-    for values in columns.values():
-        for value in values:
-            if _COMMA_DECIMAL.match(value):
-                commas += 1
-            elif _DOT_DECIMAL.match(value):
-                dots += 1
-    return "," if commas > dots else "."
+def _decimal_evidence(value: str) -> str | None:
+    """The decimal mark that this value proves, or None (no mark, or 1,261 that fits both readings)."""
+    core = _NOT_NUMBER_MARKS.sub("", value)
+    dot, comma = core.rfind("."), core.rfind(",")
+    if dot >= 0 and comma >= 0:
+        return "." if dot > comma else ","  # 1,261.96 or 1.261,96: the last mark is the decimal
+    mark = "." if dot >= 0 else "," if comma >= 0 else None
+    if mark is None:
+        return None
+    if core.count(mark) > 1:
+        return "," if mark == "." else "."  # 1,261,000: a repeated mark groups thousands
+    whole, _, fraction = core.partition(mark)
+    if len(fraction) == 3 and 1 <= len(whole) <= 3 and not whole.startswith("0"):
+        return None
+    return mark
+
+
+def _decimal_votes(values: Counter[str]) -> Counter[str]:
+    votes: Counter[str] = Counter()
+    for value, count in values.items():
+        mark = _decimal_evidence(value)
+        if mark:
+            votes[mark] += count
+    return votes
 
 
 def _allowed(total: int, max_bad_fraction: float) -> int:
@@ -329,23 +489,30 @@ class _DateResult:
     tied: tuple[DateFormat, ...] = ()  # ≥ 2 formats that disagree on some value
     failures: int = 0
     example: str = ""  # a value the winner (or every format) does not parse
+    has_time: bool = False
 
 
-def _date_result(values: Counter[str], total: int, allowed: int) -> _DateResult | None:
-    """The best date format for these values, or None when they are not dates."""
+def _date_result(values: Counter[str], total: int, allowed: int) -> _DateResult:
+    """The best date format for these values (each value's date part, its time dropped)."""
     misfit = 0
     example = ""
+    parts: Counter[str] = Counter()
+    has_time = False
     for value, count in values.items():
-        if not _DATE_SHAPE.match(value):
+        split = split_time(value)
+        if split is None:
             misfit += count
             example = example or value
             if misfit > allowed:
-                return None
+                return _DateResult(failures=misfit, example=example)
+            continue
+        parts[split[0]] += count
+        has_time = has_time or split[1]
     scored: list[tuple[int, DateFormat, dict[str, datetime.date]]] = []
     for fmt in DATE_FORMATS:
         parsed: dict[str, datetime.date] = {}
-        failures = 0
-        for value, count in values.items():
+        failures = misfit
+        for value, count in parts.items():
             date = fmt.parse(value)
             if date is None:
                 failures += count
@@ -358,56 +525,31 @@ def _date_result(values: Counter[str], total: int, allowed: int) -> _DateResult 
     best = min(s[0] for s in scored)
     tied = [s for s in scored if s[0] == best]
     winner, parsed = tied[0][1], tied[0][2]
-    bad_example = next((v for v in values if v not in parsed), "")
+    bad_example = example or next((v for v in values if (split_time(v) or ("",))[0] not in parsed), "")
     if len(tied) > 1:
         disagree = [s[1] for s in tied[1:] if s[2] != parsed]  # a different date, or a date vs none
         if disagree:
-            return _DateResult(tied=(winner, *disagree), failures=best, example=bad_example)
-    return _DateResult(fmt=winner, failures=best, example=bad_example)
+            return _DateResult(
+                tied=(winner, *disagree), failures=best, example=bad_example, has_time=has_time
+            )
+    return _DateResult(fmt=winner, failures=best, example=bad_example, has_time=has_time)
 
 
-def _number_kind(values: Counter[str], decimal: str, allowed: int) -> tuple[str, int, str] | None:
-    """("integer" | "double" | "string", bad count, a bad value) or None when these are not numbers."""
-    number = _NUM[decimal]
+def _number_result(values: Counter[str], fmt: NumberFormat, kind: str) -> tuple[NumberFormat, int, str]:
+    """(the format, with ``formatted`` when some value is more than a plain number; bad count; a bad value).
+    An integer column takes whole numbers only (2.0 is 2; 2.5 is refused, never truncated)."""
     bad = 0
     example = ""
-    integral = True
-    leading_zero = False
-    long_int = False
+    formatted = False
+    plain = _PLAIN[fmt.decimal]
     for value, count in values.items():
-        if _INT.match(value):
-            digits = value.lstrip("-")
-            leading_zero = leading_zero or (len(digits) > 1 and digits[0] == "0")
-            long_int = long_int or len(digits) > 18
-        elif number.match(value):
-            integral = False
-        else:
+        number = fmt.parse(value)
+        if number is None or (kind == "integer" and not number.is_integer()):
             bad += count
             example = example or value
-            if bad > allowed:
-                return None
-    if bad == sum(values.values()):
-        return None
-    if integral:
-        # 007 or a 20-digit number is a code, not a quantity: keep it as text (leading zeros, int64).
-        return ("string" if leading_zero or long_int else "integer"), bad, example
-    return "double", bad, example
-
-
-_NUMBERISH = re.compile(r"-?[\d.,]+(?:[eE][-+]?\d+)?\Z")
-
-
-def _clearly_text(rows: list[list[str]], i: int, most_bad: int) -> bool:
-    """True when the first values of column i already hold more non-dates/non-numbers than tolerated
-    (saves counting every value of text columns)."""
-    bad = 0
-    for row in rows[: 4 * most_bad + 100]:
-        value = row[i].strip()
-        if value and not (_NUMBERISH.match(value) or _DATE_SHAPE.match(value)):
-            bad += 1
-            if bad > most_bad:
-                return True
-    return False
+        elif not formatted and not plain.match(value):
+            formatted = True
+    return NumberFormat(fmt.decimal, formatted), bad, example
 
 
 # --------------------------------------------------------------------------------------------- entry point
@@ -423,29 +565,52 @@ def profile_bytes(
     if kind not in REQUIRED:
         raise ValueError(f"kind must be one of {sorted(REQUIRED)}, not {kind!r}")
     what = f"{kind} file"
-    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise ProfileError(f"{what} is empty")
-    hint = _binary_hint(head)
-    if hint:
-        raise ProfileError(f"{what} is not CSV text ({hint})")
     read = len(head)
-    if not complete:
-        # The last line may be cut (also in the middle of a multi-byte character): drop it.
-        head = head[: head.rfind(b"\n") + 1]
-        if not head:
+    utf16 = _UTF16_BOMS.get(head[:2])
+    if utf16:  # Excel's "Unicode Text": UTF-16 with a BOM, tab-delimited
+        encoding, text = utf16, _decode_utf16(head, utf16, complete, what)
+        if not text.strip(" \t\r\n") and not complete and head[2:].strip(b" \t\r\n\x00"):
             raise ProfileError(f"{what}: no complete line in the first {read:,} bytes read")
-    encoding, text = _decode(head, complete, what)
+        if not text.strip(" \t\r\n"):
+            raise ProfileError(f"{what} is empty")
+    else:
+        if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+            raise ProfileError(f"{what} is empty")
+        hint = _binary_hint(head)
+        if hint:
+            raise ProfileError(f"{what} is not CSV text ({hint})")
+        if not complete:
+            # The last line may be cut (also in the middle of a multi-byte character): drop it.
+            head = head[: head.rfind(b"\n") + 1]
+            if not head:
+                raise ProfileError(f"{what}: no complete line in the first {read:,} bytes read")
+        encoding, text = _decode(head, complete, what)
 
     first_nl = text.find("\n")
     line_terminator = "\r\n" if first_nl > 0 and text[first_nl - 1] == "\r" else "\n"
-    delimiter = _sniff_delimiter(text)
+    sep_hint = _SEP_HINT.match(text)
+    if sep_hint:
+        # Excel's "sep=;" line names the delimiter and is no data (nor the header).
+        delimiter = sep_hint.group(1)
+        if delimiter not in DELIMITERS:
+            raise ProfileError(
+                f"{what}: its first line {sep_hint.group(0).strip()!r} names the delimiter {delimiter!r}; "
+                "use a comma, semicolon, tab or pipe"
+            )
+        text = text[sep_hint.end() :]
+    else:
+        delimiter = _sniff_delimiter(text)
+    skipped = 1 if sep_hint else 0
 
     rows, multiline = _parse(text, delimiter, complete, what)
     # Blank lines are no rows (Spark skips them too, also before the header).
     top = next((i for i, r in enumerate(rows) if not _blank(r)), len(rows))
     header = rows[top] if top < len(rows) else []
     width = len(header)
-    good = [r for r in rows[top + 1 :] if len(r) == width]
+    header_cells = [h.replace("\ufeff", "").strip() for h in header]
+    # A header repeated further down (two exports concatenated) is no data: the job drops it too.
+    is_header = _header_test(header_cells)
+    good = [r for r in rows[top + 1 :] if len(r) == width and not is_header(r)]
     if width == 1:
         good = [r for r in good if r[0].strip()]
     # Rows with another field count, with their record index (= line - 1 unless a record spans lines).
@@ -457,7 +622,7 @@ def profile_bytes(
         raise ProfileError(f"{what} has no complete data row in the first {read:,} bytes read")
 
     # --- names
-    sources = [h.replace("\ufeff", "").strip() for h in header]
+    sources = header_cells
     names = [snake_case(s) or f"column_{i}" for i, s in enumerate(sources, 1)]
     seen: dict[str, list[str]] = {}
     for source, name in zip(sources, names, strict=True):
@@ -475,7 +640,7 @@ def profile_bytes(
     warnings: list[str] = []
     if odd:
         index, row = odd[0]
-        line = _line_of(text, delimiter, index) if multiline else index + 1
+        line = (_line_of(text, delimiter, index) if multiline else index + 1) + skipped
         detail = (
             f"{len(odd):,} of {sample_rows:,} rows do not have the header's {width} fields "
             f"(split on {_DELIMITER_NAMES[delimiter]}), e.g. line {line:,} has {len(row)}"
@@ -484,11 +649,10 @@ def profile_bytes(
             raise ProfileError(f"{what}: {detail}")
         warnings.append(detail)
 
-    # --- kinds (IDs and codes stay strings: their values are not even counted)
+    # --- formats of the typed columns (the contract's; every other column is text, its values unread)
     counters: dict[str, Counter[str]] = {}
-    most_bad = _allowed(len(good), max_bad_fraction)
     for i, name in enumerate(names):
-        if _is_id_like(name) or (name != "order_date" and _clearly_text(good, i, most_bad)):
+        if contract_kind(name) == "string":
             continue
         counts: Counter[str] = Counter()
         for value, count in Counter(map(itemgetter(i), good)).items():
@@ -496,40 +660,51 @@ def profile_bytes(
             if stripped:
                 counts[stripped] += count
         counters[name] = counts
-    decimal = _decimal_mark(delimiter, counters)
+    numeric = {n: v for n, v in counters.items() if contract_kind(n) in ("integer", "double")}
+    # A column's own values name its decimal mark; a column that does not tell takes the file's.
+    column_votes = {name: _decimal_votes(values) for name, values in numeric.items()}
+    file_votes = sum(column_votes.values(), Counter())
+    default_decimal = "." if delimiter == "," or not file_votes else file_votes.most_common(1)[0][0]
 
-    kinds: dict[str, str] = {}
     dates: dict[str, _DateResult] = {}
-    for name in names:
-        kinds[name] = "string"
-        values = counters.get(name, Counter())
+    numbers: dict[str, NumberFormat] = {}
+    for name, values in counters.items():
         total = sum(values.values())
+        column_kind = contract_kind(name)
         if not total:
             if name == "order_date" and kind == "orders":
                 raise ProfileError(f"{what}: order_date is empty in every row")
             continue
         allowed = _allowed(total, max_bad_fraction)
-        result = _date_result(values, total, allowed)
-        if result is not None and (result.fmt or result.tied) and result.failures <= allowed:
-            kinds[name] = "date"
-            dates[name] = result
-            if result.failures:
-                warnings.append(
-                    f"{name}: {result.failures:,} of {total:,} values are not dates "
-                    f"(e.g. {result.example!r}); those lines will be quarantined"
-                )
-            continue
-        if name == "order_date" and kind == "orders":
+        if column_kind == "date":
+            result = _date_result(values, total, allowed)
+            if (result.fmt or result.tied) and result.failures <= allowed:
+                dates[name] = result
+                if result.failures:
+                    warnings.append(
+                        f"{name}: {result.failures:,} of {total:,} values are not dates "
+                        f"(e.g. {result.example!r}); those lines will be quarantined"
+                    )
+                continue
             detail = _date_result(values, total, total)  # no early exit: find the best format anyway
-            raise ProfileError(f"{what}: {_not_dates(detail, values, total)}")
-        number = _number_kind(values, decimal, allowed)
-        if number is not None:
-            kinds[name], bad, example = number
-            if bad and kinds[name] != "string":
-                warnings.append(
-                    f"{name}: {bad:,} of {total:,} values are not numbers "
-                    f"(e.g. {example!r}); those lines will be quarantined"
-                )
+            raise ProfileError(f"{what}: {_not_dates(name, detail, values, total)}")
+        votes = column_votes[name]
+        decimal = votes.most_common(1)[0][0] if votes else default_decimal
+        fmt, bad, example = _number_result(values, NumberFormat(decimal), column_kind)
+        what_numbers = "whole numbers" if column_kind == "integer" else "numbers"
+        if bad > allowed:
+            raise ProfileError(
+                f"{what}: {name}: {bad:,} of {total:,} values ({bad / total:.1%}) are not {what_numbers} "
+                f"(e.g. {example!r}); {name} is a number column in the data contract, fix these values"
+            )
+        if bad:
+            warnings.append(
+                f"{name}: {bad:,} of {total:,} values are not {what_numbers} "
+                f"(e.g. {example!r}); those lines will be quarantined"
+            )
+        numbers[name] = fmt
+    decimals = Counter(f.decimal for f in numbers.values())
+    decimal = decimals.most_common(1)[0][0] if decimals else default_decimal
     formats = _settle_dates(dates, what, warnings)
     if kind == "returns" and "order_date" in names and not any(n.startswith("return") for n in names):
         warnings.append(
@@ -537,7 +712,14 @@ def profile_bytes(
         )
 
     columns = tuple(
-        ColumnProfile(name, source, kinds[name], formats.get(name))
+        ColumnProfile(
+            name,
+            source,
+            contract_kind(name),
+            formats.get(name),
+            has_time=name in dates and dates[name].has_time,
+            number_format=numbers.get(name, NumberFormat(decimal) if name in numeric else None),
+        )
         for name, source in zip(names, sources, strict=True)
     )
     return CsvProfile(
@@ -551,8 +733,24 @@ def profile_bytes(
         complete=complete,
         multiline=multiline,
         warnings=tuple(warnings),
+        sep_hint=bool(sep_hint),
         _rows=tuple(tuple(r) for r in rows[top + 1 : top + 1 + PREVIEW_LIMIT] if not _blank(r)),
     )
+
+
+_SEP_HINT = re.compile(r'\ufeff?"?sep=(.)"?[ \t]*\r?\n', re.IGNORECASE)
+
+
+def _header_columns(columns: tuple[ColumnProfile, ...]) -> tuple[ColumnProfile, ...]:
+    picked = {c.name: c for c in (columns[0], *(c for c in columns if c.name == "order_id"), columns[-1])}
+    return tuple(picked.values())
+
+
+def _header_test(header_cells: list[str]):
+    """The job's test for a repeated header (CsvProfile.header_columns) on a parsed row."""
+    order_id = next((i for i, h in enumerate(header_cells) if snake_case(h) == "order_id"), 0)
+    indexes = tuple(dict.fromkeys((0, order_id, len(header_cells) - 1)))
+    return lambda row: all(row[i].strip() == header_cells[i] for i in indexes)
 
 
 def _blank(row: list[str]) -> bool:
@@ -612,17 +810,18 @@ def _looks_like(kind: str, names: list[str]) -> bool:
     return "order_id" in names and "order_date" in names
 
 
-def _not_dates(result: _DateResult | None, values: Counter[str], total: int) -> str:
-    if result is not None and result.fmt is not None and result.failures < total:
+def _not_dates(name: str, result: _DateResult, values: Counter[str], total: int) -> str:
+    if result.fmt is not None and result.failures < total:
         share = result.failures / total
         return (
-            f"order_date: {result.failures:,} of {total:,} values ({share:.1%}) are not "
+            f"{name}: {result.failures:,} of {total:,} values ({share:.1%}) are not "
             f"{result.fmt.label} dates (e.g. {result.example!r}); fix them or use one format throughout"
         )
-    example = (result.example if result else "") or next(
-        (v for v in values if not any(f.parse(v) for f in DATE_FORMATS)), next(iter(values))
+    example = result.example or next(iter(values))
+    return (
+        f"{name}: values are not dates in a supported format (e.g. {example!r}); use {_DATE_LABELS}, "
+        "optionally with a time"
     )
-    return f"order_date: values are not dates in a supported format (e.g. {example!r}); use {_DATE_LABELS}"
 
 
 def _settle_dates(dates: dict[str, _DateResult], what: str, warnings: list[str]) -> dict[str, DateFormat]:

@@ -25,7 +25,7 @@ from functools import reduce
 from pathlib import Path
 
 import csv_profile
-from csv_profile import CsvProfile, ProfileError
+from csv_profile import CONTRACT, CONTRACT_VERSION, ColumnProfile, CsvProfile, NumberFormat, ProfileError
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -35,17 +35,17 @@ CORRUPT = "_corrupt_record"
 REASON = "_reject_reason"
 RAW_LINE = "_raw_line"
 MATCHED = "_matched"
+# "_repair <column>: <what>": true on a line whose value needed that repair (counted for the report).
+REPAIR = "_repair "
 PARTITIONS = ("order_year", "order_month")
 RESERVED = ("is_returned", "run_id", "processed_at", *PARTITIONS)
-KIND_LABELS = {"integer": "an integer", "double": "a number"}
-SPARK_TYPES = {
-    "string": T.StringType(),
-    "integer": T.LongType(),
-    "double": T.DoubleType(),
-    "date": T.DateType(),
-}
+# The columns every run adds, with their published types (docs/DATA_CONTRACT.md).
+RUN_COLUMNS = {"is_returned": "boolean", "run_id": "string", "processed_at": "timestamp"}
+KIND_LABELS = {"integer": "a whole number", "double": "a number"}
 GLUE_TYPES = {"string": "string", "bigint": "bigint", "double": "double", "date": "date",
               "boolean": "boolean", "timestamp": "timestamp", "int": "int"}  # fmt: skip
+# A contract kind as the Glue catalog (and Spark's simpleString) names it.
+KIND_GLUE_TYPES = {"string": "string", "integer": "bigint", "double": "double", "date": "date"}
 
 
 class JobError(RuntimeError):
@@ -115,10 +115,12 @@ SESSION_CONF = {
 
 
 def read_raw(spark: SparkSession, path: str, profile: CsvProfile) -> DataFrame:
-    """Every column as a string, plus the raw text of lines with a wrong field count."""
+    """Every column as a string, plus the raw text of lines with a wrong field count. A line that repeats
+    the header (two exports concatenated; the header after Excel's ``sep=`` line, which Spark takes for the
+    header) is no data."""
     fields = [T.StructField(c.name, T.StringType()) for c in profile.columns]
     schema = T.StructType([*fields, T.StructField(CORRUPT, T.StringType())])
-    return (
+    raw = (
         spark.read.schema(schema)
         .options(**profile.spark_read_options())  # escape '"': Spark's default `\` splits Superstore names
         .option("columnNameOfCorruptRecord", CORRUPT)
@@ -126,30 +128,79 @@ def read_raw(spark: SparkSession, path: str, profile: CsvProfile) -> DataFrame:
         .option("ignoreTrailingWhiteSpace", True)
         .csv(path)
     )
+    # Spark reads an empty field as null. A few columns tell a header (comparing all costs planning time).
+    same = [F.col(c.name).eqNullSafe(F.lit(c.source or None)) for c in profile.header_columns]
+    return raw.where(~reduce(operator.and_, same))
 
 
-def _parse(column: Column, kind: str, profile: CsvProfile, date_pattern: str | None) -> Column:
-    if kind == "date":
-        return F.to_date(column, date_pattern)
-    if kind in ("integer", "double"):
-        text = F.regexp_replace(column, ",", ".") if profile.decimal == "," else column
-        return text.cast(SPARK_TYPES[kind])
-    return column
+def _parse_date(source: Column, column: ColumnProfile) -> tuple[Column, dict[str, Column]]:
+    """(the date, {repair: condition}). A value with a time gives the date as written (DATE_TIME_REGEX)."""
+    fmt = column.date_format or csv_profile.DATE_FORMATS[0]
+    date_part = F.to_date(F.regexp_extract(source, csv_profile.DATE_TIME_REGEX, 1), fmt.spark_pattern)
+    if column.has_time:  # most values carry a time: strip it first
+        parsed = date_part
+        return parsed, {"time dropped": parsed.isNotNull() & (source.contains(":"))}
+    plain = F.to_date(source, fmt.spark_pattern)
+    # coalesce is lazy: the regex runs only on values the plain pattern does not take.
+    return F.coalesce(plain, date_part), {"time dropped": plain.isNull() & date_part.isNotNull()}
+
+
+def _parse_number(
+    source: Column, column: ColumnProfile, profile: CsvProfile
+) -> tuple[Column, dict[str, Column]]:
+    """(the number, {repair: condition}): a plain cast first; currency, grouping and accounting negatives
+    (NumberFormat.regex) only for values that the cast does not take."""
+    fmt = column.number_format or NumberFormat(profile.decimal)
+    if fmt.decimal == ",":
+        plain = F.when(~source.contains("."), F.translate(source, ",", ".").cast("double"))
+    else:
+        plain = source.cast("double")
+    cleaned = F.regexp_replace(F.translate(source, "(", "-"), fmt.strip_regex, "")
+    if fmt.decimal == ",":
+        cleaned = F.translate(cleaned, ",", ".")
+    written = F.when(source.rlike(fmt.regex), cleaned.cast("double"))
+    number = F.coalesce(plain, written)
+    if column.kind == "integer":  # whole numbers only: 2.0 is 2, 2.5 is refused (a cast would truncate)
+        number = F.when(number == F.floor(number), number.cast("bigint"))
+    repaired = plain.isNull() & number.isNotNull()
+    repairs = {
+        "currency stripped": repaired & source.rlike(csv_profile.CURRENCY_REGEX),
+        "thousands separators removed": repaired & source.contains(fmt.grouping),
+        "accounting negative": repaired & source.startswith("("),
+    }
+    return number, repairs
+
+
+def _parse(source: Column, column: ColumnProfile, profile: CsvProfile) -> tuple[Column, dict[str, Column]]:
+    if column.kind == "date":
+        return _parse_date(source, column)
+    if column.kind in ("integer", "double"):
+        return _parse_number(source, column, profile)
+    return source, {}
 
 
 def type_columns(raw: DataFrame, profile: CsvProfile, required: tuple[str, ...] = ()) -> DataFrame:
-    """Convert columns to the profiled types; a line that does not convert gets a `_reject_reason`.
+    """Convert columns to their contract types as the profile says they are written; a line that does not
+    convert gets a `_reject_reason`, and a line whose value needed a repair (currency, grouping, accounting
+    negative, a time) a true `_repair <column>: <what>` column.
 
     Required columns must not be empty. The line's text is kept in `_raw_line` for the quarantine.
     """
     field_count = F.lit(f"wrong number of fields, expected {len(profile.columns)}")
-    typed, problems = [], [(F.col(CORRUPT).isNotNull(), field_count)]
+    typed, problems, repairs = [], [(F.col(CORRUPT).isNotNull(), field_count)], []
     for col in profile.columns:
         source = F.col(col.name)
-        parsed = _parse(source, col.kind, profile, col.date_format.spark_pattern if col.date_format else None)
-        typed.append(parsed.alias(col.name))
+        parsed, column_repairs = _parse(source, col, profile)
+        # No alias for a text column: Spark's constraint propagation doubles the constraints that mention a
+        # column for each `x AS x`, and the header filter mentions every column (2^n: minutes and OOM).
+        typed.append(source if col.kind == "string" else parsed.alias(col.name))
+        # A cheap condition per line; only the true ones are counted.
+        repairs += [
+            F.when(c, True).alias(f"{REPAIR}{col.name}: {what}") for what, c in column_repairs.items()
+        ]
         if col.kind != "string":
-            label = col.date_format.label if col.date_format else KIND_LABELS[col.kind]
+            date_label = (col.date_format or csv_profile.DATE_FORMATS[0]).label
+            label = date_label if col.kind == "date" else KIND_LABELS[col.kind]
             message = F.format_string(f"{col.name}: '%s' is not {label}", source)
             problems.append((source.isNotNull() & parsed.isNull(), message))
         if col.name in required:
@@ -162,7 +213,19 @@ def type_columns(raw: DataFrame, profile: CsvProfile, required: tuple[str, ...] 
         *typed,
         F.when(rejected, reason).alias(REASON),
         F.when(rejected, F.coalesce(F.col(CORRUPT), line)).alias(RAW_LINE),
+        *repairs,
     )
+
+
+def repair_columns(typed: DataFrame) -> list[str]:
+    """The repair marker columns that ``type_columns`` added."""
+    return [c for c in typed.columns if c.startswith(REPAIR)]
+
+
+def data_columns(frame: DataFrame) -> list[str]:
+    """The columns that are data: the job's own bookkeeping columns start with ``_`` (snake_case names never
+    do)."""
+    return [c for c in frame.columns if not c.startswith("_")]
 
 
 def join_key(orders: CsvProfile, returns: CsvProfile) -> list[str]:
@@ -172,7 +235,7 @@ def join_key(orders: CsvProfile, returns: CsvProfile) -> list[str]:
 
 def prepare_returns(returns: DataFrame, key: list[str], order_columns: list[str]) -> DataFrame:
     """One row per key (first in file order); clashing columns get a `return_` prefix; a match marker."""
-    returns = returns.where(F.col(REASON).isNull()).drop(REASON, RAW_LINE)
+    returns = returns.where(F.col(REASON).isNull()).select(*data_columns(returns))
     for name in returns.columns:
         if name not in key and (name in order_columns or name in RESERVED):
             returns = returns.withColumnRenamed(name, f"return_{name}")
@@ -190,7 +253,7 @@ def join_orders_returns(
     orders: DataFrame, returns: DataFrame, key: list[str], run_id: str, processed_at: datetime
 ) -> DataFrame:
     """Exactly one row per valid order line: order columns, is_returned, return extras, run columns."""
-    order_columns = [c for c in orders.columns if c not in (REASON, RAW_LINE)]
+    order_columns = data_columns(orders)
     extras = [c for c in returns.columns if c not in key and c != MATCHED]
     joined = orders.join(F.broadcast(returns), on=key, how="left")
     return joined.select(
@@ -298,6 +361,9 @@ class Report:
     unmatched_returns: int = 0
     quarantined_lines: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    quarantine_examples: dict[str, str] = field(default_factory=dict)  # reason → a value that failed
+    # Lines per repair, per file: {"orders": {"sales: currency stripped": 9994, …}, "returns": {…}}
+    repairs: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantine_sample: list[dict] = field(default_factory=list)
     join_key: list[str] = field(default_factory=list)
     sales_in: float | None = None
@@ -437,7 +503,7 @@ def build_run(
     report.orders, report.returns = orders_profile.to_report(), returns_profile.to_report()
     key = join_key(orders_profile, returns_profile)
     report.join_key = key
-    has_sales = orders_profile.column("sales") is not None and orders_profile.column("sales").kind != "string"
+    has_sales = "sales" in orders_profile.names  # a number column by the contract
 
     orders = type_columns(
         read_raw(spark, args.orders_path, orders_profile), orders_profile, ("order_id", "order_date")
@@ -448,17 +514,22 @@ def build_run(
     returns_typed = returns_typed.cache()
     returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
 
+    order_repairs = repair_columns(orders)
     seen = Observation("orders_in")
     observed = orders.observe(
         seen,
         F.count(F.lit(1)).alias("rows_in"),
         F.count(REASON).alias("rejected"),
         F.sum(F.when(F.col(REASON).isNull(), F.col("sales") if has_sales else F.lit(0.0))).alias("sales_in"),
+        *[F.count(F.col(c)).alias(f"repair_{i}") for i, c in enumerate(order_repairs)],
     )
     written = Observation("rows_out")
     joined = join_orders_returns(
         observed.where(F.col(REASON).isNull()), returns, key, args.run_id, processed_at
     )
+    drift = contract_problems(joined.schema)
+    if drift:  # the types come from the contract: this is a bug, and nothing is written
+        raise JobError("the output does not match the data contract: " + "; ".join(drift))
     joined = joined.observe(
         written,
         F.count(F.lit(1)).alias("rows_out"),
@@ -474,13 +545,20 @@ def build_run(
 
     seen_in, seen_out = seen.get, written.get
     report.rows_in, report.quarantined_lines = seen_in["rows_in"], seen_in["rejected"]
+    report.repairs["orders"] = _repair_counts(order_repairs, seen_in)
     report.rows_out, report.returned_lines = seen_out["rows_out"], seen_out["returned"]
     report.min_order_date, report.max_order_date = (str(seen_out["min_date"]), str(seen_out["max_date"]))
     if has_sales:
         report.sales_in, report.sales_out = seen_in["sales_in"] or 0.0, seen_out["sales_out"] or 0.0
 
-    returns_counts = returns_typed.agg(F.count(F.lit(1)).alias("n"), F.count(REASON).alias("bad")).first()
+    return_repairs = repair_columns(returns_typed)
+    returns_counts = returns_typed.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count(REASON).alias("bad"),
+        *[F.count(F.col(c)).alias(f"repair_{i}") for i, c in enumerate(return_repairs)],
+    ).first()
     report.returns_in, report.returns_rejected = returns_counts["n"], returns_counts["bad"]
+    report.repairs["returns"] = _repair_counts(return_repairs, returns_counts.asDict())
     # Independent of the join: which written lines carry a returns key, and how many keys they cover.
     keyed = (
         spark.read.parquet(write_path)
@@ -523,6 +601,31 @@ def build_run(
     return joined.schema
 
 
+def _repair_counts(columns: list[str], counts: dict) -> dict[str, int]:
+    """{"sales: currency stripped": lines, …} for the repairs that happened."""
+    found = {c.removeprefix(REPAIR): counts[f"repair_{i}"] for i, c in enumerate(columns)}
+    return {what: n for what, n in found.items() if n}
+
+
+def published_type(name: str) -> str:
+    """The Glue type a data column is published with: the contract's (also for a returns column renamed
+    ``return_<name>``), the run columns', or text for any other column."""
+    if name in RUN_COLUMNS:
+        return RUN_COLUMNS[name]
+    if name not in CONTRACT and name.startswith("return_") and name.removeprefix("return_") in CONTRACT:
+        name = name.removeprefix("return_")
+    return KIND_GLUE_TYPES[csv_profile.contract_kind(name)]
+
+
+def contract_problems(schema: T.StructType) -> list[str]:
+    """The data columns whose type is not the one the contract publishes them with."""
+    return [
+        f"{f.name} is {f.dataType.simpleString()}, the contract says {published_type(f.name)}"
+        for f in schema.fields
+        if f.name not in PARTITIONS and f.dataType.simpleString() != published_type(f.name)
+    ]
+
+
 def _write_quarantine(orders: DataFrame, returns: DataFrame, report: Report, path: str) -> None:
     rejected = orders.where(F.col(REASON).isNotNull()).select(
         F.lit("orders").alias("file"), F.col(RAW_LINE).alias("line"), F.col(REASON).alias("reason")
@@ -536,18 +639,29 @@ def _write_quarantine(orders: DataFrame, returns: DataFrame, report: Report, pat
     by_reason = (
         rejected.where("file = 'orders'")
         .groupBy(F.regexp_replace("reason", r": '.*?' is not ", ": not ").alias("reason"))
-        .count()
+        .agg(
+            F.count(F.lit(1)).alias("count"),
+            F.min(F.regexp_extract("reason", r": '(.*?)' is not ", 1)).alias("example"),
+        )
+        .orderBy(F.desc("count"))
+        .collect()
     )
-    report.quarantine_reasons = {
-        row["reason"]: row["count"] for row in by_reason.orderBy(F.desc("count")).collect()
-    }
+    report.quarantine_reasons = {row["reason"]: row["count"] for row in by_reason}
+    report.quarantine_examples = {row["reason"]: row["example"] for row in by_reason if row["example"]}
     report.quarantine_sample = [row.asDict() for row in rejected.limit(20).collect()]
     rejected.unpersist()
 
 
 def _top_reasons(report: Report, limit: int = 3) -> str:
     items = list(report.quarantine_reasons.items())[:limit]
-    return ", ".join(f"{reason} ×{count}" for reason, count in items) or "no reason recorded"
+    examples = report.quarantine_examples
+    return (
+        ", ".join(
+            f"{reason} ×{count}" + (f" (e.g. {examples[reason]!r})" if reason in examples else "")
+            for reason, count in items
+        )
+        or "no reason recorded"
+    )
 
 
 def check_invariants(report: Report, keyed_lines: int, null_dates: int) -> None:
@@ -597,6 +711,7 @@ def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
             "storage.location.template": report.run_path
             + "order_year=${order_year}/order_month=${order_month}/",
             "run_id": args.run_id,
+            "contract_version": str(CONTRACT_VERSION),
             "batch_time": utc_iso(args.batch_time or report.processed_at),
             "rows": str(report.rows_out),
             "returned_lines": str(report.returned_lines),
@@ -614,6 +729,34 @@ def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
             "Compressed": True,
         },
     }
+
+
+def check_schema_change(current: dict, definition: dict, report: Report) -> None:
+    """Refuse to change the type of a published column, except as the migration to a newer contract
+    (docs/adr/0005-fixed-table-schema.md): a table published under an older contract version, or before
+    versions existed (0), takes this run's types; one published under a newer version is never overwritten.
+    Columns may come and go with the files: only their types are fixed."""
+    published = current.get("Parameters", {})
+    version = int(published.get("contract_version", "0"))
+    if version > CONTRACT_VERSION:
+        raise JobError(
+            f"not published: the table follows data contract version {version}, this job writes version "
+            f"{CONTRACT_VERSION}; deploy the current Glue job"
+        )
+    before = {c["Name"]: c["Type"] for c in current.get("StorageDescriptor", {}).get("Columns", [])}
+    after = {c["Name"]: c["Type"] for c in definition["StorageDescriptor"]["Columns"]}
+    changed = [f"{n} {before[n]} → {after[n]}" for n in after if n in before and before[n] != after[n]]
+    if not changed:
+        return
+    if version == CONTRACT_VERSION:
+        raise JobError(
+            "not published: this run would change the type of published columns ("
+            + ", ".join(changed)
+            + "); a type changes only by a data contract migration (docs/DATA_CONTRACT.md)"
+        )
+    report.warnings.append(
+        f"table migrated from data contract version {version} to {CONTRACT_VERSION}: " + ", ".join(changed)
+    )
 
 
 class RunStopped(JobError):
@@ -650,6 +793,7 @@ def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
         except glue.exceptions.EntityNotFoundException:
             current = None
         if current is not None:
+            check_schema_change(current, definition, report)
             published = current.get("Parameters", {})
             published_batch = published.get("batch_time")
             if args.batch_time and published_batch and utc_iso(published_batch) > utc_iso(args.batch_time):

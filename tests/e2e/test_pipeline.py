@@ -16,6 +16,7 @@ import pytest
 
 from deploy import batches
 from pipeline.lambdas import runs
+from tests import exports
 from tests.e2e.conftest import NOTIFY, deployer_available
 from tests.e2e.test_local_aws import Aws
 
@@ -84,6 +85,22 @@ class Pipeline:
         (row,) = frame.to_dict("records")
         return {"n": int(row["n"]), "r": int(row["r"])}
 
+    def sales(self) -> float:
+        import awswrangler as wr
+
+        frame = wr.athena.read_sql_query(
+            "SELECT sum(sales) AS sales FROM joined_data",
+            database=self.settings.database,
+            workgroup=self.settings.athena_workgroup,
+            ctas_approach=False,
+            unload_approach=False,
+            boto3_session=self.aws.session,
+        )
+        return float(frame["sales"].iloc[0])
+
+    def column_types(self) -> dict[str, str]:
+        return {c["Name"]: c["Type"] for c in self.table()["StorageDescriptor"]["Columns"]}
+
 
 @pytest.fixture(scope="module")
 def pipeline(local_aws) -> Pipeline:
@@ -142,6 +159,58 @@ def test_us_superstore_upload_to_table(pipeline, sample_data, wrangler, mail_cat
     mail = mail_for(mail_catcher, execution["name"], "succeeded")
     assert "Rows out: 9994." in body(mail)
     assert "Returned lines: 800." in body(mail)
+
+
+@pytest.mark.parametrize("kind", list(exports.KINDS))
+def test_each_export_kind_uploads_to_the_same_table(pipeline, sample_data, wrangler, kind):
+    """Excel, shop and marketplace exports of US Superstore (issue #13): the table the clean export gives."""
+    expected = exports.expected_us(sample_data)
+
+    batch, execution = pipeline.upload(
+        (f"exports-{kind}/orders.csv", exports.KINDS[kind](sample_data)),
+        (f"exports-{kind}/returns.csv", (sample_data / "superstore-us/returns.csv").read_bytes()),
+    )
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert pipeline.counts() == {"n": expected.rows, "r": expected.returned_lines}
+    assert pipeline.sales() == pytest.approx(expected.sales)
+    types = pipeline.column_types()
+    assert {
+        n: types[n] for n in ("order_date", "ship_date", "sales", "quantity", "profit", "postal_code")
+    } == {
+        "order_date": "date",
+        "ship_date": "date",
+        "sales": "double",
+        "quantity": "bigint",
+        "profit": "double",
+        "postal_code": "string",
+    }
+
+
+def test_sales_that_do_not_parse_fail_the_run_and_keep_the_published_table(
+    pipeline, sample_data, wrangler, mail_catcher
+):
+    if pipeline.table() is None:  # run on its own: publish something first
+        assert pipeline.upload(*seed(sample_data))[1]["status"] == "SUCCEEDED"
+    pipeline.settle()
+    before, counted, types = pipeline.table(), pipeline.counts(), pipeline.column_types()
+    header, rows = exports.us_rows(sample_data)
+    for row in rows[::20]:
+        row[header.index("Sales")] = "see invoice"
+
+    batch, execution = pipeline.upload(
+        ("unparsed-sales/orders.csv", exports.write_csv(header, rows).encode()),
+        ("unparsed-sales/returns.csv", (sample_data / "superstore-us/returns.csv").read_bytes()),
+    )
+
+    assert execution["status"] == "FAILED"
+    assert "sales: 500 of 9,994 values (5.0%) are not numbers (e.g. 'see invoice')" in execution["cause"]
+    mail = mail_for(mail_catcher, execution["name"], "failed")
+    assert "are not numbers (e.g. 'see invoice')" in body(mail)
+    after = pipeline.table()
+    assert after["Parameters"]["run_id"] == before["Parameters"]["run_id"]
+    assert after["VersionId"] == before["VersionId"]
+    assert pipeline.column_types() == types and pipeline.counts() == counted
 
 
 def test_returns_without_order_id_fail_and_keep_the_published_table(

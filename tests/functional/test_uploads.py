@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from pipeline.lambdas import runs
 from services import aws, uploads
 from services.settings import Settings
+from tests import exports
 
 SETTINGS = Settings(target="local", endpoint_url=None)
 ORDERS = b"Order ID,Customer ID,Order Date,Sales\nO1,C1,2024-01-02,10.5\nO2,C2,2024-01-03,-3\n"
@@ -75,6 +76,68 @@ def test_bad_files_are_refused_with_a_reason(kind, data, message):
 def test_a_header_without_rows_is_refused():
     with pytest.raises(uploads.UploadRefused, match="no data rows"):
         check("orders", b"Order ID,Order Date\n", rows=0)
+
+
+def job_verdict(path) -> str:
+    """What the Glue job's own profiling says about a file: "ok" or its refusal."""
+    import ecommerce_join_data
+
+    try:
+        ecommerce_join_data.profile_file(str(path), "orders", SETTINGS.max_quarantine_fraction)
+    except ecommerce_join_data.ProfileError as exc:  # csv_profile as Glue imports it (--extra-py-files)
+        return str(exc)
+    return "ok"
+
+
+def console_verdict(data: bytes, rows: int) -> str:
+    try:
+        uploads.check_head(
+            "orders", "export.csv", len(data), data[: uploads.PROFILE_HEAD_BYTES], rows, SETTINGS
+        )
+    except uploads.UploadRefused as exc:
+        return str(exc).removeprefix("export.csv: ")
+    return "ok"
+
+
+def test_the_console_accepts_and_refuses_the_files_the_job_does(sample_data, tmp_path):
+    """One profiler: the upload check's verdict on each real export kind is the job's, word for word."""
+    header, rows = exports.us_rows(sample_data)
+    bad_sales = [list(r) for r in rows[:200]]
+    for row in bad_sales[::10]:
+        row[header.index("Sales")] = "see invoice"
+    files = {kind: build(sample_data) for kind, build in exports.KINDS.items()}
+    files |= {
+        "unparsed sales": exports.write_csv(header, bad_sales).encode(),
+        "ambiguous dates": b"Order ID,Order Date\nO1,1/2/2024 0:00\nO2,3/4/2024 0:00\n",
+        "odd sep= hint": b"sep=#\nOrder ID#Order Date\nO1#2024-01-02\n",
+        "broken UTF-16": b"\xff\xfe" + "Order ID,Order Date\n".encode("utf-16-le") + b"\x00\xd8A\x00",
+        "UTF-16 without BOM": "Order ID,Order Date\nO1,2024-01-02\n".encode("utf-16-le"),
+    }
+    verdicts = {}
+    for kind, data in files.items():
+        path = tmp_path / f"{kind}.csv"
+        path.write_bytes(data)
+        verdicts[kind] = (console_verdict(data, len(rows)), job_verdict(path))
+    assert {k: c == j for k, (c, j) in verdicts.items()} == dict.fromkeys(files, True), verdicts
+    assert {k for k, (c, _) in verdicts.items() if c == "ok"} == set(exports.KINDS)
+    assert (
+        "sales: 20 of 200 values (10.0%) are not numbers (e.g. 'see invoice')"
+        in verdicts["unparsed sales"][0]
+    )
+
+
+def test_the_sep_hint_line_is_not_counted_as_a_row(sample_data):
+    data = exports.sep_hint(sample_data)
+    rows_counted_by_the_browser = data.count(b"\n") - 1
+    checked = uploads.check_head(
+        "orders", "x.csv", len(data), data[: uploads.PROFILE_HEAD_BYTES], 9995, SETTINGS
+    )
+    assert rows_counted_by_the_browser == 9995 and checked.rows == 9994
+    assert checked.summary()["delimiter"] == "';'"
+    assert checked.summary()["repairs"] == (
+        "sales: formatted numbers cleaned; discount: formatted numbers cleaned; "
+        "profit: formatted numbers cleaned; Excel sep= line skipped"
+    )
 
 
 def test_the_default_upload_limit_is_5_gib():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from csv_profile import ProfileError
-from ecommerce_join_data import JobArgs, JobError, prune_runs, require_java, run_job, utc_iso
+from ecommerce_join_data import (
+    JobArgs,
+    JobError,
+    Report,
+    check_schema_change,
+    prune_runs,
+    require_java,
+    run_job,
+    utc_iso,
+)
 from moto import mock_aws
 
+from tests import exports
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.spark
@@ -113,6 +124,176 @@ def test_global_superstore_joins_on_order_and_market(spark, tmp_path, sample_dat
     text = "".join(out["product_name"])
     assert "\u201d" in text or "\u2019" in text or "\u201c" in text  # curly quotes decoded as cp1252
     assert "\ufffd" not in text
+
+
+def parquet_schema(report) -> pa.Schema:
+    return pq.read_schema(next(Path(report.run_path).rglob("*.parquet")))
+
+
+def assert_contract_schema(schema: pa.Schema) -> None:
+    assert {f.name: f.type for f in schema} == {f.name: exports.contract_type(f.name) for f in schema}
+
+
+@pytest.mark.parametrize("kind", list(exports.KINDS))
+def test_real_exports_join_exactly(spark, tmp_path, sample_data, kind):
+    """US Superstore as Excel, shops and marketplaces write it: the same table as the clean export."""
+    orders = tmp_path / f"{kind}.csv"
+    orders.write_bytes(exports.KINDS[kind](sample_data))
+    expected = exports.expected_us(sample_data)
+
+    report = run(spark, tmp_path, orders, sample_data / "superstore-us/returns.csv")
+    out = read_output(report)
+
+    assert (report.rows_in, report.rows_out, report.quarantined_lines) == (expected.rows, expected.rows, 0)
+    assert report.returned_lines == out["is_returned"].sum() == expected.returned_lines
+    assert out["sales"].sum() == pytest.approx(expected.sales) == report.sales_out
+    assert sorted(out["order_date"]) == expected.order_dates  # the date as written, whatever the offset
+    schema = parquet_schema(report)
+    assert_contract_schema(schema)
+    assert schema.field("sales").type == pa.float64() and schema.field("quantity").type == pa.int64()
+    assert schema.field("order_date").type == pa.date32() and schema.field("ship_date").type == pa.date32()
+
+
+WRITTEN = {
+    ".": ["261.96", "-41.9136", "+12.5", "$1,261.96", "1,261,000", "(41.91)", "($1,261.96)", "-$41.91",
+          "$-41.91", "USD 1,261.96", "1261.96 USD", "£5", "1,26.96", "1.261,96", "(41.91", "1$2", "n/a"],
+    ",": ["1.261,96", "1.261,96 €", "€ -3,5", "EUR 1.000", "261,96", "(0,5)", "1,261.96", "1.26", "12,5%"],
+}  # fmt: skip
+DATES = ["11/8/2016", "11/8/2016 0:00", "11/8/2016 3:15 PM", "11/8/2016 03:15:07 am", "11/8/2016 noon",
+         "2/30/2016 0:00", "11/8/2016 10:02 EST"]  # fmt: skip
+
+
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_spark_reads_each_written_number_as_the_profiler_does(spark, decimal):
+    """NumberFormat.regex runs in Java in the job and in Python in the profiler: the same values come out."""
+    import csv_profile
+
+    fmt = csv_profile.NumberFormat(decimal, formatted=True)
+    profile = csv_profile.CsvProfile(
+        "orders",
+        "utf-8",
+        ";",
+        decimal,
+        "\n",
+        (csv_profile.ColumnProfile("sales", "Sales", "double", number_format=fmt),),
+        1,
+        True,
+    )
+    raw = spark.createDataFrame([(v, None) for v in WRITTEN[decimal]], "sales string, _corrupt_record string")
+    typed = ecommerce_join_data.type_columns(raw, profile).toPandas()
+    assert [None if pd.isna(v) else v for v in typed["sales"]] == [fmt.parse(v) for v in WRITTEN[decimal]]
+    repairs = {
+        c.removeprefix("_repair sales: "): typed[c].fillna(False).tolist() for c in typed if "repair" in c
+    }
+    assert [[what for what, flags in repairs.items() if flags[i]] for i in range(len(typed))] == [
+        fmt.repairs(v) if fmt.parse(v) is not None else [] for v in WRITTEN[decimal]
+    ]
+
+
+def test_spark_reads_each_date_with_a_time_as_the_profiler_does(spark):
+    import csv_profile
+
+    us = next(f for f in csv_profile.DATE_FORMATS if f.label == "M/D/YYYY")
+    for has_time in (False, True):
+        column = csv_profile.ColumnProfile("order_date", "Order Date", "date", us, has_time=has_time)
+        profile = csv_profile.CsvProfile("orders", "utf-8", ",", ".", "\n", (column,), 1, True)
+        raw = spark.createDataFrame([(v, None) for v in DATES], "order_date string, _corrupt_record string")
+        typed = ecommerce_join_data.type_columns(raw, profile).toPandas()
+        expected = [us.parse(split[0]) if (split := csv_profile.split_time(v)) else None for v in DATES]
+        assert [None if pd.isna(v) else v for v in typed["order_date"]] == expected
+        assert typed["_repair order_date: time dropped"].fillna(False).tolist() == [
+            d is not None and v != "11/8/2016" for v, d in zip(DATES, expected, strict=True)
+        ]
+
+
+def test_repairs_are_counted_per_kind(spark, tmp_path, sample_data):
+    header, rows = exports.us_rows(sample_data)
+    sales, profit = float(rows[0][header.index("Sales")]), rows[0][header.index("Profit")]
+    thousands = sum(float(r[header.index("Sales")]) >= 1000 for r in rows)
+    negative_profits = sum(r[header.index("Profit")].startswith("-") for r in rows)
+    orders = tmp_path / "orders.csv"
+    orders.write_bytes(exports.currency(sample_data))
+    report = run(spark, tmp_path, orders, sample_data / "superstore-us/returns.csv")
+    assert report.repairs["orders"] == {
+        "sales: currency stripped": 9994,
+        "sales: thousands separators removed": thousands,
+        "profit: currency stripped": 9994,
+        "profit: thousands separators removed": sum(
+            abs(float(r[header.index("Profit")])) >= 1000 for r in rows
+        ),
+        "profit: accounting negative": negative_profits,
+    }
+    out = read_output(report)
+    first = out[out["row_id"] == "1"].iloc[0]
+    assert (first["sales"], first["profit"]) == (sales, pytest.approx(float(profit)))
+
+    orders.write_bytes(exports.excel_times(sample_data))
+    report = run(spark, tmp_path, orders, sample_data / "superstore-us/returns.csv", run_id="r2")
+    assert report.repairs["orders"] == {"order_date: time dropped": 9994, "ship_date: time dropped": 9994}
+    assert report.orders["dates_with_time"] == ["order_date", "ship_date"]
+
+
+def test_a_time_after_a_plain_head_is_repaired_and_counted(spark, tmp_path, monkeypatch):
+    """The head decides nothing about types: values the head did not show are cleaned too, and counted."""
+    lines = ["Order ID,Order Date,Sales"] + [f"O{i},1/{i % 28 + 1}/2024,{i}.5" for i in range(200)]
+    lines += ["X1,1/5/2024 3:15 PM,$1,000.00".replace("$1,000.00", '"$1,000.00"')]
+    orders = write(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    monkeypatch.setattr(ecommerce_join_data, "HEAD_BYTES", 400)
+    report = run(spark, tmp_path, orders, write(tmp_path / "returns.csv", "Order ID\nO1\n"))
+    assert report.quarantined_lines == 0 and report.rows_out == 201
+    assert report.repairs["orders"] == {
+        "order_date: time dropped": 1,
+        "sales: currency stripped": 1,
+        "sales: thousands separators removed": 1,
+    }
+    assert report.sales_out == pytest.approx(sum(i + 0.5 for i in range(200)) + 1000)
+
+
+def test_a_fractional_quantity_is_quarantined_not_truncated(spark, tmp_path, monkeypatch):
+    lines = ["Order ID,Order Date,Quantity"] + [f"O{i},2024-01-05,{i % 5 + 1}" for i in range(300)]
+    lines.append("X1,2024-01-05,2.5")
+    orders = write(tmp_path / "orders.csv", "\n".join(lines) + "\n")
+    monkeypatch.setattr(ecommerce_join_data, "HEAD_BYTES", 400)
+    report = run(spark, tmp_path, orders, write(tmp_path / "returns.csv", "Order ID\nO1\n"))
+    assert (report.rows_out, report.quarantined_lines) == (300, 1)
+    assert report.quarantine_reasons == {"quantity: not a whole number": 1}
+    assert report.quarantine_examples == {"quantity: not a whole number": "2.5"}
+
+
+def test_unknown_columns_stay_text(spark, tmp_path):
+    orders = write(
+        tmp_path / "orders.csv",
+        "Order ID,Order Date,Rate,Created,Code\nO1,2024-01-05,1.5,2024-01-05,007\nO2,2024-01-06,2,,12\n",
+    )
+    report = run(
+        spark, tmp_path, orders, write(tmp_path / "returns.csv", "Order ID,Return Date\nO1,2024-02-01\n")
+    )
+    schema = parquet_schema(report)
+    assert_contract_schema(schema)
+    assert [schema.field(n).type for n in ("rate", "created", "code", "return_date")] == [
+        pa.string(),
+        pa.string(),
+        pa.string(),
+        pa.date32(),
+    ]
+    assert sorted(read_output(report)["code"]) == ["007", "12"]
+
+
+def test_a_repeated_header_is_dropped_in_every_read_mode(spark, tmp_path):
+    """Two exports concatenated: the second header is no data, also quoted differently or in UTF-16 (which
+    Spark reads as one stream rather than line by line)."""
+    first = "Order ID,Order Date,Sales\nO1,2024-01-05,3\nO2,2024-01-05,4\n"
+    variants = {
+        "same header": (first + "Order ID,Order Date,Sales\nO3,2024-01-06,5\n").encode(),
+        "quoted header": (first + '"Order ID","Order Date","Sales"\nO3,2024-01-06,5\n').encode(),
+        "utf-16": b"\xff\xfe" + (first + "Order ID,Order Date,Sales\nO3,2024-01-06,5\n").encode("utf-16-le"),
+    }
+    returns = write(tmp_path / "returns.csv", "Order ID\nO1\n")
+    for name, data in variants.items():
+        orders = tmp_path / f"{name}.csv"
+        orders.write_bytes(data)
+        report = run(spark, tmp_path, orders, returns, run_id=name.replace(" ", "-"))
+        assert (report.rows_in, report.rows_out, report.sales_out) == (3, 3, 12.0), name
 
 
 def test_quarantine_below_threshold_warns(spark, tmp_path):
@@ -217,6 +398,29 @@ def test_standalone_command(tmp_path, sample_data):
     assert "returns file has no order id column (found: returned, order_number)" in failed.stderr
 
 
+@pytest.mark.parametrize("kind", list(exports.KINDS))
+def test_standalone_command_joins_each_export_kind(tmp_path, sample_data, kind):
+    orders, out = tmp_path / f"{kind}.csv", tmp_path / "out"
+    orders.write_bytes(exports.KINDS[kind](sample_data))
+    returns = sample_data / "superstore-us/returns.csv"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--orders_path", str(orders), "--returns_path", str(returns),
+         "--output_path", str(out), "--run_id", "cli"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = exports.expected_us(sample_data)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["rows_out"], summary["returned_lines"], summary["quarantined_lines"]) == (
+        expected.rows,
+        expected.returned_lines,
+        0,
+    )
+    table = pd.read_parquet(out / "run_id=cli")
+    assert table["sales"].sum() == pytest.approx(expected.sales)
+    assert sorted(table["order_date"]) == expected.order_dates
+
+
 @pytest.fixture
 def catalog(fake_aws_env):
     with mock_aws():
@@ -269,6 +473,72 @@ def test_publish_is_atomic_and_ignores_older_batches(spark, tmp_path, sample_dat
         spark, tmp_path, orders, returns, "20240104T000000Z-d", batch_time="2024-01-04T00:00:00Z", **names
     )
     assert newer.published and table()["StorageDescriptor"]["Location"] == newer.run_path
+
+
+def test_sales_that_do_not_parse_fail_the_run_and_keep_the_table(
+    spark, tmp_path, sample_data, catalog, monkeypatch
+):
+    returns = sample_data / "superstore-us/returns.csv"
+    names = {"database": "ecommerce_analytics", "table": "joined_data"}
+
+    def table():
+        return catalog.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"]
+
+    good = tmp_path / "currency.csv"
+    good.write_bytes(exports.currency(sample_data))
+    first = run(
+        spark, tmp_path, good, returns, "20240102T000000Z-a", batch_time="2024-01-02T00:00:00Z", **names
+    )
+    assert first.published
+    published = table()
+    columns = {c["Name"]: c["Type"] for c in published["StorageDescriptor"]["Columns"]}
+    assert columns["sales"] == "double" and columns["quantity"] == "bigint"
+    assert published["Parameters"]["contract_version"] == "1"
+
+    header, rows = exports.us_rows(sample_data)
+    sales = header.index("Sales")
+    for row in rows[10::20]:  # 5% of the lines, none in the first 2000 bytes
+        row[sales] = "see invoice"
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(exports.write_csv(header, rows).encode())
+    # In the profiled head: refused before Spark with the column and a value.
+    with pytest.raises(ProfileError, match=r"sales: .* are not numbers \(e.g. 'see invoice'\)"):
+        run(spark, tmp_path, bad, returns, "20240103T000000Z-b", batch_time="2024-01-03T00:00:00Z", **names)
+    assert table()["VersionId"] == published["VersionId"]
+
+    # Beyond the profiled head: the Spark pass quarantines them and the run fails above the limit.
+    monkeypatch.setattr(ecommerce_join_data, "HEAD_BYTES", 2000)
+    with pytest.raises(
+        JobError, match=r"above the 1.0% limit: sales: not a number ×500 \(e.g. 'see invoice'\)"
+    ):
+        run(spark, tmp_path, bad, returns, "20240104T000000Z-c", batch_time="2024-01-04T00:00:00Z", **names)
+    assert table()["VersionId"] == published["VersionId"]
+    assert table()["Parameters"]["run_id"] == "20240102T000000Z-a"
+    assert {c["Name"]: c["Type"] for c in table()["StorageDescriptor"]["Columns"]} == columns
+
+
+def _table(version: str | None, **types: str) -> dict:
+    parameters = {} if version is None else {"contract_version": version}
+    columns = [{"Name": n, "Type": t} for n, t in types.items()]
+    return {"Parameters": parameters, "StorageDescriptor": {"Columns": columns}}
+
+
+def test_a_column_type_changes_only_by_a_contract_migration():
+    report = Report("r", "out/run_id=r/", "o", "r")
+    run_definition = _table("1", sales="double", notes="string")
+    check_schema_change(
+        _table("1", sales="double", city="string"), run_definition, report
+    )  # columns come and go
+    with pytest.raises(
+        JobError, match=r"would change the type of published columns \(sales string → double\)"
+    ):
+        check_schema_change(_table("1", sales="string"), run_definition, report)
+    with pytest.raises(JobError, match="follows data contract version 2, this job writes version 1"):
+        check_schema_change(_table("2", sales="double"), run_definition, report)
+    assert not report.warnings
+    # A table from before the contract (a run that published sales as text) is migrated by the next run.
+    check_schema_change(_table(None, sales="string"), run_definition, report)
+    assert report.warnings == ["table migrated from data contract version 0 to 1: sales string → double"]
 
 
 def test_prune_keeps_newest_runs_and_current(tmp_path):

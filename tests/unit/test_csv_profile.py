@@ -158,6 +158,48 @@ def test_decimal_point_with_semicolon():
     assert kinds(p)["sales"] == "double"
 
 
+@pytest.mark.parametrize("bom", [b"\xff\xfe", b"\xfe\xff"])
+def test_utf16_unicode_text(bom):
+    text = "Order ID\tOrder Date\tCity\r\nA1\t1/25/2016\tZürich\r\nA2\t1/26/2016\tMalmö\r\n"
+    p = profile_bytes(bom + text.encode("utf-16-le" if bom == b"\xff\xfe" else "utf-16-be"), kind="orders")
+    assert (p.encoding, p.spark_encoding, p.delimiter) == (
+        "utf-16-le" if bom == b"\xff\xfe" else "utf-16-be",
+        "UTF-16",
+        "\t",
+    )
+    assert p.spark_read_options()["multiLine"] == "true"  # Spark's line splitting breaks UTF-16
+    assert p.preview(2)[1] == {"order_id": "A2", "order_date": "1/26/2016", "city": "Malmö"}
+
+
+def test_utf16_head_cut_anywhere():
+    data = "\ufeffOrder ID\tOrder Date\r\n".encode("utf-16-le") + "".join(
+        f"A{i}\t1/25/2016\r\n" for i in range(100)
+    ).encode("utf-16-le")
+    for cut in (301, 302, 303):
+        p = profile_bytes(data[:cut], kind="orders", complete=False)
+        assert p.names == ["order_id", "order_date"] and not p.complete
+        assert p.sample_rows == data[:cut].decode("utf-16-le", "ignore").count("\n") - 1
+
+
+@pytest.mark.parametrize(("hint", "sep"), [("sep=;", ";"), ("sep=,", ","), ("SEP=|", "|"), ("sep=\t", "\t")])
+def test_excel_sep_hint_sets_the_delimiter_and_is_no_data(hint, sep):
+    text = f"{hint}\r\nOrder ID{sep}Order Date{sep}Sales\r\n1{sep}2016-01-05{sep}3\r\n"
+    p = profile(text)
+    assert (p.delimiter, p.sep_hint, p.names) == (sep, True, ["order_id", "order_date", "sales"])
+    assert p.sample_rows == 1 and p.to_report()["sep_hint"] is True
+
+
+def test_sep_hint_with_an_odd_delimiter_is_refused():
+    with pytest.raises(ProfileError, match="first line 'sep=#' names the delimiter '#'"):
+        profile("sep=#\nOrder ID#Order Date\n1#2016-01-05\n")
+
+
+def test_a_repeated_header_is_no_data():
+    text = "Order ID,Order Date,Sales\n1,2016-01-05,3\nOrder ID,Order Date,Sales\n2,2016-01-06,4\n"
+    p = profile(text)
+    assert p.sample_rows == 2 and p.warnings == ()
+
+
 def test_blank_lines_are_not_rows():
     p = profile("\r\nOrder ID,Order Date\r\n1,2016-01-05\r\n\r\n2,2016-01-06\r\n\r\n")
     assert p.names == ["order_id", "order_date"]
@@ -207,6 +249,53 @@ def test_date_format_parse(label, text, expected):
     assert FORMATS[label].parse(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("written", "date_part", "has_time"),
+    [
+        ("11/8/2016", "11/8/2016", False),
+        ("11/8/2016 0:00", "11/8/2016", True),  # Excel
+        ("11/8/2016 3:15 PM", "11/8/2016", True),  # Excel, 12-hour
+        ("11/8/2016 03:15:07 am", "11/8/2016", True),
+        ("2016-11-08 10:02:03", "2016-11-08", True),
+        ("2016-11-08T10:02:03-05:00", "2016-11-08", True),  # the date in the export's own offset
+        ("2016-11-08T23:30:00+0530", "2016-11-08", True),
+        ("2016-11-08T10:02:03.123Z", "2016-11-08", True),
+        ("2016-11-08T10:02", "2016-11-08", True),
+        ("8.11.2016 10:02", "8.11.2016", True),
+    ],
+)
+def test_dates_with_a_time(written, date_part, has_time):
+    assert csv_profile.split_time(written) == (date_part, has_time)
+
+
+@pytest.mark.parametrize(
+    "written", ["11/8/2016 noon", "11/8/2016 3 PM", "2016-11-08T", "11/8/2016 10:02 EST"]
+)
+def test_what_is_no_date_with_a_time(written):
+    assert csv_profile.split_time(written) is None
+
+
+@pytest.mark.parametrize(
+    ("values", "label"),
+    [
+        (["11/8/2016 0:00", "11/28/2016 0:00", "1/5/2016 13:45"], "M/D/YYYY"),
+        (["11/8/2016 3:15 PM", "12/28/2016 11:00 AM"], "M/D/YYYY"),
+        (["2016-11-08T10:02:03-05:00", "2016-11-09T01:00:00Z"], "YYYY-MM-DD"),
+        (["28-11-2016 10:02", "05-01-2016 10:02"], "DD-MM-YYYY"),
+    ],
+)
+def test_date_columns_with_times_keep_their_format(values, label):
+    p = profile(orders_csv([[str(i), v] for i, v in enumerate(values)]))
+    column = p.column("order_date")
+    assert (column.kind, column.date_format.label, column.has_time) == ("date", label, True)
+    assert p.to_report()["dates_with_time"] == ["order_date"]
+
+
+def test_times_do_not_settle_an_ambiguous_date():
+    with pytest.raises(ProfileError, match="values fit both M/D/YYYY and D/M/YYYY"):
+        profile(orders_csv([["1", "1/5/2016 0:00"], ["2", "2/6/2016 13:00"]]))
+
+
 def test_ambiguous_day_month_is_an_error():
     with pytest.raises(ProfileError) as err:
         profile(orders_csv([["1", "1/5/2016"], ["2", "2/6/2016"], ["3", "12/11/2016"]]))
@@ -246,7 +335,7 @@ def test_order_date_that_is_no_date():
         profile(orders_csv([["1", "foo"], ["2", "bar"]]))
     assert str(err.value) == (
         "orders file: order_date: values are not dates in a supported format (e.g. 'foo'); "
-        "use YYYY-MM-DD, M/D/YYYY, D/M/YYYY, DD-MM-YYYY or D.M.YYYY"
+        "use YYYY-MM-DD, M/D/YYYY, D/M/YYYY, DD-MM-YYYY or D.M.YYYY, optionally with a time"
     )
 
 
@@ -301,11 +390,11 @@ def test_ids_and_postal_codes_stay_strings():
     assert p.preview()[0]["postal_code"] == "02138"
 
 
-def test_numbers():
-    header = ("Order ID", "Order Date", "Sales", "Quantity", "Profit", "Rate", "Sku", "Big", "Mixed")
+def test_kinds_come_from_the_contract_not_the_values():
+    header = ("Order ID", "Order Date", "Sales", "Quantity", "Profit", "Rate", "Sku", "Mixed", "Ship Date")
     rows = [
-        ["1", "2016-01-05", "261.96", "2", "-41", "1e-3", "007", "123456789012345678901", "x"],
-        ["2", "2016-01-06", "3", "-4", "2.5E+2", ".5", "120", "1", "2"],
+        ["1", "2016-01-05", "261.96", "2", "-41", "1e-3", "007", "x", "2016-01-07"],
+        ["2", "2016-01-06", "3", "-4", "2.5E+2", ".5", "120", "2", ""],
     ]
     assert kinds(profile(orders_csv(rows, header=header))) == {
         "order_id": "string",
@@ -313,29 +402,132 @@ def test_numbers():
         "sales": "double",
         "quantity": "integer",
         "profit": "double",
-        "rate": "double",
-        "sku": "string",  # a leading zero means a code
-        "big": "string",  # more digits than a 64-bit integer holds
+        "rate": "string",  # not in the contract: text, whatever the values look like
+        "sku": "string",
         "mixed": "string",
+        "ship_date": "date",
+    }
+    assert {n: csv_profile.contract_kind(n) for n in ("sales", "order_id", "postal_code", "notes")} == {
+        "sales": "double",
+        "order_id": "string",
+        "postal_code": "string",
+        "notes": "string",
     }
 
 
-def test_no_thousands_separators():
-    p = profile('Order ID,Order Date,Sales\n1,2016-01-05,"1,234.50"\n2,2016-01-06,"2,000.00"\n')
-    assert kinds(p)["sales"] == "string"
+def test_a_contract_column_empty_in_the_head_keeps_its_kind():
+    p = profile("Order ID,Order Date,Sales,Ship Date\n1,2016-01-05,,\n")
+    assert (p.column("sales").kind, p.column("ship_date").kind) == ("double", "date")
+    assert p.column("ship_date").date_format is None
 
 
-def test_bad_numbers_below_tolerance_keep_the_kind():
+def test_bad_numbers_below_tolerance_are_left_for_quarantine():
     rows = [[str(i), "2016-01-05", "2"] for i in range(199)] + [["x", "2016-01-05", "two"]]
     p = profile(orders_csv(rows, header=("Order ID", "Order Date", "Quantity")))
     assert kinds(p)["quantity"] == "integer"
-    assert any("quantity: 1 of 200 values are not numbers (e.g. 'two')" in w for w in p.warnings)
-    assert (
-        kinds(profile(orders_csv(rows[:50] + rows[-1:], header=("Order ID", "Order Date", "Quantity"))))[
-            "quantity"
-        ]
-        == "string"
+    assert any("quantity: 1 of 200 values are not whole numbers (e.g. 'two')" in w for w in p.warnings)
+
+
+def test_a_number_column_that_does_not_parse_is_refused_with_column_and_example():
+    rows = [[str(i), "2016-01-05", "12.5"] for i in range(50)] + [["x", "2016-01-05", "n/a"]]
+    with pytest.raises(ProfileError) as err:
+        profile(orders_csv(rows, header=("Order ID", "Order Date", "Sales")))
+    assert str(err.value) == (
+        "orders file: sales: 1 of 51 values (2.0%) are not numbers (e.g. 'n/a'); "
+        "sales is a number column in the data contract, fix these values"
     )
+
+
+def test_a_fractional_quantity_is_not_truncated():
+    rows = [[str(i), "2016-01-05", "2.5"] for i in range(5)]
+    with pytest.raises(ProfileError, match=r"quantity: 5 of 5 values .* not whole numbers \(e.g. '2.5'\)"):
+        profile(orders_csv(rows, header=("Order ID", "Order Date", "Quantity")))
+    p = profile(orders_csv([["1", "2016-01-05", "2.0"]], header=("Order ID", "Order Date", "Quantity")))
+    assert p.column("quantity").kind == "integer"
+
+
+# ----------------------------------------------------------------------------------------- written numbers
+
+
+@pytest.mark.parametrize(
+    ("decimal", "written", "value", "repairs"),
+    [
+        (".", "261.96", 261.96, []),
+        (".", "-41.9136", -41.9136, []),
+        (".", "+12.5", 12.5, []),
+        (".", "$1,261.96", 1261.96, ["currency stripped", "thousands separators removed"]),
+        (".", "1,261.96", 1261.96, ["thousands separators removed"]),
+        (".", "1,261,000", 1261000.0, ["thousands separators removed"]),
+        (".", "(41.91)", -41.91, ["accounting negative"]),
+        (
+            ".",
+            "($1,261.96)",
+            -1261.96,
+            ["currency stripped", "thousands separators removed", "accounting negative"],
+        ),  # noqa: E501
+        (".", "-$41.91", -41.91, ["currency stripped"]),
+        (".", "$-41.91", -41.91, ["currency stripped"]),
+        (".", "USD 1,261.96", 1261.96, ["currency stripped", "thousands separators removed"]),
+        (".", "1261.96 USD", 1261.96, ["currency stripped"]),
+        (".", "£5", 5.0, ["currency stripped"]),
+        (".", "  +7.5 ", 7.5, []),
+        (",", "1.261,96", 1261.96, ["thousands separators removed"]),
+        (",", "1.261,96 €", 1261.96, ["currency stripped", "thousands separators removed"]),
+        (",", "€ -3,5", -3.5, ["currency stripped"]),
+        (",", "EUR 1.000", 1000.0, ["currency stripped", "thousands separators removed"]),
+        (",", "261,96", 261.96, []),
+        (",", "(0,5)", -0.5, ["accounting negative"]),
+    ],
+)
+def test_numbers_as_people_write_them(decimal, written, value, repairs):
+    fmt = csv_profile.NumberFormat(decimal)
+    assert fmt.parse(written) == pytest.approx(value)
+    assert fmt.repairs(written) == repairs
+
+
+@pytest.mark.parametrize(
+    ("decimal", "written"),
+    [
+        (".", "1,26.96"),  # grouping not in threes
+        (".", "1.261,96"),  # the other decimal mark
+        (".", "$"),
+        (".", "(41.91"),  # unbalanced
+        (".", "(-41.91)"),
+        (".", "12 34"),
+        (".", "1$2"),
+        (".", "n/a"),
+        (".", "NaN"),
+        (",", "1,261.96"),
+        (",", "1.26"),  # a decimal point in a decimal-comma column
+    ],
+)
+def test_what_is_no_number(decimal, written):
+    assert csv_profile.NumberFormat(decimal).parse(written) is None
+
+
+@pytest.mark.parametrize(
+    ("values", "decimal", "formatted"),
+    [
+        (["261.96", "3", "-41.9"], ".", False),
+        (["$1,261.96", "$3.00", "($41.91)"], ".", True),
+        (["1.261,96", "3", "12,5"], ",", True),
+        (["261,96", "3", "12,5"], ",", False),
+        (["1,261", "2,000"], ".", True),  # ambiguous alone; a comma-delimited file reads 1,261 as 1261
+    ],
+)
+def test_number_format_per_column(values, decimal, formatted):
+    rows = [[str(i), "2016-01-05", f'"{v}"'] for i, v in enumerate(values)]
+    p = profile(orders_csv(rows, header=("Order ID", "Order Date", "Sales")))
+    assert p.column("sales").number_format == csv_profile.NumberFormat(decimal, formatted)
+    assert p.decimal == decimal
+
+
+def test_decimal_mark_is_per_column():
+    text = "Order ID;Order Date;Sales;Discount\n1;2016-01-05;1.261,96;0,2\n2;2016-01-06;3,5;0\n"
+    p = profile(text)
+    assert p.column("sales").number_format.decimal == p.column("discount").number_format.decimal == ","
+    text = "Order ID;Order Date;Sales;Discount\n1;2016-01-05;1,261.96;0.2\n2;2016-01-06;3.5;0\n"
+    assert profile(text).column("sales").number_format.decimal == "."
 
 
 def test_empty_values_are_ignored():
@@ -400,9 +592,14 @@ def test_zip_and_gzip_signatures_are_named():
         profile_bytes(gzip.compress(b"Order ID,Order Date\n1,2016-01-05\n"), kind="orders")
 
 
-def test_utf16_is_named():
-    with pytest.raises(ProfileError, match="UTF-16"):
-        profile_bytes("Order ID,Order Date\n1,2016-01-05\n".encode("utf-16"), kind="orders")
+def test_utf16_without_a_bom_is_refused():
+    with pytest.raises(ProfileError, match="looks binary"):
+        profile_bytes("Order ID,Order Date\n1,2016-01-05\n".encode("utf-16-le"), kind="orders")
+
+
+def test_broken_utf16_is_named():
+    with pytest.raises(ProfileError, match="UTF-16 byte-order mark but is not valid UTF-16"):
+        profile_bytes(b"\xff\xfe" + "Order ID\n".encode("utf-16-le") + b"\x00\xd8A\x00", kind="orders")
 
 
 def test_missing_column_lists_what_was_found():
