@@ -42,10 +42,9 @@ def process(
     token, name = event.get("task_token"), event.get("execution_name")
     files = event.get("files") or {}
     orders, returns = runs.as_object(files.get("orders")), runs.as_object(files.get("returns"))
-    if not token or not name or (orders is None) == (returns is None):
-        raise ValueError("await_counterpart needs task_token, execution_name and exactly one file")
     lone = orders or returns
-    assert lone is not None
+    if not token or not name or lone is None or (orders is not None and returns is not None):
+        raise ValueError("await_counterpart needs task_token, execution_name and exactly one file")
     waiting_for = "returns" if orders is not None else "orders"
     pairing.park(
         cfg,
@@ -62,8 +61,7 @@ def process(
     if decision.pair and (
         runs.same_upload(lone, decision.orders) or runs.same_upload(lone, decision.returns)
     ):
-        assert decision.orders is not None and decision.returns is not None
-        pairing.set_last_pair(cfg, s3, runs.LastPair(decision.orders, decision.returns, now, name))
+        pairing.set_last_pair(cfg, s3, decision.last_pair(now, name))
         answered = "paired" if pairing.resume(sfn, token, pairing.paired_output(decision)) else None
     elif decision.pair or not runs.same_upload(lone, decision.lone):
         # A newer upload of this side, or a pair without this file: another run takes over.

@@ -109,8 +109,7 @@ def take_pair(
         if not _owns(record, decision):
             continue
         name = record["execution_name"]
-        assert decision.orders is not None and decision.returns is not None
-        pairing.set_last_pair(cfg, s3, runs.LastPair(decision.orders, decision.returns, now, name))
+        pairing.set_last_pair(cfg, s3, decision.last_pair(now, name))
         if pairing.resume(sfn, record["task_token"], pairing.paired_output(decision)):
             pairing.unpark(cfg, s3, name)
             arn = runs.execution_arn(state_machine_arn, name)
@@ -120,8 +119,7 @@ def take_pair(
     for name in (runs.execution_name(decision.orders, None), runs.execution_name(None, decision.returns)):
         arn = runs.execution_arn(state_machine_arn, name)
         if execution_status(sfn, arn) == "RUNNING":
-            assert decision.orders is not None and decision.returns is not None
-            pairing.set_last_pair(cfg, s3, runs.LastPair(decision.orders, decision.returns, now, name))
+            pairing.set_last_pair(cfg, s3, decision.last_pair(now, name))
             return {"started": False, "reason": "attached", "execution_name": name, "execution_arn": arn}
     return None
 
@@ -143,8 +141,7 @@ def start(
     if status is not None:
         return _duplicate(name, arn, status)
     if decision.pair:
-        assert decision.orders is not None and decision.returns is not None
-        pairing.set_last_pair(cfg, s3, runs.LastPair(decision.orders, decision.returns, now, name))
+        pairing.set_last_pair(cfg, s3, decision.last_pair(now, name))
     execution_input = {
         "orders": runs.object_dict(decision.orders),
         "returns": runs.object_dict(decision.returns),

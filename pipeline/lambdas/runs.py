@@ -252,15 +252,14 @@ def execution_name(orders: S3Object | None, returns: S3Object | None) -> str:
     uploads of one batch and a re-upload of the same bytes (new LastModified, same ETag) map to one
     execution. One present: ``awaiting-returns-<h24>`` (or ``awaiting-orders-``) over that object only.
     """
-    if orders is None and returns is None:
-        raise ValueError("an execution name needs at least one of orders and returns")
     if orders is not None and returns is not None:
         material, prefix = f"{orders.key}|{orders.etag}|{returns.key}|{returns.etag}", "batch"
     elif orders is not None:
         material, prefix = f"{orders.key}|{orders.etag}", "awaiting-returns"
-    else:
-        assert returns is not None
+    elif returns is not None:
         material, prefix = f"{returns.key}|{returns.etag}", "awaiting-orders"
+    else:
+        raise ValueError("an execution name needs at least one of orders and returns")
     return f"{prefix}-{_sha256(material)[:24]}"
 
 
@@ -406,6 +405,12 @@ class Decision:
         if self.pair:
             return None
         return "returns" if self.orders is not None else "orders"
+
+    def last_pair(self, paired_at: datetime, execution_name: str) -> LastPair:
+        """The pair this decision runs, as the ledger records it; ValueError when it is no pair."""
+        if self.orders is None or self.returns is None:
+            raise ValueError("only a decision to run a pair makes the last pair")
+        return LastPair(self.orders, self.returns, paired_at, execution_name)
 
 
 def decide(
