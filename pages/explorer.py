@@ -173,7 +173,7 @@ st.caption(
 )
 sql = st.text_area(
     "Query",
-    value=f"SELECT * FROM {settings.table} WHERE is_returned LIMIT 100",
+    value=f"SELECT * FROM {settings.table} WHERE is_returned LIMIT 100",  # noqa: S608 (a suggestion; sql_guard checks what runs)
     height=120,
     key="explorer_sql",
 )
