@@ -3,19 +3,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run bench lint format check-java clean
+.PHONY: venv test test-fast run bench lint imports format check-java clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (AWS Glue 5.0's Python)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .  # the project itself, editable (pyproject.toml)
 	touch $(STAMP)
 
 check-java:
-	@PYTHONPATH=pipeline/glue $(PY) -c "from ecommerce_join_data import require_java; require_java()"
+	@$(PY) -c "from ecommerce_join_data import require_java; require_java()"
 
 test: venv check-java
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -29,6 +30,11 @@ bench: venv check-java
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m tests.support.import_graph
+
+# The first-party import graph: cycles, layer breaches, the largest modules.
+imports: venv
+	$(PY) -m tests.support.import_graph
 
 format: venv
 	$(VENV)/bin/ruff format .

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -30,9 +29,9 @@ import time
 import uuid
 from pathlib import Path
 
+from bench.synthetic import DATA, SAMPLE, synthesize
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "bench" / "data"
-SAMPLE = Path(os.environ.get("SAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
 SCRIPT = REPO / "pipeline" / "glue" / "ecommerce_join_data.py"
 
 DUCKDB_JOIN = """
@@ -58,42 +57,6 @@ COPY (
 ) TO '{out}' (FORMAT parquet, PARTITION_BY (order_year, order_month), COMPRESSION snappy)
 ''')
 """
-
-
-def synthesize(lines: int) -> tuple[Path, Path]:
-    """Orders: US Superstore repeated with `-<copy>` Order ID suffixes; returns repeated the same way."""
-    import duckdb
-
-    orders_csv, returns_csv = DATA / f"orders_{lines}.csv", DATA / f"returns_{lines}.csv"
-    if orders_csv.exists() and returns_csv.exists():
-        return orders_csv, returns_csv
-    DATA.mkdir(parents=True, exist_ok=True)
-    us = SAMPLE / "superstore-us"
-    if not (us / "orders.csv").exists():
-        sys.exit(f"sample data not found at {SAMPLE}: the benchmark is built from superstore-us")
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    con.execute(
-        f"CREATE TABLE us AS SELECT * FROM read_csv('{us / 'orders.csv'}', all_varchar=true, "
-        "quote='\"', escape='\"')"
-    )
-    base = con.execute("SELECT count(*) FROM us").fetchone()[0]
-    copies = -(-lines // base)
-    con.execute(f"""
-        COPY (
-          SELECT us.* REPLACE ((c.range * {base} + "Row ID"::BIGINT)::VARCHAR AS "Row ID",
-                            "Order ID" || '-' || c.range AS "Order ID")
-          FROM us, range({copies}) c
-          ORDER BY c.range, "Row ID"::BIGINT LIMIT {lines}
-        ) TO '{orders_csv}' (HEADER, DELIMITER ',', QUOTE '"', ESCAPE '"')
-    """)
-    con.execute(f"""
-        COPY (
-          SELECT Returned, "Order ID" || '-' || c.range AS "Order ID"
-          FROM read_csv('{us / "returns.csv"}', all_varchar=true), range({copies}) c
-        ) TO '{returns_csv}' (HEADER, DELIMITER ',')
-    """)
-    return orders_csv, returns_csv
 
 
 def timed(command: list[str]) -> float:
@@ -139,17 +102,17 @@ def bench_e2e(runs: int) -> dict:
     """Second PUT → execution SUCCEEDED and the new run queryable, ``runs`` times on a warm local AWS."""
     import awswrangler as wr
 
-    from deploy import batches
-    from localaws.server import start_local_aws
-    from services import aws
-    from services.settings import Settings
+    from stack import aws
+    from stack.settings import Settings
+    from tests.support import batches
+    from tests.support.stack import start_deployed_local_aws
 
     us = SAMPLE / "superstore-us"
     if not (us / "orders.csv").exists():
         sys.exit(f"sample data not found at {SAMPLE}: the benchmark uploads superstore-us")
     orders_bytes, returns_bytes = (us / "orders.csv").read_bytes(), (us / "returns.csv").read_bytes()
     with tempfile.TemporaryDirectory(prefix="bench-local-aws-") as state_dir:
-        local = start_local_aws(0, Path(state_dir), deploy=True, settings=Settings.from_env(target="local"))
+        local = start_deployed_local_aws(0, Path(state_dir), Settings.from_env(target="local"))
         try:
             settings = local.settings
             for service in ("s3", "athena", "glue", "sts"):

@@ -8,21 +8,17 @@ with the state dir's size.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-from bench.upload_memory import free_port
+from bench.synthetic import SAMPLE
+from tests.support.stack import LocalAwsProcess
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = Path(os.environ.get("SAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
 MACHINE = "ETL-StepFunction-Controller"
 
 
@@ -44,67 +40,23 @@ def _size_mb(folder: Path) -> float:
     return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6, 1)
 
 
-class LocalAwsProcess:
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir, self.port = state_dir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = state_dir / "bench.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> float:
-        """Seconds from the command to its ``ready`` line."""
-        environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECOMMERCE_", "MOTO_"))}
-        environ.update(ECOMMERCE_GLUE_WAIT_SECONDS="1", PYTHONUNBUFFERED="1")
-        self.log.write_text("")
-        started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", str(self.state_dir)],
-            cwd=REPO, env=environ, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        while "ready at" not in self.log.read_text(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() - started > 300:
-                sys.exit(f"the local AWS did not start:\n{self.log.read_text()[-2000:]}")
-            time.sleep(0.02)
-        elapsed = time.monotonic() - started
-        self._clients()
-        return elapsed
-
-    def _clients(self) -> None:
-        import boto3
-        from botocore.config import Config
-
-        from localaws import credentials
-
-        keys = credentials.load(self.state_dir / credentials.FILE_NAME)
-        session = boto3.Session(
-            aws_access_key_id=keys.access_key_id,
-            aws_secret_access_key=keys.secret_access_key,
-            region_name="us-east-1",
-        )
-        self.s3 = session.client("s3", endpoint_url=self.url, config=Config(signature_version="s3v4"))
-        self.sfn = session.client("stepfunctions", endpoint_url=self.url)
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(60)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(120)
+def _start(local: LocalAwsProcess) -> float:
+    """Seconds from the command to ``ready``; then the clients the benchmark drives."""
+    ready = local.start()
+    local.s3, local.sfn = local.client("s3"), local.client("stepfunctions")
+    return ready
 
 
 def bench_durable(runs: int = 50, restart_after: int = 20) -> dict:
-    from deploy import batches
+    from tests.support import batches
 
     seed = SAMPLE / "seed"
     if not (seed / "ordercsv.csv").exists():
         sys.exit(f"sample data not found at {SAMPLE}: the benchmark uploads the seed batch")
     orders, returns = (seed / "ordercsv.csv").read_bytes(), (seed / "returncsv.csv").read_bytes()
     with tempfile.TemporaryDirectory(prefix="bench-durable-") as folder:
-        local = LocalAwsProcess(Path(folder))
-        first_start = local.start()
+        local = LocalAwsProcess(Path(folder) / "state", ECOMMERCE_GLUE_WAIT_SECONDS="1")
+        first_start = _start(local)
         memory, restart = [], {}
         try:
             machine = batches.state_machine_arn(local.sfn, MACHINE)
@@ -127,7 +79,7 @@ def bench_durable(runs: int = 50, restart_after: int = 20) -> dict:
                 if done == restart_after:
                     executions = len(batches.executions(local.sfn, machine))
                     local.kill()
-                    ready = round(local.start(), 2)
+                    ready = round(_start(local), 2)
                     restored = re.search(r"restored .* in ([0-9.]+) s", local.log.read_text())
                     restart = {
                         "runs": done,

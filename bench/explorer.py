@@ -21,15 +21,16 @@ TARGET_S = 1.5
 
 
 def bench_explorer(lines: int = 1_000_000, repeat: int = 7) -> dict:
-    from bench.__main__ import synthesize
-    from deploy import batches
-    from localaws.server import start_local_aws
-    from services import aws, explorer
-    from services.settings import Settings
+    from bench.synthetic import synthesize
+    from services import explorer
+    from stack import aws
+    from stack.settings import Settings
+    from tests.support import batches
+    from tests.support.stack import start_deployed_local_aws
 
     orders_csv, returns_csv = synthesize(lines)
     with tempfile.TemporaryDirectory(prefix="bench-explorer-") as state_dir:
-        local = start_local_aws(0, Path(state_dir), deploy=True, settings=Settings.from_env(target="local"))
+        local = start_deployed_local_aws(0, Path(state_dir), Settings.from_env(target="local"))
         try:
             settings = local.settings
             session = aws.session(settings)

@@ -8,33 +8,14 @@ and VmHWM (the kernel's peak, reset through clear_refs just before) once the upl
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.stack import CHROMIUM, CHROMIUM_ARGS, REPO, LocalAwsProcess, free_port, responds
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -52,40 +33,24 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def bench_upload_memory(orders_csv: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
-    if not os.path.exists(CHROMIUM):
+    if not CHROMIUM.exists():
         sys.exit(f"{CHROMIUM} not found: apt-get install chromium (the browser the console test uses)")
-    aws_port, console_port = free_port(), free_port()
+    console_port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as state:
-        log = Path(state) / "local-aws.log"
         python = sys.executable
         origins = f"http://127.0.0.1:{console_port},http://localhost:{console_port}"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "ECOMMERCE_CONSOLE_ORIGINS": origins}
-        local = subprocess.Popen(
-            [python, "-m", "localaws", "--port", str(aws_port), "--state-dir", state],
-            cwd=REPO,
-            env=env,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
+        local = LocalAwsProcess(Path(state) / "aws", ECOMMERCE_CONSOLE_ORIGINS=origins)
         console = None
         try:
-            wait_for(lambda: "ready" in log.read_text(), 300, "the local AWS did not start")
+            local.start()
             console_env = {
-                **env,
+                **local.environment,
                 "ECOMMERCE_TARGET": "local",
-                "ECOMMERCE_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
-                "ECOMMERCE_LOCAL_STATE_DIR": state,
+                "ECOMMERCE_ENDPOINT_URL": local.url,
+                "ECOMMERCE_LOCAL_STATE_DIR": str(local.state_dir),
             }
             console = subprocess.Popen(
                 [python, "-m", "streamlit", "run", "Home.py", "--server.port", str(console_port)],
@@ -95,7 +60,7 @@ def bench_upload_memory(orders_csv: Path) -> dict:
                 stderr=subprocess.STDOUT,
             )
             base = f"http://127.0.0.1:{console_port}"
-            wait_for(lambda: healthy(f"{base}/_stcore/health"), 60, "the console did not start")
+            wait_for(lambda: responds(f"{base}/_stcore/health"), 60, "the console did not start")
             samples: list[int] = []
             sampling = threading.Event()
 
@@ -105,7 +70,7 @@ def bench_upload_memory(orders_csv: Path) -> dict:
                     time.sleep(0.05)
 
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 page = browser.new_page()
                 page.goto(f"{base}/upload")
                 page.get_by_label("Orders CSV", exact=True).wait_for(timeout=60_000)
@@ -141,10 +106,10 @@ def bench_upload_memory(orders_csv: Path) -> dict:
                 "seconds_choose_to_uploaded": round(elapsed, 2),
             }
         finally:
-            for process in (console, local):
-                if process is not None:
-                    process.terminate()
-                    try:
-                        process.wait(30)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+            if console is not None:
+                console.terminate()
+                try:
+                    console.wait(30)
+                except subprocess.TimeoutExpired:
+                    console.kill()
+            local.stop()

@@ -14,7 +14,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy import deployer
-from services.settings import Settings
+from stack.settings import Settings
 
 
 def build_settings(args: argparse.Namespace) -> Settings:

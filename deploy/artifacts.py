@@ -1,8 +1,8 @@
 """Deployable artifacts, built reproducibly: the same sources give the same bytes (and sha256), so the
 deployer can compare hashes and skip unchanged uploads.
 
-- each Lambda zip holds the package ``lambdas/`` with ``__init__``, ``config``, ``runs`` and that function's
-  own module; its handler is ``lambdas.<module>.handler``;
+- each Lambda zip holds the package ``lambdas/`` with the shared modules and that function's own module
+  (``settings.lambda_functions`` maps modules to function names); its handler is ``lambdas.<module>.handler``;
 - the Glue job's ``--extra-py-files`` zip holds ``csv_profile.py`` at its root;
 - the Glue script is ``pipeline/glue/ecommerce_join_data.py`` as it is.
 """
@@ -22,30 +22,14 @@ GLUE_SCRIPT = GLUE_DIR / "ecommerce_join_data.py"
 GLUE_EXTRA_PY = GLUE_DIR / "csv_profile.py"
 
 LAMBDA_PACKAGE = "lambdas"
-LAMBDA_MODULES = {
-    "ecommerce-on-upload": "on_upload",
-    "check-orders-returns-exist": "check_files",
-    "ecommerce-trigger-glue": "trigger_glue",
-    "check-glue-job-status": "check_glue_status",
-    "ecommerce-stop-glue": "stop_glue",
-    "ecommerce-await-counterpart": "await_counterpart",
-}
 SHARED_MODULES = ("__init__", "config", "pairing", "runs")
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 
 
-def lambda_module(function_name: str) -> str:
-    try:
-        return LAMBDA_MODULES[function_name]
-    except KeyError:
-        raise KeyError(
-            f"unknown Lambda function {function_name!r}; known: {sorted(LAMBDA_MODULES)}"
-        ) from None
-
-
-def lambda_handler(function_name: str) -> str:
-    return f"{LAMBDA_PACKAGE}.{lambda_module(function_name)}.handler"
+def lambda_handler(module: str) -> str:
+    """The handler of the Lambda whose code is ``pipeline/lambdas/<module>.py``."""
+    return f"{LAMBDA_PACKAGE}.{module}.handler"
 
 
 def reproducible_zip(files: dict[str, bytes]) -> bytes:
@@ -61,8 +45,11 @@ def reproducible_zip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def build_lambda_zip(function_name: str) -> bytes:
-    modules = (*SHARED_MODULES, lambda_module(function_name))
+def build_lambda_zip(module: str) -> bytes:
+    """The zip of the Lambda whose handler is ``pipeline/lambdas/<module>.py`` (settings.lambda_functions)."""
+    if module in SHARED_MODULES or not (LAMBDAS_DIR / f"{module}.py").is_file():
+        raise KeyError(f"no Lambda module pipeline/lambdas/{module}.py")
+    modules = (*SHARED_MODULES, module)
     return reproducible_zip(
         {f"{LAMBDA_PACKAGE}/{module}.py": (LAMBDAS_DIR / f"{module}.py").read_bytes() for module in modules}
     )

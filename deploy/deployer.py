@@ -1,6 +1,6 @@
 """One idempotent boto3 deployer for real AWS and for the local AWS.
 
-The only differences between targets are the endpoint and the credentials (``services.aws``). Every
+The only differences between targets are the endpoint and the credentials (``stack.aws``). Every
 resource is read, compared with what the settings want, and created, updated or left alone:
 
 * :func:`plan` reads and compares, and changes nothing;
@@ -35,8 +35,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy import artifacts, iam
 from pipeline.asl.render import find_problems, render_definition
-from services import aws
-from services.settings import Settings
+from stack import aws
+from stack.aws import error_code, is_unsupported
+from stack.settings import Settings
 
 Action = Literal["create", "update", "delete", "none"]
 Progress = Callable[["Change"], None]
@@ -83,29 +84,6 @@ class DeployError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------- context
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def _status_code(exc: ClientError) -> int | None:
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
-def is_unsupported(exc: BaseException) -> bool:
-    """The endpoint does not implement the operation: in-process moto raises NotImplementedError, the moto
-    server answers an HTML 500 page (AWS itself never answers API calls with HTML)."""
-    if isinstance(exc, NotImplementedError):
-        return True
-    if isinstance(exc, ClientError):
-        message = str(exc.response.get("Error", {}).get("Message", ""))
-        return error_code(exc) in ("NotImplemented", "NotImplementedException") or (
-            _status_code(exc) == 500 and message.lstrip().lower().startswith("<!doctype html")
-        )
-    return False
 
 
 def _retry(call: Callable[[], Any], retryable: Callable[[ClientError], bool], deadline: float) -> Any:
@@ -936,6 +914,7 @@ def _role_not_ready(exc: ClientError) -> bool:
 @dataclass
 class Function(Resource):
     function: str
+    module: str  # pipeline/lambdas/<module>.py holds its handler
     code: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
@@ -945,7 +924,7 @@ class Function(Resource):
     def _config(self, ctx: Context) -> dict[str, Any]:
         return {
             "Runtime": LAMBDA_RUNTIME,
-            "Handler": artifacts.lambda_handler(self.function),
+            "Handler": artifacts.lambda_handler(self.module),
             "Role": ctx.arns.role(iam.lambda_role_name(self.function)),
             "Timeout": LAMBDA_TIMEOUT_SECONDS,
             "MemorySize": LAMBDA_MEMORY_MB,
@@ -987,7 +966,7 @@ class Function(Resource):
             lambda: client.create_function(
                 FunctionName=self.function,
                 Code={"ZipFile": self.code},
-                Description=f"ecommerce ETL: {artifacts.lambda_module(self.function)}",
+                Description=f"ecommerce ETL: {self.module}",
                 Publish=False,
                 **self._config(ctx),
             ),
@@ -1013,7 +992,7 @@ class Function(Resource):
         ctx.client("lambda").delete_function(FunctionName=self.function)
 
     def create_detail(self, ctx: Context) -> str:
-        return f"{LAMBDA_RUNTIME}, {artifacts.lambda_handler(self.function)}"
+        return f"{LAMBDA_RUNTIME}, {artifacts.lambda_handler(self.module)}"
 
     def describe(self, ctx: Context, current: dict[str, Any]) -> str:
         return f"{current.get('Runtime')}, {current.get('Handler')}, state {current.get('State')}" + (
@@ -1313,23 +1292,12 @@ def resources(ctx: Context) -> list[Resource]:
         ScriptObject(glue_script_location(s), artifacts.glue_script_bytes()),
         ScriptObject(glue_extra_py_location(s), artifacts.build_glue_extra_py_zip()),
     ]
-    items += [Function(name, artifacts.build_lambda_zip(name)) for name in functions(s)]
+    lambdas = s.lambda_functions.items()
+    items += [Function(name, module, artifacts.build_lambda_zip(module)) for module, name in lambdas]
     items += [GlueJob(s.glue_job), StateMachine(s.state_machine), InterruptedRunRule(s.interrupted_run_rule)]
     items += [InvokePermission(bucket) for bucket in raw]
     items += [BucketNotification(bucket) for bucket in raw]
     return items
-
-
-def functions(settings: Settings) -> list[str]:
-    """The six Lambda function names."""
-    return [
-        settings.on_upload_function,
-        settings.check_files_function,
-        settings.trigger_glue_function,
-        settings.check_glue_status_function,
-        settings.stop_glue_function,
-        settings.await_counterpart_function,
-    ]
 
 
 # ---------------------------------------------------------------------------------------------- API

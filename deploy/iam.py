@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.settings import Settings
+from stack.settings import Settings
 
 VERSION = "2012-10-17"
 POLICY_NAME = "least-privilege"

@@ -1,7 +1,8 @@
-"""python -m localaws [--port 4566] [--state-dir .local-aws] [--no-deploy] [--reset]
+"""python -m localaws [--port 4566] [--state-dir .local-aws] [--reset]
 
-Starts the local AWS on 127.0.0.1, deploys the pipeline with the same deployer as for AWS, prints a line
-containing ``ready`` with the URL, and serves until SIGINT or SIGTERM. With SMTP_HOST (and SMTP_PORT,
+Starts the local AWS on 127.0.0.1 with the state of its state dir, prints a line containing ``ready`` with
+the URL, and serves until SIGINT or SIGTERM. It deploys nothing: ``python -m deploy up`` deploys the
+pipeline into it as into AWS (``make run`` does both). With SMTP_HOST (and SMTP_PORT,
 default 25) set, SNS email subscribers get their messages by SMTP.
 """
 
@@ -35,7 +36,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--port", type=int, default=int(os.environ.get("ECOMMERCE_LOCAL_PORT") or DEFAULT_PORT)
     )
     parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
-    parser.add_argument("--no-deploy", action="store_true", help="start the services without the pipeline")
     parser.add_argument("--reset", action="store_true", help="delete the state dir's contents first")
     return parser.parse_args(argv)
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     smtp = smtp_from_env()
     started = time.monotonic()
     try:
-        local = start_local_aws(args.port, args.state_dir, smtp=smtp, deploy=not args.no_deploy)
+        local = start_local_aws(args.port, args.state_dir, smtp=smtp)
     except (StateFormatError, CredentialsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

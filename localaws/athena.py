@@ -430,7 +430,7 @@ def install(ctx: Context) -> AthenaEngine:
     from moto.athena.models import AthenaBackend
     from moto.athena.responses import AthenaResponse
 
-    from services.settings import Settings
+    from stack.settings import Settings
 
     limits = Settings.from_env()
     engine = AthenaEngine(ctx.state_dir, limits.local_query_timeout_seconds, limits.local_query_memory_mb)

@@ -87,6 +87,8 @@ class GlueRunner:
         self._import_lock = threading.Lock()
         self._run_lock = threading.Lock()  # a stop and the start or end of a run do not interleave
         self._current: Any = None  # the run executing now
+        self.warm_wanted = False  # warm Spark up as soon as a job is deployed
+        self._warming = False
         self.run_class = _job_run_class()
         self.on_change: Callable[[], None] = lambda: None  # a run's state changed outside any request
 
@@ -98,17 +100,17 @@ class GlueRunner:
         self.worker.submit(self._execute, job, run)
 
     def warm_up(self) -> None:
-        """Start Spark now (in the worker) so that the first run does not pay the JVM start."""
-        from deploy import artifacts
+        """Start Spark now (in the worker) with the deployed job's own script, so that the first run does
+        not pay the JVM start. With no job deployed yet, the deploy's CreateJob starts the warm-up."""
+        self.warm_wanted = True
+        jobs = (job for _, _, backend in each_backend(_glue_backends()) for job in backend.jobs.values())
+        job = next(jobs, None)
+        if job is None or self._warming:
+            return
+        self._warming = True
 
         def warm() -> None:
             started = time.monotonic()
-            module = self._load(
-                artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
-            )
-            spark = self.spark(module)
-            if self.worker.stopping:
-                return
             # A tiny run through the job's own code paths: the first real run then costs what later ones do.
             folder = self.root / "warm-up"
             shutil.rmtree(folder, ignore_errors=True)
@@ -118,6 +120,10 @@ class GlueRunner:
             orders.write_text("Order ID,Order Date,Sales,Product Name\n" + "\n".join(lines) + "\n")
             returns.write_text("Order ID,Returned\nO1,Yes\nO2,Yes\n")
             try:
+                module = self._job_module(job, {})
+                spark = self.spark(module)
+                if self.worker.stopping:
+                    return
                 args = module.JobArgs(str(orders), str(returns), f"{folder}/out/", "warm-up")
                 module.build_run(spark, args, module.new_report(args))
             except Exception:
@@ -210,12 +216,7 @@ class GlueRunner:
         account, region = job.backend.account_id, job.backend.region_name
         self._region = region
         arguments = dict(run.arguments or {})
-        extras = [u.strip() for u in arguments.get("--extra-py-files", "").split(",") if u.strip()]
-        script_uri = (job.command or {}).get("ScriptLocation", "")
-        module = self._load(
-            s3_read(account, region, script_uri),
-            [(u.rsplit("/", 1)[-1], s3_read(account, region, u)) for u in extras],
-        )
+        module = self._job_module(job, arguments)
         argv = ["--JOB_NAME", job.name, "--JOB_RUN_ID", run.job_run_id]
         for key, value in arguments.items():
             argv += [key, str(value)]
@@ -265,6 +266,16 @@ class GlueRunner:
         finally:
             shutil.rmtree(stage, ignore_errors=True)
             module.unpin_inputs(pinned, args)
+
+    def _job_module(self, job: Any, arguments: dict[str, str]) -> ModuleType:
+        """The job's script from its ScriptLocation, with the --extra-py-files of the run (or the job)."""
+        account, region = job.backend.account_id, job.backend.region_name
+        extra = arguments.get("--extra-py-files") or (job.default_arguments or {}).get("--extra-py-files", "")
+        extras = [u.strip() for u in extra.split(",") if u.strip()]
+        return self._load(
+            s3_read(account, region, (job.command or {}).get("ScriptLocation", "")),
+            [(u.rsplit("/", 1)[-1], s3_read(account, region, u)) for u in extras],
+        )
 
     def _phase(self, name: str) -> None:
         """Record the time since the previous phase ended (for the run's log line)."""
@@ -355,6 +366,12 @@ class GlueRunner:
         return module
 
 
+def _glue_backends() -> Any:
+    from moto.glue.models import glue_backends
+
+    return glue_backends
+
+
 def install_catalog(patcher: Patcher) -> None:
     """Catalog writes as AWS does them: UpdateTable honours VersionId (optimistic concurrency)."""
     from moto.glue.exceptions import GlueClientError
@@ -405,6 +422,19 @@ def install(ctx: Context, *, stop_spark: bool = True) -> GlueRunner:
         return run_id
 
     ctx.patcher.set(FakeJob, "start_job_run", start_job_run)
+
+    from moto.glue.models import GlueBackend
+
+    original_create_job = GlueBackend.create_job
+
+    # The local AWS deploys nothing itself: the deploy's CreateJob is when the job's script exists to warm up.
+    def create_job(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_create_job(self, *args, **kwargs)
+        if runner.warm_wanted:
+            runner.warm_up()
+        return result
+
+    ctx.patcher.set(GlueBackend, "create_job", create_job)
 
     from moto.core.responses import ActionResult
     from moto.glue.responses import GlueResponse

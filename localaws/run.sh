@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the local AWS in the background, deployed, then the console; Ctrl-C stops both.
+# `make run`: the local AWS in the background, the pipeline deployed into it, then the console; Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -43,6 +43,9 @@ grep "ready" "$LOG"
 grep "^ended ABORTED" "$LOG" || true
 
 export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT" ECOMMERCE_LOCAL_STATE_DIR="$STATE_DIR"
+# The same deployer as for AWS; unchanged resources are left alone, so a restart deploys only what changed.
+"$PY" -m deploy up >"$STATE_DIR/deploy.log" 2>&1 || { echo "the deploy failed:"; tail -20 "$STATE_DIR/deploy.log"; exit 1; }
+tail -1 "$STATE_DIR/deploy.log"
 "$PY" -m streamlit run Home.py --server.headless true --server.address "$CONSOLE_ADDRESS" --server.port "$CONSOLE_PORT" \
   --browser.gatherUsageStats false >"$STATE_DIR/console.log" 2>&1 &
 pids+=($!)

@@ -77,7 +77,7 @@ class LocalAws:
     patches: LocalPatches
     server: Any
     persistence: Persistence
-    settings: Any = None  # what was deployed (None: nothing)
+    settings: Any = None  # the settings a caller deployed the pipeline with (tests/support/stack.py)
     interrupted: list[str] = dataclasses.field(default_factory=list)  # executions ended by the restart
     _stopped: bool = False
 
@@ -134,18 +134,16 @@ def start_local_aws(
     state_dir: Path = DEFAULT_STATE_DIR,
     *,
     smtp: tuple[str, int] | None = None,
-    deploy: bool = False,
-    settings: Any = None,
     warm_spark: bool = True,
     stop_spark: bool = True,
 ) -> LocalAws:
     """Start the local AWS on 127.0.0.1:``port`` (0 = a free port) in this process, with the state kept in
     ``state_dir``.
 
-    ``deploy=True`` deploys the pipeline with ``deploy.deployer.up``: ``settings`` (default: from the
-    environment) with the local target, this server's URL and state dir. The process environment is not
-    changed: everything that runs here is pointed at the server explicitly (Lambda subprocesses, the Glue
-    runner's clients), so other users of moto in the process are unaffected.
+    It deploys nothing: the pipeline is deployed into it as into AWS, by the deployer (``python -m deploy
+    up``; tests/support/stack.py). The process environment is not changed: everything that runs here is
+    pointed at the server explicitly (Lambda subprocesses, the Glue runner's clients), so other users of
+    moto in the process are unaffected.
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
     state_dir = Path(state_dir).resolve()
@@ -181,17 +179,6 @@ def start_local_aws(
             log.warning("localaws: delivering the S3 events that the last process had not delivered")
         if warm_spark:
             patches.glue.warm_up()
-        if deploy:
-            from deploy import deployer
-            from services.settings import Settings
-
-            place = {"target": "local", "endpoint_url": url, "local_state_dir": str(state_dir)}
-            if settings is None:
-                settings = Settings.from_env(**place)
-            else:
-                settings = dataclasses.replace(settings, **place)
-            local.settings = settings
-            deployer.up(settings)
     except BaseException:
         local.stop()
         raise

@@ -6,7 +6,7 @@ import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services import admin, console
-from services.settings import Settings
+from services.console import Settings
 
 settings = console.frame()
 console.require_admin(settings)

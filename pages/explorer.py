@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from services import console, explorer
-from services.settings import Settings
+from services.console import Settings
 
 DOWNLOAD_LIMIT = 100_000
 RETURNED_CHOICES = {"All lines": "all", "Returned only": "returned", "Not returned": "not_returned"}

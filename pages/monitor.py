@@ -164,7 +164,7 @@ def actions_section(described: dict) -> None:
                 executions.redrive(sfn, described["executionArn"])
                 st.success("Redrive started: this page follows it.")
             except ClientError as exc:
-                if executions.redrive_unsupported(exc):
+                if executions.is_unsupported(exc):
                     st.warning(
                         f"This Step Functions endpoint does not support RedriveExecution "
                         f"({settings.endpoint_url or 'AWS'} answered: {exc}). Use Rerun instead."

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.settings import Settings
+from stack.settings import Settings
 
 # The keys without which st.login cannot work (Streamlit's own check runs only when someone signs in).
 REQUIRED_AUTH_KEYS = ("redirect_uri", "cookie_secret")

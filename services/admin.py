@@ -14,7 +14,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from deploy import deployer, iam
-from services.settings import Settings
+from stack import aws
+from stack.settings import Settings
 
 # Deliberately loose: SNS does the real check, this catches typos such as a missing "@" or domain.
 EMAIL_PATTERN = re.compile(
@@ -103,7 +104,7 @@ def _attributes(sns: Any, subscription_arn: str) -> dict[str, Any]:
     try:
         return sns.get_subscription_attributes(SubscriptionArn=subscription_arn)["Attributes"]
     except ClientError as exc:
-        if deployer.error_code(exc) in ("NotFound", "NotFoundException"):
+        if aws.error_code(exc) in ("NotFound", "NotFoundException"):
             return {}  # unsubscribed since it was listed
         raise
 
@@ -116,7 +117,7 @@ def list_subscriptions(sns: Any, topics: dict[str, str]) -> list[Subscription]:
         try:
             pages = list(sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn))
         except ClientError as exc:
-            if deployer.error_code(exc) in ("NotFound", "NotFoundException"):
+            if aws.error_code(exc) in ("NotFound", "NotFoundException"):
                 continue
             raise
         for page in pages:

@@ -15,8 +15,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from services import access, aws, executions, explorer
-from services.settings import Settings
+from services import access, executions, explorer
+from stack import aws
+from stack.settings import Settings
 
 # Characters Markdown (and Streamlit's extensions: :material/…:, $math$) give a meaning to.
 MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+\-.!|~:$]")

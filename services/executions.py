@@ -20,9 +20,10 @@ from botocore.exceptions import ClientError
 
 from pipeline.lambdas import config as lambda_config
 from pipeline.lambdas import pairing, runs
-from services.settings import Settings
+from stack import aws
+from stack.settings import Settings
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+TERMINAL = aws.TERMINAL_STATUSES
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
 DATE_PRESETS = ("Today", "Last 7 days", "Last 30 days", "All")
 
@@ -52,20 +53,13 @@ _EXECUTION_ENDED = {
     "ExecutionTimedOut": "executionTimedOutEventDetails",
     "ExecutionAborted": "executionAbortedEventDetails",
 }
-# Answers of an endpoint that has no RedriveExecution at all (moto 5.2.5 raises NotImplementedError,
-# which its server turns into a bare HTML 500 page).
-_UNSUPPORTED_CODES = frozenset({"UnknownOperationException", "NotImplementedException", "InvalidAction"})
 
 
 # --- reading ---------------------------------------------------------------------------------------
 
 
 def state_machine_arn(sfn: Any, settings: Settings) -> str:
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == settings.state_machine:
-                return machine["stateMachineArn"]
-    raise LookupError(f"no state machine named {settings.state_machine!r}: is the pipeline deployed?")
+    return aws.state_machine_arn(sfn, settings.state_machine)
 
 
 def belongs_to(execution_arn: str, machine_arn: str) -> bool:
@@ -563,7 +557,7 @@ def quality_report(s3: Any, settings: Settings, run_id: str) -> dict[str, Any] |
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+        if aws.error_code(exc) in ("NoSuchKey", "404", "NotFound"):
             return None
         raise
     return json.loads(body)
@@ -732,15 +726,3 @@ def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
 
 def redrive(sfn: Any, arn: str) -> None:
     sfn.redrive_execution(executionArn=arn)
-
-
-def redrive_unsupported(error: ClientError) -> bool:
-    """True when the endpoint has no RedriveExecution at all (as opposed to refusing this execution)."""
-    response = error.response
-    code = response.get("Error", {}).get("Code", "")
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    message = str(response.get("Error", {}).get("Message", ""))
-    if code in _UNSUPPORTED_CODES or status == 501:
-        return True
-    # An AWS API error is JSON; an HTML 500 page comes from a server without a handler for the action.
-    return status == 500 and message.lstrip().lower().startswith("<!doctype html")

@@ -21,8 +21,8 @@ import pandas as pd
 from sqlglot import exp
 
 from services import sql_guard
-from services.settings import Settings
 from services.uploads import human_size
+from stack.settings import Settings
 
 WRANGLER_SERVICES = ("s3", "athena", "glue", "sts")
 DIALECT = sql_guard.DIALECT
@@ -48,7 +48,7 @@ UnsafeQuery = sql_guard.UnsafeQuery  # pages catch it from here, with QueryError
 def configure_wrangler(settings: Settings) -> None:
     """Point awswrangler's clients at the settings' endpoint (the local AWS); None = real AWS endpoints.
 
-    awswrangler builds its own clients from the session, so ``services.aws``'s endpoint does not reach it.
+    awswrangler builds its own clients from the session, so ``stack.aws``'s endpoint does not reach it.
     """
     for service in WRANGLER_SERVICES:
         setattr(wr().config, f"{service}_endpoint_url", settings.endpoint_url)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from services.settings import Settings
+from stack.settings import Settings
 
 INBOX_NAME = "notifications.jsonl"
 # The pipeline's messages name their execution: "… Execution: <name>. …" (pipeline/asl NotifySuccess/Failure).

@@ -23,13 +23,14 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any, Literal
 
+import csv_profile
 from botocore.exceptions import ClientError
 
-from pipeline.glue import csv_profile
 from pipeline.lambdas import config as lambda_config
 from pipeline.lambdas import pairing, runs
 from services import executions
-from services.settings import Settings
+from stack import aws
+from stack.settings import Settings
 
 Kind = Literal["orders", "returns"]
 KINDS: tuple[Kind, ...] = ("orders", "returns")
@@ -274,7 +275,7 @@ def abort_upload(s3: Any, upload: DirectUpload) -> None:
     try:
         s3.abort_multipart_upload(Bucket=upload.bucket, Key=upload.key, UploadId=upload.upload_id)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+        if aws.error_code(exc) != "NoSuchUpload":
             raise
 
 

@@ -66,6 +66,9 @@ CONTRACT: dict[str, str] = {
 
 DELIMITERS = ",;\t|"
 PREVIEW_LIMIT = 1000  # parsed rows kept on the profile for preview()
+# The share of lines that may be bad (a head's values here; quarantined lines in the job) before a file is
+# refused. The job's and the upload check's default; a deployment sets its own (max_quarantine_fraction).
+MAX_BAD_FRACTION = 0.01
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _ALIASES = {"orderid": "order_id", "orderdate": "order_date"}
@@ -556,7 +559,7 @@ def _number_result(values: Counter[str], fmt: NumberFormat, kind: str) -> tuple[
 
 
 def profile_bytes(
-    head: bytes, *, kind: str, complete: bool = True, max_bad_fraction: float = 0.01
+    head: bytes, *, kind: str, complete: bool = True, max_bad_fraction: float = MAX_BAD_FRACTION
 ) -> CsvProfile:
     """Profile a CSV export from its first bytes (``complete``: they are the whole file).
 

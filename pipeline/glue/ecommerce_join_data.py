@@ -54,6 +54,7 @@ class JobError(RuntimeError):
 
 # Each attempt re-reads the table; several runs may publish at once (MaxConcurrentRuns).
 PUBLISH_ATTEMPTS = 5
+DEFAULT_KEEP_RUNS = 5  # run prefixes kept after a publish, without --keep_runs (a deployment passes its own)
 # A run in one of these states has been told to stop and must not publish.
 STOPPED_STATES = frozenset({"STOPPING", "STOPPED"})
 
@@ -335,8 +336,8 @@ class JobArgs:
     database: str | None = None
     table: str | None = None
     batch_time: str | None = None
-    max_quarantine_fraction: float = 0.01
-    keep_runs: int = 5
+    max_quarantine_fraction: float = csv_profile.MAX_BAD_FRACTION
+    keep_runs: int = DEFAULT_KEEP_RUNS
     job_name: str | None = None  # Glue's --JOB_NAME and --JOB_RUN_ID: this run, asked before publishing
     job_run_id: str | None = None
     execution_arn: str | None = None  # the execution that started it: publishes only while it runs
@@ -857,8 +858,8 @@ def parse_args(argv: list[str]) -> JobArgs:
     parser.add_argument("--database", default=None)
     parser.add_argument("--table", default=None)
     parser.add_argument("--batch_time", default=None)
-    parser.add_argument("--max_quarantine_fraction", type=float, default=0.01)
-    parser.add_argument("--keep_runs", type=int, default=5)
+    parser.add_argument("--max_quarantine_fraction", type=float, default=csv_profile.MAX_BAD_FRACTION)
+    parser.add_argument("--keep_runs", type=int, default=DEFAULT_KEEP_RUNS)
     for kind in ("orders", "returns"):
         parser.add_argument(f"--{kind}_version_id", default=None)
         parser.add_argument(f"--{kind}_etag", default=None)

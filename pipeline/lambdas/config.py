@@ -49,10 +49,11 @@ class LambdaConfig:
     output_path: str | None = None  # e.g. s3://ecommerce-processed/joined-data/
     database: str | None = None
     table: str | None = None
-    max_quarantine_fraction: float = 0.01
-    keep_runs: int = 5
+    # No defaults here: the deployer sets them from the settings (stack/settings.py), their one source.
+    max_quarantine_fraction: float | None = None
+    keep_runs: int | None = None
     pairing_path: str | None = None  # e.g. s3://ecommerce-processed/pairing/ (ADR 0004)
-    pairing_settle_seconds: float = 900.0
+    pairing_settle_seconds: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
@@ -91,6 +92,13 @@ class LambdaConfig:
         if missing:
             raise ConfigError(f"environment variable(s) not set: {', '.join(missing)}")
         return tuple(getattr(self, n) for n in names)
+
+    def job_target(self) -> runs.JobTarget:
+        """Where and how the Glue job publishes (OUTPUT_PATH, DATABASE, TABLE, MAX_QUARANTINE_FRACTION,
+        KEEP_RUNS: each required)."""
+        return runs.JobTarget(
+            *self.require("output_path", "database", "table", "max_quarantine_fraction", "keep_runs")
+        )
 
     def raw_prefixes(self) -> dict[str, str]:
         """Each raw bucket → its key prefix."""

@@ -137,7 +137,7 @@ def decision(cfg: LambdaConfig, s3: Any, now: datetime) -> runs.Decision:
         newest_upload(cfg, s3, "returns"),
         last_pair(cfg, s3),
         now,
-        cfg.pairing_settle_seconds,
+        *cfg.require("pairing_settle_seconds"),
     )
 
 

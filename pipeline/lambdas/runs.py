@@ -12,11 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from urllib.parse import unquote_plus
-
-if TYPE_CHECKING:
-    from .config import LambdaConfig
 
 MAX_NAME_LENGTH = 80  # Step Functions execution names
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
@@ -525,8 +522,19 @@ def latest_version(bucket: str, key: str, pages: Iterable[Mapping[str, Any]]) ->
     return None
 
 
+@dataclass(frozen=True)
+class JobTarget:
+    """Where and how a run publishes: what the job needs beyond the run's own files."""
+
+    output_path: str
+    database: str
+    table: str
+    max_quarantine_fraction: float
+    keep_runs: int
+
+
 def glue_arguments(
-    cfg: LambdaConfig, orders: S3Object, returns: S3Object, run: str, execution_arn: str | None = None
+    target: JobTarget, orders: S3Object, returns: S3Object, run: str, execution_arn: str | None = None
 ) -> dict[str, str]:
     """The job arguments of ``ecommerce_join_data`` for one run (all values are strings, as Glue wants).
 
@@ -536,7 +544,6 @@ def glue_arguments(
     The job reads the object versions named here (the ones CheckForFiles saw), and refuses an object whose
     ETag is not the one seen, so a file replaced between the check and the read cannot slip in.
     """
-    output_path, database, table = cfg.require("output_path", "database", "table")
     pins = {f"--{kind}_etag": obj.etag for kind, obj in (("orders", orders), ("returns", returns))}
     for kind, obj in (("orders", orders), ("returns", returns)):
         if obj.version_id is not None:
@@ -547,13 +554,13 @@ def glue_arguments(
         **pins,
         "--orders_path": orders.uri,
         "--returns_path": returns.uri,
-        "--output_path": output_path,
-        "--database": database,
-        "--table": table,
+        "--output_path": target.output_path,
+        "--database": target.database,
+        "--table": target.table,
         "--run_id": run,
         "--batch_time": iso_utc_ms(batch_time(orders, returns)),
-        "--max_quarantine_fraction": str(cfg.max_quarantine_fraction),
-        "--keep_runs": str(cfg.keep_runs),
+        "--max_quarantine_fraction": str(target.max_quarantine_fraction),
+        "--keep_runs": str(target.keep_runs),
     }
 
 

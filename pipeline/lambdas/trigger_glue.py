@@ -45,7 +45,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any) -> dict[str, Any]:
     (job_name,) = cfg.require("glue_job_name")
     orders, returns, run = runs.batch_of(event, "trigger_glue")
-    arguments = runs.glue_arguments(cfg, orders, returns, run, event.get("execution_arn"))
+    arguments = runs.glue_arguments(cfg.job_target(), orders, returns, run, event.get("execution_arn"))
     # Idempotent on run_id: a retry (after a Lambda timeout, say) takes over the run already started.
     existing = runs.reusable_run(config.job_runs(glue, job_name), run)
     job_run_id = existing["Id"] if existing is not None else start(glue, job_name, arguments)

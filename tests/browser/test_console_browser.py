@@ -17,7 +17,7 @@ import pytest
 from csv_profile import snake_case
 from playwright.sync_api import Page, expect
 
-from services.settings import Settings
+from stack.settings import Settings
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import second_console
+from tests.support.stack import second_console
 
 TITLES = ["Home", "Upload", "Run monitor", "Execution history", "Explorer", "Admin", "Notifications"]
 

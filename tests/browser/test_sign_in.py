@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser.conftest import free_port, second_console
+from tests.support.stack import free_port, second_console
 
 ADMIN, MEMBER, OUTSIDER = "boss@example.com", "ann@team.example.com", "eve@evil.com"
 

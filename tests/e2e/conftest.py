@@ -7,8 +7,6 @@ last e2e test has run, not at the end of the session. It shares the Spark sessio
 
 from __future__ import annotations
 
-import importlib.util
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.stack import free_port, start_deployed_local_aws
+
 HERE = Path(__file__).resolve().parent
 NOTIFY = "team@example.com"
 _RUNNING: dict[str, object] = {}
-
-
-def deployer_available() -> bool:
-    return importlib.util.find_spec("deploy.deployer") is not None
 
 
 @dataclass
@@ -53,12 +49,6 @@ class MailCatcher:
             return found[0]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def mail_catcher() -> Iterator[MailCatcher]:
     from aiosmtpd.controller import Controller
@@ -72,21 +62,19 @@ def mail_catcher() -> Iterator[MailCatcher]:
 
 @pytest.fixture(scope="session")
 def local_aws(spark, mail_catcher, tmp_path_factory):
-    """The local AWS on a free port, with the pipeline deployed when the deployer is present."""
-    from localaws.server import start_local_aws
-    from services.settings import Settings
+    """The local AWS on a free port, with the pipeline deployed into it."""
+    from stack.settings import Settings
 
     # No pairing settle time: each test's first upload waits for its own counterpart instead of pairing
     # with the previous test's file (ADR 0004); the burst test deploys one.
     settings = Settings(
         target="local", notification_emails=(NOTIFY,), glue_wait_seconds=1, pairing_settle_seconds=0
     )
-    local = start_local_aws(
+    local = start_deployed_local_aws(
         0,
         tmp_path_factory.mktemp("local-aws"),
+        settings,
         smtp=(mail_catcher.host, mail_catcher.port),
-        deploy=deployer_available(),
-        settings=settings,
         warm_spark=False,  # the `spark` fixture has started the session already
         stop_spark=False,  # tests/glue goes on using it
     )

@@ -19,12 +19,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from deploy import batches
 from localaws import credentials as owner
 from localaws import store
 from services import executions
 from tests.conftest import REPO
-from tests.e2e.conftest import free_port
+from tests.support import batches
+from tests.support.stack import LocalAwsProcess, free_port
 
 pytestmark = pytest.mark.spark
 REGION = "us-east-1"
@@ -32,61 +32,22 @@ MACHINE = "ETL-StepFunction-Controller"
 RESTART_CAUSE = "local AWS restarted during the run"
 
 
-class Stack:
-    """`python -m localaws` in its own process group, as `make run` starts it."""
+class Stack(LocalAwsProcess):
+    """`python -m localaws` in its own process group and the deploy into it, as `make run` starts them."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-        self.log = state_dir.parent / f"{state_dir.name}.log"
+        # No settle time: a lone upload waits for its counterpart even right after another run.
+        super().__init__(state_dir, ECOMMERCE_GLUE_WAIT_SECONDS="1", ECOMMERCE_PAIRING_SETTLE_SECONDS="0")
 
     def start(self, timeout: float = 240) -> Stack:
-        environ = {
-            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECOMMERCE_", "MOTO_", "SMTP_"))
-        }
-        # No settle time: a lone upload waits for its counterpart even right after another run.
-        environ.update(
-            ECOMMERCE_GLUE_WAIT_SECONDS="1", ECOMMERCE_PAIRING_SETTLE_SECONDS="0", PYTHONUNBUFFERED="1"
-        )
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "localaws", "--port", str(self.port), "--state-dir", self.state_dir],
-                cwd=REPO, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while "ready at" not in self.log.read_text(errors="replace").split("=== start")[-1]:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
-            time.sleep(0.2)
-        keys = owner.load(self.state_dir / owner.FILE_NAME)
-        self.session = boto3.Session(
-            aws_access_key_id=keys.access_key_id,
-            aws_secret_access_key=keys.secret_access_key,
-            region_name=REGION,
-        )
+        super().start(timeout)
         self.machine = batches.state_machine_arn(self.client("stepfunctions"), MACHINE)
         return self
 
-    def client(self, service: str):
-        config = Config(signature_version="s3v4" if service == "s3" else None)
-        return self.session.client(service, endpoint_url=self.url, config=config)
-
     def kill(self) -> None:
-        """SIGKILL to the process group: no shutdown code runs."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(30)
+        super().kill()
         with self.log.open("a") as log:
             log.write("\n=== start after SIGKILL\n")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
 
     def upload(self, folder: str, orders: bytes, returns: bytes) -> batches.Batch:
         return batches.put_batch(
@@ -310,8 +271,7 @@ def test_a_state_dir_of_another_format_is_refused_with_a_message(tmp_path):
         db.execute(f"PRAGMA user_version = {store.FORMAT_VERSION + 1}")
     before = (state_dir / store.DATABASE).read_bytes()
     done = subprocess.run(
-        [sys.executable, "-m", "localaws", "--port", str(free_port()), "--state-dir", state_dir,
-         "--no-deploy"],
+        [sys.executable, "-m", "localaws", "--port", str(free_port()), "--state-dir", state_dir],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
@@ -327,8 +287,7 @@ def test_reset_says_what_it_deletes_and_starts_empty(tmp_path):
     (state_dir / store.DATABASE).write_bytes(b"not even sqlite")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "localaws", "--port", str(port), "--state-dir", state_dir, "--no-deploy",
-         "--reset"],
+        [sys.executable, "-m", "localaws", "--port", str(port), "--state-dir", state_dir, "--reset"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines = []

@@ -29,7 +29,7 @@ from localaws import credentials
 from pipeline.lambdas import runs, stop_glue, trigger_glue
 from pipeline.lambdas.config import LambdaConfig
 from tests.conftest import REPO
-from tests.e2e.conftest import deployer_available, free_port
+from tests.support.stack import free_port
 
 pytestmark = pytest.mark.spark
 REGION = "us-east-1"
@@ -134,8 +134,8 @@ def test_lambda_runs_the_deployed_zip(aws, role):
         aws,
         role,
         name,
-        artifacts.lambda_handler(name),
-        artifacts.build_lambda_zip(name),
+        artifacts.lambda_handler("check_files"),
+        artifacts.build_lambda_zip("check_files"),
         env={"ORDERS_BUCKET": orders, "RETURNS_BUCKET": returns},
     )
 
@@ -654,9 +654,9 @@ def test_stopped_runs_end_stopped_and_never_publish(aws, glue_job, local_aws, sa
 # ------------------------------------------------------------------------------------------ the CLI
 
 
-@pytest.mark.skipif(not deployer_available(), reason="deploy/deployer.py has not landed yet")
-def test_cli_deploys_serves_and_stops_on_sigterm(tmp_path):
-    """`python -m localaws`: port from ECOMMERCE_LOCAL_PORT, a `ready` line, a clean stop on SIGTERM."""
+def test_cli_serves_the_deployer_and_stops_on_sigterm(tmp_path):
+    """`python -m localaws`: port from ECOMMERCE_LOCAL_PORT, a `ready` line, `python -m deploy up` into it
+    (as `make run` does), a clean stop on SIGTERM."""
     port = free_port()
     environ = {
         k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMTP_", "ECOMMERCE_", "MOTO_"))
@@ -685,6 +685,18 @@ def test_cli_deploys_serves_and_stops_on_sigterm(tmp_path):
         url = f"http://127.0.0.1:{port}"
         assert url in next(line for line in lines if "ready" in line)
         s3 = Aws(url, tmp_path / "state").s3
+        assert s3.list_buckets()["Buckets"] == []  # the local AWS deploys nothing itself
+        deploy_env = {
+            **environ,
+            "ECOMMERCE_TARGET": "local",
+            "ECOMMERCE_ENDPOINT_URL": url,
+            "ECOMMERCE_LOCAL_STATE_DIR": str(tmp_path / "state"),
+        }
+        deployed = subprocess.run(
+            [sys.executable, "-m", "deploy", "up"], cwd=REPO, env=deploy_env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
         assert "ecommerce-orders-raw" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0, "".join(lines)

@@ -1,7 +1,7 @@
 """The deployed pipeline on the local AWS, driven the way a team drives it: boto3 PUTs to the raw buckets.
 
 Each test uploads its own pair of files under its own keys and follows the execution found by its
-deterministic name (deploy/batches.py). The published table is shared: a test that needs one to exist
+deterministic name (tests/support/batches.py). The published table is shared: a test that needs one to exist
 publishes the seed batch first, and every test waits until no execution is running before it looks at
 the table, so the order of the tests does not matter.
 """
@@ -14,15 +14,14 @@ from contextlib import contextmanager
 
 import pytest
 
-from deploy import batches
 from pipeline.lambdas import runs
 from tests import exports
-from tests.e2e.conftest import NOTIFY, deployer_available
+from tests.e2e.conftest import NOTIFY
 from tests.e2e.test_local_aws import Aws
+from tests.support import batches
 
 pytestmark = [
     pytest.mark.spark,
-    pytest.mark.skipif(not deployer_available(), reason="deploy/deployer.py has not landed yet"),
 ]
 
 COUNT_SQL = "SELECT count(*) AS n, count_if(is_returned) AS r FROM joined_data"

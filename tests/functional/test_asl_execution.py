@@ -24,6 +24,7 @@ import boto3
 import pytest
 
 from pipeline.asl.render import STATE_MACHINE_NAME, render_definition
+from stack import aws
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -39,7 +40,7 @@ STOP_GLUE = "ecommerce-stop-glue"
 AWAIT = "ecommerce-await-counterpart"
 MAX_FILE_CHECKS = 3
 MAX_GLUE_POLLS = 3
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+TERMINAL = aws.TERMINAL_STATUSES
 
 ORDERS = {
     "bucket": "ecommerce-orders-raw",

@@ -25,8 +25,8 @@ from moto.iam import access_control
 from deploy import __main__ as cli
 from deploy import artifacts, deployer, iam
 from pipeline.asl.render import render_definition
-from services import aws as aws_clients
-from services.settings import Settings
+from stack import aws as aws_clients
+from stack.settings import Settings
 
 REGION = "us-east-1"
 ACCOUNT = DEFAULT_ACCOUNT_ID
@@ -284,13 +284,13 @@ def test_lambdas_have_code_handler_role_and_environment(deployed):
         "PAIRING_PATH": "s3://ecommerce-processed/pairing/",
         "PAIRING_SETTLE_SECONDS": "900",
     }
-    for name in FUNCTIONS:
+    for module, name in Settings().lambda_functions.items():
         config = lam.get_function(FunctionName=name)["Configuration"]
         assert config["Runtime"] == "python3.11"
-        assert config["Handler"] == artifacts.lambda_handler(name)
+        assert config["Handler"] == artifacts.lambda_handler(module)
         assert config["Role"] == f"arn:aws:iam::{ACCOUNT}:role/{name}-role"
         assert config["Environment"]["Variables"] == expected_env
-        assert config["CodeSha256"] == artifacts.sha256_b64(artifacts.build_lambda_zip(name))
+        assert config["CodeSha256"] == artifacts.sha256_b64(artifacts.build_lambda_zip(module))
         assert config["State"] == "Active"
         assert config["FunctionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
@@ -371,6 +371,19 @@ def test_plan_before_up_creates_everything_and_changes_nothing(aws, settings):
     assert client("iam").list_roles()["Roles"] == []
 
 
+def test_renamed_functions_come_from_the_settings(aws, settings, monkeypatch):
+    """ECOMMERCE_<X>_FUNCTION renames a Lambda; its code is still found (artifacts are keyed by module)."""
+    monkeypatch.setenv("ECOMMERCE_ON_UPLOAD_FUNCTION", "team-on-upload")
+    renamed = Settings.from_env(**{k: getattr(settings, k) for k in ("target", "endpoint_url", "region")})
+    planned = {c.resource for c in deployer.plan(renamed)}
+    assert "lambda team-on-upload" in planned and "lambda ecommerce-on-upload" not in planned
+    monkeypatch.setenv("ECOMMERCE_TRIGGER_GLUE_FUNCTION", "team-trigger-glue")
+    renamed = Settings.from_env(**{k: getattr(settings, k) for k in ("target", "endpoint_url", "region")})
+    arns = iam.Arns(renamed, "123456789012")
+    substitutions = deployer.state_machine_substitutions(renamed, arns)
+    assert substitutions["TriggerGlueFunctionArn"].endswith(":function:team-trigger-glue")
+
+
 def test_up_twice_changes_nothing_the_second_time(deployed):
     again: list[deployer.Change] = []
     changes = deployer.up(deployed, progress=again.append)
@@ -437,16 +450,16 @@ def test_changed_settings_are_applied(deployed):
 def test_new_lambda_code_updates_only_that_function(deployed, monkeypatch):
     build = artifacts.build_lambda_zip
 
-    def patched(name: str) -> bytes:
-        if name == "ecommerce-trigger-glue":
+    def patched(module: str) -> bytes:
+        if module == "trigger_glue":
             return artifacts.reproducible_zip({"lambdas/__init__.py": b"# changed\n"})
-        return build(name)
+        return build(module)
 
     monkeypatch.setattr(artifacts, "build_lambda_zip", patched)
     assert actions(deployer.plan(deployed)) == {"lambda ecommerce-trigger-glue": "update"}
     assert [c.detail for c in deployer.up(deployed) if c.action == "update"] == ["code"]
     config = client("lambda").get_function(FunctionName="ecommerce-trigger-glue")["Configuration"]
-    assert config["CodeSha256"] == artifacts.sha256_b64(patched("ecommerce-trigger-glue"))
+    assert config["CodeSha256"] == artifacts.sha256_b64(patched("trigger_glue"))
     assert actions(deployer.plan(deployed)) == {}
 
 
@@ -846,7 +859,7 @@ def test_cli_reports_errors_without_a_traceback(aws, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("error: state machine ETL-StepFunction-Controller")
 
 
-# ------------------------------------------------------------------------------ services.aws
+# ------------------------------------------------------------------------------ stack.aws
 
 
 def test_clients_follow_the_settings_endpoint_and_region(aws_env, monkeypatch):
@@ -905,6 +918,6 @@ def test_unsupported_operations_are_recognised():
         },
         "UpdateJob",
     )
-    assert deployer.is_unsupported(NotImplementedError("The update_job action has not been implemented"))
-    assert deployer.is_unsupported(html)
-    assert not deployer.is_unsupported(aws_500)
+    assert aws_clients.is_unsupported(NotImplementedError("The update_job action has not been implemented"))
+    assert aws_clients.is_unsupported(html)
+    assert not aws_clients.is_unsupported(aws_500)

@@ -30,6 +30,7 @@ from moto.s3.models import s3_backends
 from deploy import artifacts
 from pipeline.lambdas import check_files, check_glue_status, on_upload, runs, trigger_glue
 from pipeline.lambdas.config import ConfigError, LambdaConfig
+from stack.settings import Settings
 
 EVENTS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "events")
 REGION = "us-east-1"
@@ -80,6 +81,10 @@ def aws(fake_aws_env, monkeypatch):
             "DATABASE": "ecommerce_analytics",
             "TABLE": "joined_data",
             "PAIRING_PATH": f"s3://{PROCESSED_BUCKET}/pairing/",
+            # What the deployer sets from the settings (their one source).
+            "MAX_QUARANTINE_FRACTION": str(Settings().max_quarantine_fraction),
+            "KEEP_RUNS": str(Settings().keep_runs),
+            "PAIRING_SETTLE_SECONDS": str(Settings().pairing_settle_seconds),
         }
         for var, value in env.items():
             monkeypatch.setenv(var, value)
@@ -438,7 +443,14 @@ def test_trigger_glue_starts_afresh_after_a_failed_run(aws, manual_glue_runs, st
 
 def test_trigger_glue_throttling_is_transient():
     glue = boto3.client("glue", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
-    cfg = LambdaConfig(glue_job_name=JOB, output_path="s3://p/out/", database="d", table="t")
+    cfg = LambdaConfig(
+        glue_job_name=JOB,
+        output_path="s3://p/out/",
+        database="d",
+        table="t",
+        max_quarantine_fraction=0.01,
+        keep_runs=5,
+    )
     with Stubber(glue) as stub:
         stub.add_response("get_job_runs", {"JobRuns": []}, {"JobName": JOB})
         stub.add_client_error("start_job_run", service_error_code="ThrottlingException", http_status_code=400)
@@ -572,11 +584,10 @@ def test_check_glue_status_unknown_run_raises(aws):
 # --- artifacts -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("function_name", sorted(artifacts.LAMBDA_MODULES))
-def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, function_name):
-    data = artifacts.build_lambda_zip(function_name)
-    assert data == artifacts.build_lambda_zip(function_name)
-    module = artifacts.LAMBDA_MODULES[function_name]
+@pytest.mark.parametrize("module", sorted(Settings().lambda_functions))
+def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, module):
+    data = artifacts.build_lambda_zip(module)
+    assert data == artifacts.build_lambda_zip(module)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == sorted(
             f"lambdas/{m}.py" for m in ("__init__", "config", "pairing", "runs", module)
@@ -584,7 +595,7 @@ def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, function_name):
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         archive.extractall(tmp_path)
 
-    handler = artifacts.lambda_handler(function_name)
+    handler = artifacts.lambda_handler(module)
     assert handler == f"lambdas.{module}.handler"
     module_name, _, attr = handler.rpartition(".")
     code = (
@@ -602,20 +613,22 @@ def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, function_name):
 def test_lambda_code_sha256_matches_what_lambda_reports(aws):
     iam = boto3.client("iam")
     role = iam.create_role(RoleName="etl-lambda", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    data = artifacts.build_lambda_zip("check-orders-returns-exist")
+    data = artifacts.build_lambda_zip("check_files")
     created = boto3.client("lambda").create_function(
         FunctionName="check-orders-returns-exist",
         Runtime="python3.11",
         Role=role,
-        Handler=artifacts.lambda_handler("check-orders-returns-exist"),
+        Handler=artifacts.lambda_handler("check_files"),
         Code={"ZipFile": data},
     )
     assert created["CodeSha256"] == artifacts.sha256_b64(data)
 
 
 def test_unknown_lambda_is_rejected():
-    with pytest.raises(KeyError, match="known"):
-        artifacts.build_lambda_zip("no-such-function")
+    with pytest.raises(KeyError, match="no Lambda module"):
+        artifacts.build_lambda_zip("no_such_module")
+    with pytest.raises(KeyError, match="no Lambda module"):
+        artifacts.build_lambda_zip("config")  # a shared module has no handler
 
 
 def test_glue_artifacts():

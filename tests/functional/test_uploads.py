@@ -11,8 +11,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from pipeline.lambdas import runs
-from services import aws, uploads
-from services.settings import Settings
+from services import uploads
+from stack import aws
+from stack.settings import Settings
 from tests import exports
 
 SETTINGS = Settings(target="local", endpoint_url=None)

@@ -6,7 +6,7 @@ import pytest
 
 from services import access
 from services.access import AuthConfigError, decide, on_list
-from services.settings import Settings
+from stack.settings import Settings
 
 LOCAL, AWS = Settings(target="local"), Settings(target="aws")
 AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "s", "client_id": "c"}

@@ -11,7 +11,7 @@ from moto import mock_aws
 from deploy import __main__ as cli
 from deploy import deployer
 from services import admin
-from services.settings import Settings
+from stack.settings import Settings
 
 
 @pytest.mark.parametrize(

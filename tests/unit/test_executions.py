@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from services import executions as ex
+from stack import aws
 
 JOB_RUN = "jr_559ca90de00b4a13"
 GLUE = {
@@ -481,10 +482,10 @@ def client_error(code: str, status: int, message: str) -> ClientError:
 
 def test_redrive_unsupported_tells_a_missing_api_from_a_refusal():
     moto_page = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>"
-    assert ex.redrive_unsupported(client_error("500", 500, moto_page))
-    assert ex.redrive_unsupported(client_error("UnknownOperationException", 400, "Unknown operation"))
-    assert not ex.redrive_unsupported(client_error("ExecutionNotRedrivable", 400, "not redrivable"))
-    assert not ex.redrive_unsupported(client_error("InternalFailure", 500, '{"message": "oops"}'))
+    assert aws.is_unsupported(client_error("500", 500, moto_page))
+    assert aws.is_unsupported(client_error("UnknownOperationException", 400, "Unknown operation"))
+    assert not aws.is_unsupported(client_error("ExecutionNotRedrivable", 400, "not redrivable"))
+    assert not aws.is_unsupported(client_error("InternalFailure", 500, '{"message": "oops"}'))
 
 
 def test_naive_utc_keeps_the_utc_wall_time(frame):

@@ -12,7 +12,7 @@ import sqlglot
 
 from services import explorer
 from services.explorer import Filters, UnsafeQuery, where_clause
-from services.settings import Settings
+from stack.settings import Settings
 
 
 def checked_select(sql: str, max_rows: int = explorer.SQL_BOX_MAX_ROWS) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from services.notifications import execution_arn, inbox_path, of_kind, parse_inbox, read_inbox
-from services.settings import Settings
+from stack.settings import Settings
 
 SETTINGS = Settings()
 TOPIC = "arn:aws:sns:us-east-1:123456789012:"

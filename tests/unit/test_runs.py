@@ -283,7 +283,7 @@ def test_glue_arguments():
         max_quarantine_fraction=0.02,
         keep_runs=3,
     )
-    args = runs.glue_arguments(cfg, ORDERS, RETURNS, "RID")
+    args = runs.glue_arguments(cfg.job_target(), ORDERS, RETURNS, "RID")
     assert args == {
         "--orders_path": "s3://ecommerce-orders-raw/orders.csv",
         "--returns_path": "s3://ecommerce-returns-raw/returns.csv",
@@ -299,10 +299,12 @@ def test_glue_arguments():
     }
     assert all(isinstance(v, str) for v in args.values())
     # The versions CheckForFiles saw travel to the job, which reads exactly those.
-    pinned = runs.glue_arguments(cfg, dataclasses.replace(ORDERS, version_id="v-orders"), RETURNS, "RID")
+    pinned = runs.glue_arguments(
+        cfg.job_target(), dataclasses.replace(ORDERS, version_id="v-orders"), RETURNS, "RID"
+    )
     assert pinned["--orders_version_id"] == "v-orders" and "--returns_version_id" not in pinned
     with pytest.raises(ConfigError, match="DATABASE"):
-        runs.glue_arguments(LambdaConfig(output_path="s3://p/", table="t"), ORDERS, RETURNS, "RID")
+        LambdaConfig(output_path="s3://p/", table="t").job_target()
 
 
 def test_quality_summary_is_tolerant():
@@ -354,7 +356,9 @@ def test_config_from_env():
         0.05,
     )
     defaults = LambdaConfig.from_env({})
-    assert (defaults.orders_prefix, defaults.max_quarantine_fraction, defaults.keep_runs) == ("", 0.01, 5)
+    assert (defaults.orders_prefix, defaults.max_quarantine_fraction, defaults.keep_runs) == ("", None, None)
+    with pytest.raises(ConfigError, match="MAX_QUARANTINE_FRACTION, KEEP_RUNS"):
+        defaults.require("max_quarantine_fraction", "keep_runs")  # set by the deployer, from the settings
     with pytest.raises(ConfigError, match="RETURNS_BUCKET, STATE_MACHINE_ARN"):
         cfg.require("orders_bucket", "returns_bucket", "state_machine_arn")
     with pytest.raises(ConfigError):
@@ -455,8 +459,10 @@ def test_batch_time_keeps_milliseconds():
     o = upload("orders", T0 + timedelta(milliseconds=120))
     r = upload("returns", T0 + timedelta(milliseconds=400))
     assert runs.iso_utc_ms(runs.batch_time(o, r)) == "2026-11-23T09:00:00.400Z"
-    cfg = LambdaConfig(output_path="s3://p/joined-data/", database="d", table="t")
-    assert runs.glue_arguments(cfg, o, r, "run")["--batch_time"] == "2026-11-23T09:00:00.400Z"
+    cfg = LambdaConfig(
+        output_path="s3://p/joined-data/", database="d", table="t", max_quarantine_fraction=0.01, keep_runs=5
+    )
+    assert runs.glue_arguments(cfg.job_target(), o, r, "run")["--batch_time"] == "2026-11-23T09:00:00.400Z"
 
 
 def _pair(o, r, at):

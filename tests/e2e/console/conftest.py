@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from deploy import batches
+from tests.support import batches
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.spark
@@ -32,7 +32,7 @@ def console_env(local_aws, fake_aws_env, monkeypatch):
 @pytest.fixture(scope="session")
 def seed_run(local_aws, sample_data) -> dict:
     """The seed batch uploaded under fresh keys and run to SUCCEEDED: the published table is the seed's."""
-    from services import aws
+    from stack import aws
 
     settings = local_aws.settings
     s3 = aws.client(settings, "s3")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from deploy import deployer
-from services import admin, aws
+from services import admin
+from stack import aws
 from tests.e2e.console.conftest import page
 
 pytestmark = pytest.mark.spark

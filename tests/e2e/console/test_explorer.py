@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from services import aws, explorer
+from services import explorer
+from stack import aws
 from tests.e2e.console.conftest import page, plain
 from tests.unit.test_sql_guard import LEGITIMATE
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services import aws, explorer
+from services import explorer
+from stack import aws
 from tests.e2e.console.conftest import page
 
 pytestmark = pytest.mark.spark

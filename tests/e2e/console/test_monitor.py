@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from deploy import batches
-from services import aws
+from stack import aws
 from tests.e2e.console.conftest import page, plain
+from tests.support import batches
 
 pytestmark = pytest.mark.spark
 

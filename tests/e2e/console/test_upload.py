@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from services import aws, uploads
+from services import uploads
+from stack import aws
 from tests.e2e.console.conftest import page
 
 pytestmark = pytest.mark.spark

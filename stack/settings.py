@@ -119,6 +119,18 @@ class Settings:
         return self.bucket(self.scripts_bucket_base)
 
     @property
+    def lambda_functions(self) -> dict[str, str]:
+        """Each Lambda's module in pipeline/lambdas → its function name (artifacts and the deployer)."""
+        return {
+            "on_upload": self.on_upload_function,
+            "check_files": self.check_files_function,
+            "trigger_glue": self.trigger_glue_function,
+            "check_glue_status": self.check_glue_status_function,
+            "stop_glue": self.stop_glue_function,
+            "await_counterpart": self.await_counterpart_function,
+        }
+
+    @property
     def output_path(self) -> str:
         return f"s3://{self.processed_bucket}/{self.processed_prefix}"
 

@@ -18,8 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.lambdas import runs
+from stack import aws
 
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+TERMINAL = aws.TERMINAL_STATUSES
+state_machine_arn = aws.state_machine_arn
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,6 @@ class Batch:
         if self.first == "orders":
             return runs.execution_name(self.orders, None)
         return runs.execution_name(None, self.returns)
-
-
-def state_machine_arn(sfn: Any, name: str) -> str:
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return machine["stateMachineArn"]
-    raise LookupError(f"no state machine named {name!r}")
 
 
 def executions(sfn: Any, machine_arn: str) -> list[dict[str, Any]]:

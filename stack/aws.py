@@ -16,7 +16,7 @@ import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
-from services.settings import Settings
+from stack.settings import Settings
 
 # The local AWS accepts only the keys it wrote to this file of its state dir (shared-credentials format).
 LOCAL_CREDENTIALS_FILE = "credentials"
@@ -98,3 +98,49 @@ def check_connection(settings: Settings) -> tuple[bool, str]:
         hint = " Is `make run` running?" if settings.target == "local" else ""
         return False, f"Cannot reach {where}: {exc}.{hint}"
     return True, f"Connected · account {identity['Account']}"
+
+
+# Step Functions execution statuses after which nothing more happens to a run.
+TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError (``""`` for anything else)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def state_machine_arn(sfn: Any, name: str) -> str:
+    """The ARN of the state machine called ``name`` (LookupError when it is not deployed)."""
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    raise LookupError(f"no state machine named {name!r}: is the pipeline deployed?")
+
+
+# Codes of an endpoint that lacks the operation altogether (as opposed to refusing this request).
+_UNSUPPORTED_CODES = frozenset(
+    {"NotImplemented", "NotImplementedException", "UnknownOperationException", "InvalidAction"}
+)
+
+
+def is_unsupported(exc: BaseException) -> bool:
+    """The endpoint does not implement the operation: in-process moto raises NotImplementedError, the moto
+    server answers an HTML 500 page (AWS itself never answers API calls with HTML)."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, NotImplementedError):
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    return (
+        error_code(exc) in _UNSUPPORTED_CODES
+        or status == 501
+        or (status == 500 and message.lstrip().lower().startswith("<!doctype html"))
+    )
