@@ -155,7 +155,7 @@ def glue_extra_py_location(settings: Settings) -> str:
 def glue_job_definition(settings: Settings, arns: iam.Arns) -> dict[str, Any]:
     """The job as CreateJob takes it (without Name); UpdateJob's JobUpdate takes the same fields."""
     return {
-        "Description": "Join the newest orders and returns files and publish the table (design.md §1)",
+        "Description": "Join the newest orders and returns files, publish the table (docs/ARCHITECTURE.md)",
         "Role": arns.role(iam.glue_role_name(settings)),
         "ExecutionProperty": {"MaxConcurrentRuns": GLUE_MAX_CONCURRENT_RUNS},
         "Command": {

@@ -1,4 +1,4 @@
-"""One typed settings object for every name, endpoint and knob (design.md §2).
+"""One typed settings object for every name, endpoint and knob (the resources: docs/ARCHITECTURE.md).
 
 Values come from defaults overridden by environment variables named ``ECOMMERCE_<FIELD>`` (upper case).
 """

@@ -7,7 +7,7 @@ other column is text. From the values, the profile only learns how each typed co
 format, with or without a time; decimal mark, currency, grouping), which the Glue job turns into Spark SQL
 expressions (``DateFormat.spark_pattern``, ``DATE_TIME_REGEX``, ``NumberFormat.regex``); lines whose values
 do not convert are quarantined there. A file that cannot be read at all is refused here, with a message a
-person can act on (design.md §3).
+person can act on (docs/DATA_CONTRACT.md).
 """
 
 from __future__ import annotations

@@ -666,7 +666,7 @@ def _top_reasons(report: Report, limit: int = 3) -> str:
 
 
 def check_invariants(report: Report, keyed_lines: int, null_dates: int) -> None:
-    """The run's contract (design.md §3); a breach fails the run before anything is published."""
+    """The run's invariants (docs/DATA_CONTRACT.md); a breach fails the run before anything is published."""
     broken = []
     if report.rows_out + report.quarantined_lines != report.rows_in:
         broken.append(

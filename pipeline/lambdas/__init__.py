@@ -1,4 +1,4 @@
-"""Lambda handlers of the ETL pipeline (design.md §1, §4).
+"""Lambda handlers of the ETL pipeline (docs/ARCHITECTURE.md; runs: docs/adr/0004, 0008, 0009).
 
 Modules import each other only relatively (``from . import runs``), so the same code runs as
 ``pipeline.lambdas.<module>`` in the tests and as the top-level package ``lambdas`` inside each

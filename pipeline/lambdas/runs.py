@@ -1,4 +1,4 @@
-"""Run semantics as pure functions (design.md §4): which files, which execution name, which run id.
+"""Run semantics as pure functions (docs/adr/0004, 0009): which files, which execution name, which run id.
 
 No AWS calls here (and no boto3 import): the handlers pass in what they listed or received.
 """
@@ -498,7 +498,7 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def run_prefix(output_path: str, run: str) -> str:
-    """``<output_path>run_id=<run>/`` where each run writes its data (design.md §4)."""
+    """``<output_path>run_id=<run>/`` where each run writes its data (docs/adr/0008)."""
     if not output_path.endswith("/"):
         output_path += "/"
     return f"{output_path}run_id={run}/"

@@ -1,6 +1,6 @@
 """Execute the rendered ETL state machine in moto's Step Functions interpreter.
 
-moto 5.2.5 facts this module relies on (design.md §5):
+moto 5.2.5 facts this module relies on (docs/adr/0006-local-aws-is-moto-plus-patches.md):
 - moto interprets ASL only with the config ``{"stepfunctions": {"execute_state_machine": True}}``; it is set
   with a POST to ``/moto-api/config`` (read back by ``moto.stepfunctions.responses.get_backend`` on every
   request) and restored at the end of the module;

@@ -1,4 +1,4 @@
-"""csv_profile: sniffing CSV exports (design.md §3); synthetic cases, then the samples in ../shared/data."""
+"""csv_profile: sniffing CSV exports (docs/DATA_CONTRACT.md); synthetic cases, then ../shared/data samples."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run semantics (design.md §4) as pure functions: names, run ids, newest objects, Glue states."""
+"""Run semantics (docs/adr/0004, 0009) as pure functions: names, run ids, newest objects, Glue states."""
 
 from __future__ import annotations
 
