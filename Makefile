@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test run bench lint format check-java clean
+.PHONY: venv test run bench demo-data lint format check-java clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,9 @@ run: venv check-java
 bench: venv check-java
 	$(PY) -m bench $(BENCH_ARGS)
 
+demo-data: venv
+	$(PY) -m services.demo_data $(DEMO_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -35,4 +38,4 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache out spark-warehouse bench/data bench/results
+	rm -rf $(VENV) .pytest_cache .ruff_cache out spark-warehouse bench/data bench/results demo-data
