@@ -287,7 +287,7 @@ def _customers(rng: random.Random, count: int) -> list[tuple[str, str, str]]:
     return customers
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)  # orders_csv and returns_csv of one pair generate it once
 def demo_export(seed: int = DEFAULT_SEED, lines: int = DEFAULT_LINES) -> DemoExport:
     """Both files for ``seed`` with ``lines`` order lines (same arguments, same bytes)."""
     if not 1 <= lines <= MAX_LINES:
