@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast run bench lint imports format check-java clean
+.PHONY: venv test test-fast run bench demo-data lint imports format check-java clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,9 @@ run: venv check-java
 bench: venv check-java
 	$(PY) -m bench $(BENCH_ARGS)
 
+demo-data: venv
+	$(PY) -m services.demo_data $(DEMO_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -41,4 +44,4 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache out spark-warehouse bench/data bench/results
+	rm -rf $(VENV) .pytest_cache .ruff_cache out spark-warehouse bench/data bench/results demo-data

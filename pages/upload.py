@@ -5,7 +5,7 @@ import base64
 import pandas as pd
 import streamlit as st
 
-from services import console, uploads
+from services import console, demo_data, uploads
 
 settings = console.frame()
 st.title("Upload")
@@ -16,6 +16,21 @@ st.caption(
     "newest returns file; when one of them is missing, the run waits for it. Files go from your browser "
     "straight to S3, in parts."
 )
+with st.expander("No export at hand? Download demo files"):
+    st.caption(
+        "A made-up orders export in the US Superstore's columns and its returns export: download both, then "
+        "put each in its slot below. The same files every time (`make demo-data` writes them too)."
+    )
+    demo_orders, demo_returns = st.columns(2)
+    # Generated only when clicked (services/demo_data: pure, in memory, a few hundred KB).
+    demo_orders.download_button(
+        "Demo orders CSV", demo_data.orders_csv, file_name="demo-orders.csv", mime="text/csv",
+        key="demo-orders", on_click="ignore", icon="📄",
+    )  # fmt: skip
+    demo_returns.download_button(
+        "Demo returns CSV", demo_data.returns_csv, file_name="demo-returns.csv", mime="text/csv",
+        key="demo-returns", on_click="ignore", icon="📄",
+    )  # fmt: skip
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

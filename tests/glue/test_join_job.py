@@ -26,6 +26,7 @@ from ecommerce_join_data import (
 )
 from moto import mock_aws
 
+from services import demo_data
 from tests import exports
 from tests.conftest import REPO
 
@@ -152,6 +153,33 @@ def test_real_exports_join_exactly(spark, tmp_path, sample_data, kind):
     assert_contract_schema(schema)
     assert schema.field("sales").type == pa.float64() and schema.field("quantity").type == pa.int64()
     assert schema.field("order_date").type == pa.date32() and schema.field("ship_date").type == pa.date32()
+
+
+def test_demo_exports_join_whole(spark, tmp_path):
+    """The project's own demo pair (services/demo_data, what `make demo-data` writes): every line typed
+    and out, none quarantined or repaired, and exactly the lines of the returned orders marked returned."""
+    export = demo_data.demo_export()
+    orders, returns = tmp_path / "orders.csv", tmp_path / "returns.csv"
+    orders.write_bytes(export.orders)
+    returns.write_bytes(export.returns)
+    source = pd.read_csv(orders, dtype=str, keep_default_na=False)
+    returned_ids = set(pd.read_csv(returns, dtype=str)["Order ID"])
+    returned_lines = int(source["Order ID"].isin(returned_ids).sum())
+
+    report = run(spark, tmp_path, orders, returns)
+    out = read_output(report)
+
+    assert (report.rows_in, report.rows_out, report.quarantined_lines) == (len(source), len(source), 0)
+    assert len(source) == export.lines
+    assert report.returned_lines == out["is_returned"].sum() == returned_lines == export.returned_lines
+    assert (report.returns_in, report.returns_rejected, report.unmatched_returns) == (len(returned_ids), 0, 0)
+    assert set(out.loc[out["is_returned"], "order_id"]) == returned_ids
+    assert report.warnings == [] and not any(report.repairs.values())
+    assert report.orders["date_formats"] == {"order_date": "M/D/YYYY", "ship_date": "M/D/YYYY"}
+    assert out["sales"].sum() == pytest.approx(source["Sales"].astype(float).sum()) == report.sales_out
+    assert sorted(out["postal_code"]) == sorted(source["Postal Code"])  # leading zeros kept
+    assert sorted(out["product_name"]) == sorted(source["Product Name"])  # doubled quotes inside one field
+    assert_contract_schema(parquet_schema(report))
 
 
 WRITTEN = {

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from services import uploads
+from services import demo_data, uploads
 from stack import aws
 from tests.e2e.console.conftest import page
 
@@ -180,3 +180,38 @@ def test_values_from_the_file_are_escaped_before_markdown(console_env):
     assert "not dates in a supported format" in error
     assert image not in error and "](" not in error.replace("\\](", "")
     assert "\\!\\[\\]\\(https\\://evil\\.example/p\\.png\\)" in error
+
+
+def test_offers_the_demo_files_and_accepts_them(console_env, monkeypatch):
+    """The demo download buttons serve services/demo_data's bytes, and the page's check takes both files."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    served: dict[str, tuple[str | None, object]] = {}  # deferred file id → (file name, the callable)
+    add_deferred = MediaFileManager.add_deferred
+
+    def recording(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        file_id = add_deferred(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+        served[file_id] = (file_name, data_callable)
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    app = page("upload.py").run()
+    assert not app.exception and not app.error, app.exception or errors(app)
+
+    assert "No export at hand? Download demo files" in [e.label for e in app.expander]
+    buttons = {b.key: b for b in app.download_button}
+    export = demo_data.demo_export()
+    for key, name, data in [
+        ("demo-orders", "demo-orders.csv", export.orders),
+        ("demo-returns", "demo-returns.csv", export.returns),
+    ]:
+        file_name, make = served[buttons[key].proto.deferred_file_id]
+        assert (file_name, make()) == (name, data)  # what a click downloads
+
+    pick(app, "orders", "demo-orders.csv", export.orders)
+    pick(app, "returns", "demo-returns.csv", export.returns)
+    app.run()
+    assert not app.exception and not app.error, app.exception or errors(app)
+    rows = [m.value for m in app.metric if m.label == "Rows"]
+    assert rows == [f"{export.lines:,}", f"{export.returned_orders:,}"]
+    assert {"start-orders", "start-returns"} <= {b.key for b in app.button}
