@@ -304,17 +304,11 @@ def newest_objects(s3: Any, settings: Settings) -> tuple[runs.S3Object | None, r
     return pairing.newest_upload(cfg, s3, "orders"), pairing.newest_upload(cfg, s3, "returns")
 
 
-def candidate_executions(orders: runs.S3Object | None, returns: runs.S3Object | None) -> list[str]:
-    """The names the upload event can have given to its run, most specific first (see on_upload.py):
-    the pair's ``batch-…``, or an ``awaiting-…`` execution that one file started and the other joined."""
-    names = []
-    if orders is not None and returns is not None:
-        names.append(runs.execution_name(orders, returns))
-    if orders is not None:
-        names.append(runs.execution_name(orders, None))
-    if returns is not None:
-        names.append(runs.execution_name(None, returns))
-    return names
+def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+    try:
+        return sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return None
 
 
 def find_run(s3: Any, sfn: Any, settings: Settings, timeout: float = 20.0) -> dict[str, Any] | None:
@@ -323,15 +317,12 @@ def find_run(s3: Any, sfn: Any, settings: Settings, timeout: float = 20.0) -> di
     deadline = time.monotonic() + timeout
     while True:
         orders, returns = newest_objects(s3, settings)
-        names = candidate_executions(orders, returns)
-        for name in names:
-            try:
-                described = sfn.describe_execution(executionArn=runs.execution_arn(machine, name))
-            except sfn.exceptions.ExecutionDoesNotExist:
-                continue
-            # An ended awaiting-… run from an earlier upload is not this upload's run: keep waiting.
-            if name == names[0] or described["status"] == "RUNNING":
-                return described
+        found = runs.run_of_upload(
+            runs.upload_candidates(orders, returns),
+            lambda name: _describe(sfn, runs.execution_arn(machine, name)),
+        )
+        if found is not None:
+            return dict(found)
         if time.monotonic() > deadline:
             return None
         time.sleep(0.25)

@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -519,6 +519,32 @@ def latest_version(bucket: str, key: str, pages: Iterable[Mapping[str, Any]]) ->
         for entry in page.get("Versions", []):
             if entry.get("Key") == key and entry.get("IsLatest"):
                 return S3Object.from_listing(bucket, entry)
+    return None
+
+
+def upload_candidates(orders: S3Object | None, returns: S3Object | None) -> list[str]:
+    """The names an upload's event can have given to its run, most specific first (see on_upload.py): the
+    pair's ``batch-…``, or an ``awaiting-…`` execution that one file started and the other joined."""
+    names = []
+    if orders is not None and returns is not None:
+        names.append(execution_name(orders, returns))
+    if orders is not None:
+        names.append(execution_name(orders, None))
+    if returns is not None:
+        names.append(execution_name(None, returns))
+    return names
+
+
+def run_of_upload(
+    names: list[str], describe: Callable[[str], Mapping[str, Any] | None]
+) -> Mapping[str, Any] | None:
+    """The execution an upload started or joined, among ``names`` (most specific first; ``describe`` gives
+    an execution by name, None when there is none): the first name whatever its status, or a later
+    ``awaiting-…`` execution still running. An ended ``awaiting-…`` run is an earlier upload's."""
+    for name in names:
+        described = describe(name)
+        if described is not None and (name == names[0] or described["status"] == "RUNNING"):
+            return described
     return None
 
 

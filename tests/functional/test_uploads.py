@@ -160,12 +160,12 @@ def test_part_size_stays_within_s3s_part_count():
 def test_candidate_executions_follow_the_on_upload_names():
     orders = runs.S3Object.create("o", "k1", '"e1"', DAY, 10)
     returns = runs.S3Object.create("r", "k2", '"e2"', DAY, 10)
-    assert uploads.candidate_executions(orders, returns) == [
+    assert runs.upload_candidates(orders, returns) == [
         runs.execution_name(orders, returns),
         runs.execution_name(orders, None),
         runs.execution_name(None, returns),
     ]
-    assert uploads.candidate_executions(None, returns) == [runs.execution_name(None, returns)]
+    assert runs.upload_candidates(None, returns) == [runs.execution_name(None, returns)]
 
 
 @pytest.fixture(scope="module")

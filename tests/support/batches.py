@@ -84,15 +84,12 @@ def describe(sfn: Any, arn: str) -> dict[str, Any] | None:
 def find_execution(sfn: Any, machine_arn: str, batch: Batch, timeout: float = 60.0) -> str:
     """The ARN of the execution that runs ``batch``: ``batch-…``, or the ``awaiting-…`` execution that the
     second upload attached to. Waits until one of them exists (S3 events are asynchronous)."""
-    own = runs.execution_arn(machine_arn, batch.name)
-    awaiting = runs.execution_arn(machine_arn, batch.awaiting_name)
+    names = [batch.name, batch.awaiting_name]
     deadline = time.monotonic() + timeout
     while True:
-        if describe(sfn, own) is not None:
-            return own
-        found = describe(sfn, awaiting)
-        if found is not None and found["status"] == "RUNNING":  # waiting for files: the second one attaches
-            return awaiting
+        found = runs.run_of_upload(names, lambda name: describe(sfn, runs.execution_arn(machine_arn, name)))
+        if found is not None:
+            return found["executionArn"]
         if time.monotonic() > deadline:
             seen = [(e["name"], e["status"]) for e in executions(sfn, machine_arn)]
             names = f"{batch.name} (or {batch.awaiting_name})"

@@ -521,3 +521,14 @@ def test_a_correction_at_the_same_key_pairs_at_once_a_new_file_later_waits():
     assert not runs.decide(other_name, r, last, later, 900).pair
     duplicate = upload("orders", T0, key=o.key, etag=o.etag)
     assert runs.decide(duplicate, r, last, later, 900).pair  # same name: the run exists already
+
+
+def test_run_of_upload_prefers_the_pair_then_a_running_awaiting_execution():
+    names = ["batch-x", "awaiting-returns-y"]
+    ran = {"batch-x": None, "awaiting-returns-y": {"status": "RUNNING", "name": "awaiting-returns-y"}}
+    assert runs.run_of_upload(names, ran.get)["name"] == "awaiting-returns-y"  # the second file joined it
+    ran["awaiting-returns-y"]["status"] = "SUCCEEDED"  # an earlier upload's ended run: not this one's
+    assert runs.run_of_upload(names, ran.get) is None
+    ran["batch-x"] = {"status": "FAILED", "name": "batch-x"}  # the pair's own run, whatever its status
+    assert runs.run_of_upload(names, ran.get)["name"] == "batch-x"
+    assert runs.upload_candidates(ORDERS, None) == [runs.execution_name(ORDERS, None)]
