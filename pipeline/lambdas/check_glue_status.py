@@ -60,7 +60,7 @@ def read_quality(cfg: LambdaConfig, s3: Any, run: str) -> dict[str, Any] | None:
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _NOT_FOUND:
+        if config.error_code(exc) in _NOT_FOUND:
             return None
         raise
     report = json.loads(body)

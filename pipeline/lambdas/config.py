@@ -106,6 +106,13 @@ class LambdaConfig:
         return {orders: self.orders_prefix, returns: self.returns_prefix}
 
 
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError ("" for anything else). The Lambdas ship alone, so this is their
+    copy of stack.aws.error_code."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
 def client(service: str) -> Any:
     return boto3.client(service)
 

@@ -152,7 +152,7 @@ def start(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input, sort_keys=True)
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+        if config.error_code(exc) == "ExecutionAlreadyExists":
             return _duplicate(name, arn, None)
         raise
     return {
@@ -188,7 +188,7 @@ def execution_status(sfn: Any, arn: str) -> str | None:
     try:
         return sfn.describe_execution(executionArn=arn)["status"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+        if config.error_code(exc) == "ExecutionDoesNotExist":
             return None
         raise
 

@@ -40,7 +40,7 @@ def _get_json(s3: Any, bucket: str, key: str) -> Any:
     try:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _MISSING:
+        if config.error_code(exc) in _MISSING:
             return None
         raise
 
@@ -64,7 +64,7 @@ def _keys(s3: Any, bucket: str, prefix: str, limit: int | None = None) -> Iterat
                 if limit is not None and count >= limit:
                     return
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+        if config.error_code(exc) != "NoSuchBucket":
             raise  # no processed bucket (yet): no ledger, nothing recorded
 
 
@@ -168,7 +168,7 @@ def resume(sfn: Any, token: str, output: dict[str, Any]) -> bool:
     try:
         sfn.send_task_success(taskToken=token, output=json.dumps(output, sort_keys=True))
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in STALE_TOKEN_CODES:
+        if config.error_code(exc) in STALE_TOKEN_CODES:
             return False
         raise
     return True

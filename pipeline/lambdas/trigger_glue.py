@@ -65,7 +65,7 @@ def start(glue: Any, job_name: str, arguments: dict[str, str]) -> str:
     try:
         return glue.start_job_run(JobName=job_name, Arguments=arguments)["JobRunId"]
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = config.error_code(exc)
         if code in TRANSIENT_CODES:
             raise runs.TransientError(f"{code}: could not start Glue job {job_name}: {exc}") from exc
         raise
