@@ -625,7 +625,7 @@ def test_stopped_runs_end_stopped_and_never_publish(aws, glue_job, local_aws, sa
     files = {side: listed(side) for side in ("orders", "returns")}
     cfg = LambdaConfig(
         glue_job_name=job, output_path=f"s3://{glue_job['processed']}/joined-data/",
-        database=glue_job["database"], table="joined_data",
+        database=glue_job["database"], table="joined_data", max_quarantine_fraction=0.01, keep_runs=5,
     )  # fmt: skip
     event_a = {**files, "execution_name": f"batch-stop-a-{RUN}"}
     event_b = {**files, "execution_name": f"batch-stop-b-{RUN}"}
