@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 
 from pipeline.lambdas import config as lambda_config
 from pipeline.lambdas import pairing, runs
@@ -547,20 +546,12 @@ def glue_run(glue: Any, job_name: str, job_run_id: str) -> dict[str, Any]:
 
 
 def quality_report_uri(settings: Settings, run_id: str) -> str:
-    bucket, key = runs.report_key(settings.output_path, run_id)
-    return f"s3://{bucket}/{key}"
+    return runs.report_uri(settings.output_path, run_id)
 
 
 def quality_report(s3: Any, settings: Settings, run_id: str) -> dict[str, Any] | None:
     """The run's data-quality report as the Glue job wrote it, or None when there is none."""
-    bucket, key = runs.report_key(settings.output_path, run_id)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if aws.error_code(exc) in ("NoSuchKey", "404", "NotFound"):
-            return None
-        raise
-    return json.loads(body)
+    return lambda_config.read_quality_report(s3, settings.output_path, run_id)
 
 
 # --- history: filters and KPIs ----------------------------------------------------------------------------
