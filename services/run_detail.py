@@ -1,30 +1,26 @@
-"""Step Functions executions of the ETL state machine: what the run monitor and the history pages show.
+"""One execution in detail, as the Run monitor shows it.
 
-Plain functions over boto3 clients and ``Settings`` (no Streamlit): reading executions, their event history,
-the Glue run and the data-quality report; pure transformations of those (per-state table, state colours,
-root cause, KPIs, filters); and the admin actions (stop, redrive, rerun).
+Plain functions over boto3 clients and ``Settings`` (no Streamlit): the execution's event history as one row
+per state, the root cause of a failure, the state machine as a DOT graph coloured by state, the Glue run and
+the data-quality report; and the admin actions (stop, redrive, rerun).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from pipeline.asl import checks
 from pipeline.lambdas import config as lambda_config
-from pipeline.lambdas import pairing, runs
+from pipeline.lambdas import runs
+from services import execution_reads as reads
 from stack import aws
 from stack.settings import Settings
-
-TERMINAL = aws.TERMINAL_STATUSES
-STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE")
-DATE_PRESETS = ("Today", "Last 7 days", "Last 30 days", "All")
 
 # What a state did, as the graph colours it.
 SUCCEEDED, FAILED, RUNNING, NOT_VISITED = "succeeded", "failed", "running", "not visited"
@@ -47,18 +43,9 @@ _TASK_FAILED = frozenset(
     }
 )
 _TASK_SUCCEEDED = frozenset({"TaskSucceeded", "LambdaFunctionSucceeded", "ActivitySucceeded"})
-_EXECUTION_ENDED = {
-    "ExecutionFailed": "executionFailedEventDetails",
-    "ExecutionTimedOut": "executionTimedOutEventDetails",
-    "ExecutionAborted": "executionAbortedEventDetails",
-}
 
 
 # --- reading ---------------------------------------------------------------------------------------
-
-
-def state_machine_arn(sfn: Any, settings: Settings) -> str:
-    return aws.state_machine_arn(sfn, settings.state_machine)
 
 
 def belongs_to(execution_arn: str, machine_arn: str) -> bool:
@@ -68,215 +55,9 @@ def belongs_to(execution_arn: str, machine_arn: str) -> bool:
     return bool(name) and ":" not in name
 
 
-def list_executions(sfn: Any, machine_arn: str, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest ``limit`` executions (list_executions pages newest first), newest first."""
-    found: list[dict[str, Any]] = []
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine_arn):
-        found.extend(page["executions"])
-        if len(found) >= limit:
-            break
-    found.sort(key=lambda e: e["startDate"], reverse=True)
-    return found[:limit]
-
-
-def describe(sfn: Any, arn: str) -> dict[str, Any]:
-    described = sfn.describe_execution(executionArn=arn)
-    described.pop("ResponseMetadata", None)
-    return described
-
-
-def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    """Every event of the execution, oldest first."""
-    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn, includeExecutionData=True)
-    return [event for page in pages for event in page["events"]]
-
-
 def definition(sfn: Any, arn: str) -> dict[str, Any]:
     """The ASL that this execution ran (the state machine may have been redeployed since)."""
     return json.loads(sfn.describe_state_machine_for_execution(executionArn=arn)["definition"])
-
-
-# What a run amounts to (ADR 0004): only processed and failed runs processed files, so only they count in
-# the success rate and the durations; the others are categories of their own.
-PROCESSED, FAILED_RUN, RUNNING_RUN = "processed", "failed", "running"
-SUPERSEDED, EXPORT_MISSING = "superseded", "export missing"
-CATEGORIES = (
-    PROCESSED,
-    FAILED_RUN,
-    RUNNING_RUN,
-    "waiting for orders",
-    "waiting for returns",
-    SUPERSEDED,
-    EXPORT_MISSING,
-)
-PROCESSING = frozenset({PROCESSED, FAILED_RUN})
-PARKED_STATE = "AwaitCounterpart"
-
-
-def waiting_for(events: Sequence[Mapping[str, Any]]) -> str | None:
-    """ "orders" or "returns" while the execution is parked in AwaitCounterpart, else None."""
-    open_state: Mapping[str, Any] | None = None
-    for event in events:
-        if event["type"].endswith("StateEntered"):
-            open_state = event["stateEnteredEventDetails"]
-        elif event["type"].endswith("StateExited"):
-            open_state = None
-        elif event["type"] in _EXECUTION_ENDED or event["type"] == "ExecutionSucceeded":
-            return None
-    if open_state is None or open_state.get("name") != PARKED_STATE:
-        return None
-    files = _json_object(open_state.get("input")).get("files") or {}
-    side = files.get("waiting_for") if isinstance(files, dict) else None
-    return str(side) if side in ("orders", "returns") else None
-
-
-def category(described: Mapping[str, Any], waiting: str | None = None) -> str:
-    """processed, failed, running, waiting for <side>, superseded or export missing."""
-    status = described.get("status")
-    if status == "RUNNING":
-        return f"waiting for {waiting}" if waiting else RUNNING_RUN
-    if status != "SUCCEEDED":
-        return FAILED_RUN if status in TERMINAL else RUNNING_RUN
-    output = _json_object(described.get("output"))
-    if isinstance(output.get("missing"), dict):
-        return EXPORT_MISSING
-    pairing = output.get("pairing")
-    if isinstance(pairing, dict) and pairing.get("outcome") == "superseded":
-        return SUPERSEDED
-    return PROCESSED
-
-
-def runs_frame(sfn: Any, machine_arn: str, limit: int = 200, workers: int = 8) -> pd.DataFrame:
-    """One row per execution (newest first) with its input files: list_executions does not return the
-    input, so each execution is described (in parallel); a running ``awaiting-…`` one also has its history
-    read, to tell a parked execution (waiting for its counterpart) from one that processes."""
-    listed = list_executions(sfn, machine_arn, limit)
-
-    def read(listed_one: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
-        described = describe(sfn, listed_one["executionArn"])
-        parked = None
-        if described["status"] == "RUNNING" and described["name"].startswith("awaiting-"):
-            parked = waiting_for(history(sfn, described["executionArn"]))
-        return described, parked
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = list(pool.map(read, listed))
-    return frame_from_described([d for d, _ in found], {d["executionArn"]: w for d, w in found if w})
-
-
-def frame_from_described(
-    described: Iterable[Mapping[str, Any]], waiting: Mapping[str, str] | None = None
-) -> pd.DataFrame:
-    rows = []
-    waiting = waiting or {}
-    for execution in described:
-        files = input_files(execution.get("input"))
-        processed = processed_files(execution)
-        start, stop = execution.get("startDate"), execution.get("stopDate")
-        rows.append(
-            {
-                "name": execution["name"],
-                "status": execution["status"],
-                "category": category(execution, waiting.get(execution["executionArn"])),
-                "start": pd.Timestamp(start),
-                "stop": pd.Timestamp(stop) if stop is not None else pd.NaT,
-                "duration_s": (stop - start).total_seconds() if stop is not None else math.nan,
-                "orders_key": processed.get("orders", {}).get("key") or files["orders"],
-                "returns_key": processed.get("returns", {}).get("key") or files["returns"],
-                "files": processed,
-                "arn": execution["executionArn"],
-            }
-        )
-    columns = [
-        "name",
-        "status",
-        "category",
-        "start",
-        "stop",
-        "duration_s",
-        "orders_key",
-        "returns_key",
-        "files",
-        "arn",
-    ]
-    frame = pd.DataFrame(rows, columns=columns)
-    for column in ("start", "stop"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame["duration_s"] = frame["duration_s"].astype(float)
-    return frame.sort_values("start", ascending=False, ignore_index=True)
-
-
-def processed_files(described: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The files a run took, by side: those it checked (its output's ``files``) or else those its input
-    names (a resumed ``awaiting-…`` run took its counterpart too, which only the output shows)."""
-    found: dict[str, dict[str, Any]] = {}
-    sources = (_json_object(described.get("output")).get("files"), _json_object(described.get("input")))
-    for source in sources:
-        if not isinstance(source, dict):
-            continue
-        for side in ("orders", "returns"):
-            obj = source.get(side)
-            if side not in found and isinstance(obj, dict) and obj.get("key"):
-                found[side] = obj
-    return found
-
-
-def uploads_frame(uploads: Iterable[runs.S3Object], frame: pd.DataFrame) -> pd.DataFrame:
-    """Every upload with the run that took it, or the run that superseded it (the first run that took a
-    newer upload of the same side), or neither yet (waiting, or a run still to come)."""
-    taken: dict[tuple[str, str, str], str] = {}
-    newer: dict[str, list[tuple[Any, str]]] = {"orders": [], "returns": []}
-    for _, row in frame.sort_values("start").iterrows():
-        for side, obj in (row["files"] or {}).items():
-            taken.setdefault((side, obj.get("key", ""), str(obj.get("etag", "")).strip('"')), row["name"])
-            try:
-                newer[side].append((runs.upload_rank(runs.S3Object.from_dict(obj)), row["name"]))
-            except ValueError:
-                continue
-    rows = []
-    for upload in uploads:
-        side = "orders" if "orders" in upload.bucket else "returns"
-        run = taken.get((side, upload.key, upload.etag))
-        superseded_by = None
-        if run is None:
-            later = sorted(item for item in newer[side] if item[0] > runs.upload_rank(upload))
-            superseded_by = later[0][1] if later else None
-        rows.append(
-            {
-                "side": side,
-                "key": upload.key,
-                "uploaded_at": pd.Timestamp(runs.upload_time(upload)),
-                "run": run,
-                "superseded_by": superseded_by,
-                "status": "in a run" if run else "superseded" if superseded_by else "not run yet",
-            }
-        )
-    columns = ["side", "key", "uploaded_at", "status", "run", "superseded_by"]
-    return pd.DataFrame(rows, columns=columns).sort_values("uploaded_at", ascending=False, ignore_index=True)
-
-
-def list_uploads(s3: Any, settings: Settings, limit: int = 500) -> list[runs.S3Object]:
-    """The newest uploads of each side from the pairing ledger (ADR 0004)."""
-    cfg = lambda_config.LambdaConfig(
-        orders_bucket=settings.orders_bucket,
-        returns_bucket=settings.returns_bucket,
-        pairing_path=settings.pairing_path,
-    )
-    return [u for side in runs.SIDES for u in pairing.uploads(cfg, s3, side, limit=limit)]
-
-
-def input_files(execution_input: str | None) -> dict[str, str]:
-    """The orders and returns keys named in an execution input ('' when absent, e.g. a rerun with {})."""
-    try:
-        parsed = json.loads(execution_input or "{}")
-    except json.JSONDecodeError:
-        parsed = {}
-    parsed = parsed if isinstance(parsed, dict) else {}
-    keys = {}
-    for kind in ("orders", "returns"):
-        obj = parsed.get(kind)
-        keys[kind] = str(obj.get("key", "")) if isinstance(obj, dict) else ""
-    return keys
 
 
 # --- the per-state table ----------------------------------------------------------------------------
@@ -366,7 +147,7 @@ def state_rows(events: Sequence[Mapping[str, Any]], execution_status: str = "RUN
                 row.last_error = _failure_text(details) or kind
             elif kind in _TASK_SUCCEEDED:
                 row._last_task_failed = False
-    if execution_status in TERMINAL:
+    if execution_status in reads.TERMINAL:
         for name in open_states:  # the execution ended inside these states
             rows[name].status = FAILED
     return list(rows.values())
@@ -401,16 +182,6 @@ class Failure:
     execution_cause: str | None = None
 
 
-def _json_object(text: Any) -> dict[str, Any]:
-    if not isinstance(text, str):
-        return {}
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError:  # outputs over 256 KB arrive truncated
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
 def root_cause(events: Sequence[Mapping[str, Any]]) -> Failure | None:
     """Why the execution failed, or None if it did not.
 
@@ -421,10 +192,10 @@ def root_cause(events: Sequence[Mapping[str, Any]]) -> Failure | None:
     observed the failure. Without a record (an abort, a timeout, an uncaught error) the execution's own
     error and the state that was open or failed last are reported.
     """
-    ended = next((e for e in reversed(events) if e["type"] in _EXECUTION_ENDED), None)
+    ended = next((e for e in reversed(events) if e["type"] in reads.EXECUTION_ENDED), None)
     if ended is None:
         return None
-    ended_details = ended.get(_EXECUTION_ENDED[ended["type"]], {})
+    ended_details = ended.get(reads.EXECUTION_ENDED[ended["type"]], {})
     execution_error = ended_details.get("error") or ended["type"]
     execution_cause = ended_details.get("cause") or ""
 
@@ -438,7 +209,7 @@ def root_cause(events: Sequence[Mapping[str, Any]]) -> Failure | None:
             visited.add(event["stateEnteredEventDetails"]["name"])
         elif kind.endswith("StateExited"):
             details = event["stateExitedEventDetails"]
-            failure = _json_object(details.get("output")).get("failure")
+            failure = reads.json_object(details.get("output")).get("failure")
             # Later states carry the same record on: the first state that wrote it counts.
             if isinstance(failure, dict) and failure.get("failed_state") and failure != record:
                 record, task_before_record = failure, last_task
@@ -480,20 +251,6 @@ def _dot_id(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def transitions(state: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(target, kind) for every way out of a state: next, choice, default, catch."""
-    found = []
-    if state.get("Next"):
-        found.append((state["Next"], "next"))
-    for choice in state.get("Choices", []):
-        found.append((choice["Next"], "choice"))
-    if state.get("Default"):
-        found.append((state["Default"], "default"))
-    for catch in state.get("Catch", []):
-        found.append((catch["Next"], "catch"))
-    return list(dict.fromkeys(found))
-
-
 def dot_graph(asl: Mapping[str, Any], statuses: Mapping[str, str]) -> str:
     """Graphviz DOT of the state machine, each state filled with the colour of its status."""
     lines = [
@@ -513,7 +270,8 @@ def dot_graph(asl: Mapping[str, Any], statuses: Mapping[str, str]) -> str:
             f'  {_dot_id(name)} [fillcolor="{STATE_COLOURS[status]}", fontcolor="{font}", shape={shape}, '
             f'tooltip="{tooltip}"];'
         )
-        for target, kind in transitions(state):
+        ways = dict.fromkeys((edge.target, edge.kind) for edge in checks.ways_out(name, state))
+        for target, kind in ways:  # two rules with one target: one arrow
             style = {"catch": ' [style=dashed, color="#c62828"]', "default": " [style=dotted]"}.get(kind, "")
             lines.append(f"  {_dot_id(name)} -> {_dot_id(target)}{style};")
     lines.append("}")
@@ -527,7 +285,7 @@ def glue_reference(events: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None
     """{job_name, job_run_id, run_id, …} that TriggerGlueJob put at ``$.glue``, once it has run."""
     for event in reversed(events):
         if event["type"].endswith("StateExited"):
-            glue = _json_object(event["stateExitedEventDetails"].get("output")).get("glue")
+            glue = reads.json_object(event["stateExitedEventDetails"].get("output")).get("glue")
             if isinstance(glue, dict) and glue.get("job_run_id"):
                 return glue
     return None
@@ -554,101 +312,6 @@ def quality_report(s3: Any, settings: Settings, run_id: str) -> dict[str, Any] |
     return lambda_config.read_quality_report(s3, settings.output_path, run_id)
 
 
-# --- history: filters and KPIs ----------------------------------------------------------------------------
-
-
-def preset_since(preset: str, now: datetime) -> datetime | None:
-    """The start of a date-range preset, in ``now``'s time zone (None = all time)."""
-    if preset == "Today":
-        return now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if preset == "Last 7 days":
-        return now - timedelta(days=7)
-    if preset == "Last 30 days":
-        return now - timedelta(days=30)
-    if preset == "All":
-        return None
-    raise ValueError(f"unknown date preset {preset!r}; expected one of {DATE_PRESETS}")
-
-
-def filter_runs(
-    frame: pd.DataFrame,
-    statuses: Iterable[str] | None = None,
-    since: datetime | None = None,
-    file_name: str = "",
-) -> pd.DataFrame:
-    """Runs with one of ``statuses`` (None = any), started at or after ``since``, whose orders or returns
-    key contains ``file_name`` (case-insensitive)."""
-    keep = pd.Series(True, index=frame.index)
-    if statuses is not None:
-        keep &= frame["status"].isin(list(statuses))
-    if since is not None:
-        keep &= frame["start"] >= pd.Timestamp(since)
-    needle = file_name.strip().lower()
-    if needle:
-        keep &= frame["orders_key"].str.lower().str.contains(needle, regex=False) | frame[
-            "returns_key"
-        ].str.lower().str.contains(needle, regex=False)
-    return frame[keep].reset_index(drop=True)
-
-
-@dataclass(frozen=True)
-class Kpis:
-    runs: int
-    ended: int  # runs that processed files and ended (processed or failed)
-    success_rate: float | None  # processed / ended
-    p50_s: float | None  # over those ended runs
-    p90_s: float | None
-    runs_per_day: float | None  # over the calendar days from the first run to the last
-    waiting: int = 0
-    superseded: int = 0
-    export_missing: int = 0
-
-
-def kpis(frame: pd.DataFrame) -> Kpis:
-    """Success rate and durations over the runs that processed files; a run that waited, was superseded
-    or whose counterpart never came is counted in its own category (ADR 0004)."""
-    categories = (
-        frame["category"] if "category" in frame else frame["status"].map(lambda s: category({"status": s}))
-    )
-    ended = frame[categories.isin(PROCESSING)]
-    durations = ended["duration_s"].dropna()
-    if frame.empty:
-        per_day = None
-    else:
-        days = (frame["start"].max().normalize() - frame["start"].min().normalize()).days + 1
-        per_day = len(frame) / days
-    return Kpis(
-        runs=len(frame),
-        ended=len(ended),
-        success_rate=float((ended["status"] == "SUCCEEDED").mean()) if len(ended) else None,
-        p50_s=float(durations.quantile(0.5)) if len(durations) else None,
-        p90_s=float(durations.quantile(0.9)) if len(durations) else None,
-        runs_per_day=per_day,
-        waiting=int(categories.str.startswith("waiting for").sum()),
-        superseded=int((categories == SUPERSEDED).sum()),
-        export_missing=int((categories == EXPORT_MISSING).sum()),
-    )
-
-
-def page_of(frame: pd.DataFrame, page: int, size: int) -> pd.DataFrame:
-    """Rows of page ``page`` (1-based) of ``size`` rows."""
-    start = (max(page, 1) - 1) * size
-    return frame.iloc[start : start + size].reset_index(drop=True)
-
-
-def page_count(rows: int, size: int) -> int:
-    return max(1, math.ceil(rows / size))
-
-
-def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
-    """Time-zone-aware columns as naive UTC, for tables (pyarrow warns on aware columns with pandas 3)."""
-    frame = frame.copy()
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
-            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
-    return frame
-
-
 # --- actions --------------------------------------------------------------------------------------------
 
 
@@ -662,7 +325,7 @@ def stop(
     )
     if glue is None or job_name is None:
         return []
-    run = glue_run_id(history(sfn, arn), arn.rsplit(":", 1)[-1])
+    run = glue_run_id(reads.history(sfn, arn), arn.rsplit(":", 1)[-1])
     if run is None:
         return []  # it had not got past CheckForFiles: no Glue run
     stopped, _errors = lambda_config.stop_job_runs(glue, job_name, run)  # errors: runs that ended meanwhile
@@ -677,7 +340,7 @@ def glue_run_id(events: Sequence[Mapping[str, Any]], execution_name: str) -> str
         return str(reference["run_id"])
     for event in reversed(events):
         if event["type"].endswith("StateExited"):
-            files = _json_object(event["stateExitedEventDetails"].get("output")).get("files")
+            files = reads.json_object(event["stateExitedEventDetails"].get("output")).get("files")
             pair = runs.named_pair(files) if isinstance(files, dict) else None
             if pair is not None:
                 return runs.run_id(runs.batch_time(*pair), execution_name)
@@ -690,7 +353,7 @@ def rerun_input(described: Mapping[str, Any], events: Sequence[Mapping[str, Any]
     if runs.named_pair(described.get("input")) is None:
         for event in reversed(events):
             if event["type"].endswith("StateExited"):
-                output = _json_object(event["stateExitedEventDetails"].get("output"))
+                output = reads.json_object(event["stateExitedEventDetails"].get("output"))
                 for source in (output.get("files"), output.get("pairing")):
                     pair = runs.named_pair(source) if isinstance(source, dict) else None
                     if pair is not None:
@@ -705,7 +368,9 @@ def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
     (a run that never got its counterpart) waits for its counterpart again.
     """
     events = (
-        history(sfn, described["executionArn"]) if runs.named_pair(described.get("input")) is None else []
+        reads.history(sfn, described["executionArn"])
+        if runs.named_pair(described.get("input")) is None
+        else []
     )
     response = sfn.start_execution(
         stateMachineArn=described["stateMachineArn"],
@@ -717,3 +382,9 @@ def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
 
 def redrive(sfn: Any, arn: str) -> None:
     sfn.redrive_execution(executionArn=arn)
+
+
+def redrive_unsupported(exc: BaseException) -> bool:
+    """Whether a refused redrive means that the endpoint has no RedriveExecution (rerun instead), rather
+    than that the execution cannot be redriven."""
+    return aws.is_unsupported(exc)
