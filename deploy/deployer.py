@@ -34,7 +34,8 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy import artifacts, iam
-from pipeline.asl.render import find_problems, render_definition
+from pipeline.asl.checks import find_problems
+from pipeline.asl.render import render_definition
 from stack import aws
 from stack.aws import error_code, is_unsupported
 from stack.settings import Settings

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 from botocore.exceptions import ClientError
 
-from services import console, executions
+from services import console, execution_reads, history
 
 CATEGORY_COLOURS = {
     "processed": "#2e7d32",
@@ -34,17 +34,17 @@ st.title("Execution history")
 @st.cache_data(ttl=30, show_spinner="Loading executions…")
 def load_runs(settings_key: str, limit: int):
     sfn = console.client("stepfunctions", settings)
-    return executions.runs_frame(sfn, executions.state_machine_arn(sfn, settings), limit=limit)
+    return history.runs_frame(sfn, execution_reads.state_machine_arn(sfn, settings), limit=limit)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
 def load_uploads(settings_key: str) -> list:
-    return executions.list_uploads(console.client("s3", settings), settings)
+    return history.list_uploads(console.client("s3", settings), settings)
 
 
 filters = st.columns([3, 2, 3, 1, 1])
-statuses = filters[0].multiselect("Status", executions.STATUSES, default=list(executions.STATUSES))
-preset = filters[1].selectbox("Started", executions.DATE_PRESETS, index=1)
+statuses = filters[0].multiselect("Status", history.STATUSES, default=list(history.STATUSES))
+preset = filters[1].selectbox("Started", history.DATE_PRESETS, index=1)
 file_name = filters[2].text_input("File name contains", placeholder="e.g. orders.csv")
 limit = filters[3].selectbox("Newest", [100, 200, 500], index=1, help="How many executions to load")
 if filters[4].button("Refresh", icon="🔄"):
@@ -57,10 +57,8 @@ except (LookupError, ClientError) as exc:
     st.error(f"Cannot list executions: {exc}")
     st.stop()
 
-runs = executions.filter_runs(
-    all_runs, statuses, executions.preset_since(preset, datetime.now(UTC)), file_name
-)
-kpis = executions.kpis(runs)
+runs = history.filter_runs(all_runs, statuses, history.preset_since(preset, datetime.now(UTC)), file_name)
+kpis = history.kpis(runs)
 cards = st.columns(8)
 cards[0].metric("Runs", kpis.runs)
 cards[1].metric(
@@ -80,7 +78,7 @@ if runs.empty:
     st.stop()
 
 chart = px.scatter(
-    runs[runs["category"].isin(executions.PROCESSING)].dropna(subset=["duration_s"]),
+    runs[runs["category"].isin(history.PROCESSING)].dropna(subset=["duration_s"]),
     x="start",
     y="duration_s",
     color="category",
@@ -97,13 +95,13 @@ st.plotly_chart(chart, width="stretch")
 
 pager = st.columns([1, 1, 4])
 size = pager[0].selectbox("Rows per page", [10, 25, 50, 100], index=1)
-pages = executions.page_count(len(runs), size)
+pages = history.page_count(len(runs), size)
 number = pager[1].number_input("Page", min_value=1, max_value=pages, value=1, step=1)
 pager[2].caption(f"{len(runs)} runs · page {number} of {pages} · select a row to open it in the monitor")
 
-page = executions.page_of(runs, int(number), size)
+page = history.page_of(runs, int(number), size)
 selection = st.dataframe(
-    executions.naive_utc(
+    execution_reads.naive_utc(
         page[["name", "category", "status", "start", "duration_s", "orders_key", "returns_key"]]
     ),
     hide_index=True,
@@ -123,12 +121,12 @@ selection = st.dataframe(
 # Every upload is in a run or superseded by one (ADR 0004): a burst leaves nothing silently ignored.
 st.subheader("Uploads")
 try:
-    uploads = executions.uploads_frame(load_uploads(repr(settings)), all_runs)
+    uploads = history.uploads_frame(load_uploads(repr(settings)), all_runs)
 except ClientError as exc:
     st.warning(f"Cannot list the uploads: {exc}")
 else:
     st.dataframe(
-        executions.naive_utc(uploads),
+        execution_reads.naive_utc(uploads),
         hide_index=True,
         width="stretch",
         key="uploads_table",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import streamlit as st
 from botocore.exceptions import ClientError
 
-from services import console, executions
+from services import console, execution_reads, run_detail
 
 REFRESH_SECONDS = 2.0
 STATUS_ICONS = {"RUNNING": "🔵", "SUCCEEDED": "🟢", "FAILED": "🔴", "TIMED_OUT": "🟠", "ABORTED": "⚪"}
@@ -20,8 +20,8 @@ st.title("Run monitor")
 
 @st.cache_data(ttl=10, show_spinner=False)
 def recent(settings_key: str) -> list[dict]:
-    machine = executions.state_machine_arn(sfn, settings)
-    return executions.list_executions(sfn, machine, limit=100)
+    machine = execution_reads.state_machine_arn(sfn, settings)
+    return execution_reads.list_executions(sfn, machine, limit=100)
 
 
 def pick_execution() -> str | None:
@@ -60,7 +60,7 @@ def header(described: dict, outcome: str) -> None:
     cols[3].metric("Duration", duration(described["startDate"], described.get("stopDate")))
 
 
-def failure_banner(failure: executions.Failure) -> None:
+def failure_banner(failure: run_detail.Failure) -> None:
     where = failure.failed_state
     if failure.graph_state and failure.graph_state != failure.failed_state:
         where += f" (seen in state {failure.graph_state})"
@@ -68,21 +68,21 @@ def failure_banner(failure: executions.Failure) -> None:
     st.error(f"**Failed state: {where}** · **{error}**\n\n{cause}", icon="🚨")
 
 
-def state_section(asl: dict, rows: list, failure: executions.Failure | None) -> None:
-    statuses = executions.mark_failure(executions.state_statuses(asl, rows), failure)
+def state_section(asl: dict, rows: list, failure: run_detail.Failure | None) -> None:
+    statuses = run_detail.mark_failure(run_detail.state_statuses(asl, rows), failure)
     graph, table = st.columns([2, 3])
     with graph:
-        st.graphviz_chart(executions.dot_graph(asl, statuses), width="stretch")
+        st.graphviz_chart(run_detail.dot_graph(asl, statuses), width="stretch")
         st.caption(
             " · ".join(
                 f"<span style='color:{colour}'>■</span> {status}"
-                for status, colour in executions.STATE_COLOURS.items()
+                for status, colour in run_detail.STATE_COLOURS.items()
             ),
             unsafe_allow_html=True,
         )
     with table:
         st.dataframe(
-            executions.naive_utc(executions.state_frame(rows, failure)),
+            execution_reads.naive_utc(run_detail.state_frame(rows, failure)),
             hide_index=True,
             width="stretch",
             column_config={
@@ -101,7 +101,7 @@ def glue_section(reference: dict | None) -> None:
         st.caption("No Glue run yet: TriggerGlueJob has not run.")
         return
     try:
-        run = executions.glue_run(console.client("glue"), reference["job_name"], reference["job_run_id"])
+        run = run_detail.glue_run(console.client("glue"), reference["job_name"], reference["job_run_id"])
     except ClientError as exc:
         st.warning(f"Glue run {reference['job_run_id']}: {console.escape_markdown(str(exc))}")
         return
@@ -120,8 +120,8 @@ def quality_section(reference: dict | None) -> None:
     if reference is None or not reference.get("run_id"):
         st.caption("No report yet.")
         return
-    uri = executions.quality_report_uri(settings, reference["run_id"])
-    report = executions.quality_report(console.client("s3"), settings, reference["run_id"])
+    uri = run_detail.quality_report_uri(settings, reference["run_id"])
+    report = run_detail.quality_report(console.client("s3"), settings, reference["run_id"])
     if report is None:
         st.caption(f"No report at {uri} (yet).")
         return
@@ -154,17 +154,17 @@ def actions_section(described: dict) -> None:
         return
     cols = st.columns(3)
     if status == "RUNNING" and cols[0].button("Stop run", key="stop", type="primary"):
-        stopped = executions.stop(
+        stopped = run_detail.stop(
             sfn, described["executionArn"], console.user_email(), console.client("glue"), settings.glue_job
         )
         st.toast("Stop requested" + (f"; Glue run {', '.join(stopped)} stopped" if stopped else ""))
     if status in ("FAILED", "TIMED_OUT", "ABORTED"):
         if cols[1].button("Redrive", key="redrive", help="Resume from the failed state (RedriveExecution)"):
             try:
-                executions.redrive(sfn, described["executionArn"])
+                run_detail.redrive(sfn, described["executionArn"])
                 st.success("Redrive started: this page follows it.")
             except ClientError as exc:
-                if executions.is_unsupported(exc):
+                if run_detail.redrive_unsupported(exc):
                     st.warning(
                         f"This Step Functions endpoint does not support RedriveExecution "
                         f"({settings.endpoint_url or 'AWS'} answered: {exc}). Use Rerun instead."
@@ -177,7 +177,7 @@ def actions_section(described: dict) -> None:
             help="Start the state machine again with the same input under a new name: the same files "
             "(the run fails with a clear reason if one was replaced since).",
         ):
-            new_arn = executions.rerun(sfn, described, datetime.now(UTC))
+            new_arn = run_detail.rerun(sfn, described, datetime.now(UTC))
             recent.clear()
             st.session_state[f"rerun:{described['executionArn']}"] = new_arn
     new_arn = st.session_state.get(f"rerun:{described['executionArn']}")
@@ -190,28 +190,28 @@ def actions_section(described: dict) -> None:
 
 def show(arn: str) -> None:
     try:
-        described = executions.describe(sfn, arn)
+        described = execution_reads.describe(sfn, arn)
     except ClientError as exc:
         st.error(f"Cannot open execution {arn}: {exc}")
         return
-    live = described["status"] not in executions.TERMINAL
+    live = described["status"] not in execution_reads.TERMINAL
 
     @st.fragment(run_every=REFRESH_SECONDS if live else None)
     def body() -> None:
-        current = executions.describe(sfn, arn)
-        if live and current["status"] in executions.TERMINAL:
+        current = execution_reads.describe(sfn, arn)
+        if live and current["status"] in execution_reads.TERMINAL:
             st.rerun()  # the run ended: redraw the page once, without the refresh timer
-        events = executions.history(sfn, arn)
-        failure = executions.root_cause(events) if current["status"] in executions.TERMINAL else None
-        waiting = executions.waiting_for(events) if current["status"] == "RUNNING" else None
-        header(current, executions.category(current, waiting))
+        events = execution_reads.history(sfn, arn)
+        failure = run_detail.root_cause(events) if current["status"] in execution_reads.TERMINAL else None
+        waiting = execution_reads.waiting_for(events) if current["status"] == "RUNNING" else None
+        header(current, execution_reads.category(current, waiting))
         if waiting:
             st.info(f"Waiting for the {waiting} export: its upload resumes this run.", icon="⏳")
         if failure is not None:
             failure_banner(failure)
-        rows = executions.state_rows(events, current["status"])
-        state_section(executions.definition(sfn, arn), rows, failure)
-        reference = executions.glue_reference(events)
+        rows = run_detail.state_rows(events, current["status"])
+        state_section(run_detail.definition(sfn, arn), rows, failure)
+        reference = run_detail.glue_reference(events)
         left, right = st.columns(2)
         with left:
             glue_section(reference)
@@ -230,7 +230,7 @@ def show(arn: str) -> None:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def own_machine(settings_key: str) -> str:
-    return executions.state_machine_arn(sfn, settings)
+    return execution_reads.state_machine_arn(sfn, settings)
 
 
 execution_arn = st.query_params.get("execution") or pick_execution()
@@ -240,7 +240,7 @@ if execution_arn:
     except (LookupError, ClientError) as exc:
         st.error(f"Cannot find the state machine: {exc}")
     else:
-        if executions.belongs_to(execution_arn, machine_arn):
+        if run_detail.belongs_to(execution_arn, machine_arn):
             show(execution_arn)
         else:  # the link may come from anywhere: show runs of this pipeline only
             st.error(f"Refused: this monitor opens runs of {settings.state_machine} only.")

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from services import access, executions, explorer
+from services import access, execution_reads, explorer, history
 from stack import aws
 from stack.settings import Settings
 
@@ -195,11 +195,11 @@ def sidebar(current: Settings | None = None) -> None:
 @st.cache_data(ttl=10, show_spinner=False)
 def _runs(settings_key: str, _settings: Settings, limit: int) -> pd.DataFrame:
     sfn = client("stepfunctions", _settings)
-    return executions.runs_frame(sfn, executions.state_machine_arn(sfn, _settings), limit=limit)
+    return history.runs_frame(sfn, execution_reads.state_machine_arn(sfn, _settings), limit=limit)
 
 
 def runs(limit: int = 200, current: Settings | None = None) -> pd.DataFrame:
-    """The newest executions (executions.runs_frame), cached for a few seconds per server."""
+    """The newest executions (history.runs_frame), cached for a few seconds per server."""
     current = current or settings()
     return _runs(repr(current), current, limit)
 

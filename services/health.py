@@ -1,4 +1,4 @@
-"""Pipeline health at a glance (the Home page): pure functions over the runs frame of services/executions."""
+"""Pipeline health at a glance (the Home page): pure functions over the runs frame of services/history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from services.executions import TERMINAL
+from stack.aws import TERMINAL_STATUSES as TERMINAL
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class Health:
 
 
 def health(runs: pd.DataFrame, now: datetime) -> Health:
-    """``runs``: executions.runs_frame (newest first); ``now``: an aware datetime."""
+    """``runs``: history.runs_frame (newest first); ``now``: an aware datetime."""
     if runs.empty:
         return Health(None, None, None, 0, None, 0)
     newest = runs.sort_values("start", ascending=False).iloc[0]

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.lambdas import config as lambda_config
 from pipeline.lambdas import pairing, runs
-from services import executions
+from services import execution_reads
 from stack import aws
 from stack.settings import Settings
 
@@ -313,7 +313,7 @@ def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
 
 def find_run(s3: Any, sfn: Any, settings: Settings, timeout: float = 20.0) -> dict[str, Any] | None:
     """The execution the latest upload started or joined (S3 events are asynchronous: wait for it)."""
-    machine = executions.state_machine_arn(sfn, settings)
+    machine = execution_reads.state_machine_arn(sfn, settings)
     deadline = time.monotonic() + timeout
     while True:
         orders, returns = newest_objects(s3, settings)

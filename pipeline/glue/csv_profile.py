@@ -568,44 +568,97 @@ def profile_bytes(
     if kind not in REQUIRED:
         raise ValueError(f"kind must be one of {sorted(REQUIRED)}, not {kind!r}")
     what = f"{kind} file"
+    encoding, text = _decode_head(head, complete, what)
+    line_terminator = _line_terminator(text)
+    delimiter, text, sep_hint = _sniff_dialect(text, what)
+    rows, multiline = _parse(text, delimiter, complete, what)
+    records = _split_records(rows, complete, what, read=len(head))
+    names = _normalise_header(records.header_cells, what)
+    _check_required(kind, names, what)
+    warnings = _check_field_counts(records, text, delimiter, multiline, sep_hint, max_bad_fraction, what)
+    typed = _profile_typed_columns(kind, names, records.good, delimiter, max_bad_fraction, what, warnings)
+    _warn_of_an_orders_file(kind, names, warnings)
+    return CsvProfile(
+        kind=kind,
+        encoding=encoding,
+        delimiter=delimiter,
+        decimal=typed.decimal,
+        line_terminator=line_terminator,
+        columns=_column_profiles(names, records.header_cells, typed),
+        sample_rows=records.sample_rows,
+        complete=complete,
+        multiline=multiline,
+        warnings=tuple(warnings),
+        sep_hint=sep_hint,
+        _rows=records.preview,
+    )
+
+
+# --------------------------------------------------------------------------------------------- the steps
+
+
+def _decode_head(head: bytes, complete: bool, what: str) -> tuple[str, str]:
+    """(encoding, text) of the head; refuses an empty head, a binary file and a head without a line."""
     read = len(head)
     utf16 = _UTF16_BOMS.get(head[:2])
     if utf16:  # Excel's "Unicode Text": UTF-16 with a BOM, tab-delimited
-        encoding, text = utf16, _decode_utf16(head, utf16, complete, what)
+        text = _decode_utf16(head, utf16, complete, what)
         if not text.strip(" \t\r\n") and not complete and head[2:].strip(b" \t\r\n\x00"):
             raise ProfileError(f"{what}: no complete line in the first {read:,} bytes read")
         if not text.strip(" \t\r\n"):
             raise ProfileError(f"{what} is empty")
-    else:
-        if not head.strip(b" \t\r\n\xef\xbb\xbf"):
-            raise ProfileError(f"{what} is empty")
-        hint = _binary_hint(head)
-        if hint:
-            raise ProfileError(f"{what} is not CSV text ({hint})")
-        if not complete:
-            # The last line may be cut (also in the middle of a multi-byte character): drop it.
-            head = head[: head.rfind(b"\n") + 1]
-            if not head:
-                raise ProfileError(f"{what}: no complete line in the first {read:,} bytes read")
-        encoding, text = _decode(head, complete, what)
+        return utf16, text
+    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise ProfileError(f"{what} is empty")
+    hint = _binary_hint(head)
+    if hint:
+        raise ProfileError(f"{what} is not CSV text ({hint})")
+    if not complete:
+        # The last line may be cut (also in the middle of a multi-byte character): drop it.
+        head = head[: head.rfind(b"\n") + 1]
+        if not head:
+            raise ProfileError(f"{what}: no complete line in the first {read:,} bytes read")
+    return _decode(head, complete, what)
 
+
+def _line_terminator(text: str) -> str:
     first_nl = text.find("\n")
-    line_terminator = "\r\n" if first_nl > 0 and text[first_nl - 1] == "\r" else "\n"
-    sep_hint = _SEP_HINT.match(text)
-    if sep_hint:
-        # Excel's "sep=;" line names the delimiter and is no data (nor the header).
-        delimiter = sep_hint.group(1)
-        if delimiter not in DELIMITERS:
-            raise ProfileError(
-                f"{what}: its first line {sep_hint.group(0).strip()!r} names the delimiter {delimiter!r}; "
-                "use a comma, semicolon, tab or pipe"
-            )
-        text = text[sep_hint.end() :]
-    else:
-        delimiter = _sniff_delimiter(text)
-    skipped = 1 if sep_hint else 0
+    return "\r\n" if first_nl > 0 and text[first_nl - 1] == "\r" else "\n"
 
-    rows, multiline = _parse(text, delimiter, complete, what)
+
+def _sniff_dialect(text: str, what: str) -> tuple[str, str, bool]:
+    """(delimiter, the text without Excel's "sep=" line, whether there was one)."""
+    sep_hint = _SEP_HINT.match(text)
+    if not sep_hint:
+        return _sniff_delimiter(text), text, False
+    # Excel's "sep=;" line names the delimiter and is no data (nor the header).
+    delimiter = sep_hint.group(1)
+    if delimiter not in DELIMITERS:
+        raise ProfileError(
+            f"{what}: its first line {sep_hint.group(0).strip()!r} names the delimiter {delimiter!r}; "
+            "use a comma, semicolon, tab or pipe"
+        )
+    return delimiter, text[sep_hint.end() :], True
+
+
+@dataclass(frozen=True)
+class _Records:
+    header_cells: list[str]  # the header's fields, without BOM and surrounding spaces
+    good: list[list[str]]  # data rows with the header's field count, repeated headers left out
+    odd: list[tuple[int, list[str]]]  # (record index, row) of the rows with another field count
+    preview: tuple[tuple[str, ...], ...]  # the first PREVIEW_LIMIT records after the header, blanks left out
+
+    @property
+    def width(self) -> int:
+        return len(self.header_cells)
+
+    @property
+    def sample_rows(self) -> int:
+        return len(self.good) + len(self.odd)
+
+
+def _split_records(rows: list[list[str]], complete: bool, what: str, read: int) -> _Records:
+    """The header and the data rows; refuses a head without a data row."""
     # Blank lines are no rows (Spark skips them too, also before the header).
     top = next((i for i, r in enumerate(rows) if not _blank(r)), len(rows))
     header = rows[top] if top < len(rows) else []
@@ -618,14 +671,16 @@ def profile_bytes(
         good = [r for r in good if r[0].strip()]
     # Rows with another field count, with their record index (= line - 1 unless a record spans lines).
     odd = [(i, r) for i, r in enumerate(rows) if i > top and len(r) != width and not _blank(r)]
-    sample_rows = len(good) + len(odd)
-    if not sample_rows:
+    if not good and not odd:
         if complete:
             raise ProfileError(f"{what} has a header but no data rows")
         raise ProfileError(f"{what} has no complete data row in the first {read:,} bytes read")
+    preview = tuple(tuple(r) for r in rows[top + 1 : top + 1 + PREVIEW_LIMIT] if not _blank(r))
+    return _Records(header_cells, good, odd, preview)
 
-    # --- names
-    sources = header_cells
+
+def _normalise_header(sources: list[str], what: str) -> list[str]:
+    """The snake_case name of each header field; refuses two fields that become one name."""
     names = [snake_case(s) or f"column_{i}" for i, s in enumerate(sources, 1)]
     seen: dict[str, list[str]] = {}
     for source, name in zip(sources, names, strict=True):
@@ -637,22 +692,81 @@ def profile_bytes(
             for n, srcs in dupes.items()
         )
         raise ProfileError(f"{what} has duplicate column names after normalising: {listed}")
-    _check_required(kind, names, what)
+    return names
 
-    # --- field counts
-    warnings: list[str] = []
-    if odd:
-        index, row = odd[0]
-        line = (_line_of(text, delimiter, index) if multiline else index + 1) + skipped
-        detail = (
-            f"{len(odd):,} of {sample_rows:,} rows do not have the header's {width} fields "
-            f"(split on {_DELIMITER_NAMES[delimiter]}), e.g. line {line:,} has {len(row)}"
-        )
-        if len(odd) > _allowed(sample_rows, max_bad_fraction):
-            raise ProfileError(f"{what}: {detail}")
-        warnings.append(detail)
 
-    # --- formats of the typed columns (the contract's; every other column is text, its values unread)
+def _check_field_counts(
+    records: _Records,
+    text: str,
+    delimiter: str,
+    multiline: bool,
+    sep_hint: bool,
+    max_bad_fraction: float,
+    what: str,
+) -> list[str]:
+    """The warnings so far: rows with another field count than the header's are tolerated up to
+    ``max_bad_fraction`` (with a warning), refused above it."""
+    if not records.odd:
+        return []
+    index, row = records.odd[0]
+    line = (_line_of(text, delimiter, index) if multiline else index + 1) + (1 if sep_hint else 0)
+    detail = (
+        f"{len(records.odd):,} of {records.sample_rows:,} rows do not have the header's {records.width} "
+        f"fields (split on {_DELIMITER_NAMES[delimiter]}), e.g. line {line:,} has {len(row)}"
+    )
+    if len(records.odd) > _allowed(records.sample_rows, max_bad_fraction):
+        raise ProfileError(f"{what}: {detail}")
+    return [detail]
+
+
+@dataclass(frozen=True)
+class _TypedColumns:
+    dates: dict[str, _DateResult]  # the date columns with values
+    formats: dict[str, DateFormat]  # their settled formats
+    numbers: dict[str, NumberFormat]  # the number columns with values
+    numeric: frozenset[str]  # every number column, also those empty throughout the head
+    decimal: str  # the file's decimal mark
+
+
+def _profile_typed_columns(
+    kind: str,
+    names: list[str],
+    good: list[list[str]],
+    delimiter: str,
+    max_bad_fraction: float,
+    what: str,
+    warnings: list[str],
+) -> _TypedColumns:
+    """How each typed column of the contract is written (every other column is text, its values unread)."""
+    counters = _typed_values(names, good)
+    numeric = {n: v for n, v in counters.items() if contract_kind(n) in ("integer", "double")}
+    # A column's own values name its decimal mark; a column that does not tell takes the file's.
+    column_votes = {name: _decimal_votes(values) for name, values in numeric.items()}
+    default_decimal = _file_decimal(column_votes, delimiter)
+
+    dates: dict[str, _DateResult] = {}
+    numbers: dict[str, NumberFormat] = {}
+    for name, values in counters.items():
+        total = sum(values.values())
+        if not total:
+            if name == "order_date" and kind == "orders":
+                raise ProfileError(f"{what}: order_date is empty in every row")
+            continue
+        allowed = _allowed(total, max_bad_fraction)
+        if contract_kind(name) == "date":
+            dates[name] = _profile_dates(name, values, total, allowed, what, warnings)
+            continue
+        votes = column_votes[name]
+        decimal = votes.most_common(1)[0][0] if votes else default_decimal
+        numbers[name] = _profile_numbers(name, values, total, allowed, decimal, what, warnings)
+    decimals = Counter(f.decimal for f in numbers.values())
+    decimal = decimals.most_common(1)[0][0] if decimals else default_decimal
+    formats = _settle_dates(dates, what, warnings)
+    return _TypedColumns(dates, formats, numbers, frozenset(numeric), decimal)
+
+
+def _typed_values(names: list[str], good: list[list[str]]) -> dict[str, Counter[str]]:
+    """Each typed column's non-empty values (stripped) with their counts."""
     counters: dict[str, Counter[str]] = {}
     for i, name in enumerate(names):
         if contract_kind(name) == "string":
@@ -663,82 +777,76 @@ def profile_bytes(
             if stripped:
                 counts[stripped] += count
         counters[name] = counts
-    numeric = {n: v for n, v in counters.items() if contract_kind(n) in ("integer", "double")}
-    # A column's own values name its decimal mark; a column that does not tell takes the file's.
-    column_votes = {name: _decimal_votes(values) for name, values in numeric.items()}
-    file_votes = sum(column_votes.values(), Counter())
-    default_decimal = "." if delimiter == "," or not file_votes else file_votes.most_common(1)[0][0]
+    return counters
 
-    dates: dict[str, _DateResult] = {}
-    numbers: dict[str, NumberFormat] = {}
-    for name, values in counters.items():
-        total = sum(values.values())
-        column_kind = contract_kind(name)
-        if not total:
-            if name == "order_date" and kind == "orders":
-                raise ProfileError(f"{what}: order_date is empty in every row")
-            continue
-        allowed = _allowed(total, max_bad_fraction)
-        if column_kind == "date":
-            result = _date_result(values, total, allowed)
-            if (result.fmt or result.tied) and result.failures <= allowed:
-                dates[name] = result
-                if result.failures:
-                    warnings.append(
-                        f"{name}: {result.failures:,} of {total:,} values are not dates "
-                        f"(e.g. {result.example!r}); those lines will be quarantined"
-                    )
-                continue
-            detail = _date_result(values, total, total)  # no early exit: find the best format anyway
-            raise ProfileError(f"{what}: {_not_dates(name, detail, values, total)}")
-        votes = column_votes[name]
-        decimal = votes.most_common(1)[0][0] if votes else default_decimal
-        fmt, bad, example = _number_result(values, NumberFormat(decimal), column_kind)
-        what_numbers = "whole numbers" if column_kind == "integer" else "numbers"
-        if bad > allowed:
-            raise ProfileError(
-                f"{what}: {name}: {bad:,} of {total:,} values ({bad / total:.1%}) are not {what_numbers} "
-                f"(e.g. {example!r}); {name} is a number column in the data contract, fix these values"
-            )
-        if bad:
+
+def _file_decimal(column_votes: dict[str, Counter[str]], delimiter: str) -> str:
+    """The decimal mark of a number column whose values do not tell: "." in a comma-delimited file, else
+    the one the file's number columns vote for."""
+    file_votes = sum(column_votes.values(), Counter())
+    return "." if delimiter == "," or not file_votes else file_votes.most_common(1)[0][0]
+
+
+def _profile_dates(
+    name: str, values: Counter[str], total: int, allowed: int, what: str, warnings: list[str]
+) -> _DateResult:
+    """The date column's format (or its tied candidates); refuses too many values that are no dates."""
+    result = _date_result(values, total, allowed)
+    if (result.fmt or result.tied) and result.failures <= allowed:
+        if result.failures:
             warnings.append(
-                f"{name}: {bad:,} of {total:,} values are not {what_numbers} "
-                f"(e.g. {example!r}); those lines will be quarantined"
+                f"{name}: {result.failures:,} of {total:,} values are not dates "
+                f"(e.g. {result.example!r}); those lines will be quarantined"
             )
-        numbers[name] = fmt
-    decimals = Counter(f.decimal for f in numbers.values())
-    decimal = decimals.most_common(1)[0][0] if decimals else default_decimal
-    formats = _settle_dates(dates, what, warnings)
+        return result
+    detail = _date_result(values, total, total)  # no early exit: find the best format anyway
+    raise ProfileError(f"{what}: {_not_dates(name, detail, values, total)}")
+
+
+def _profile_numbers(
+    name: str, values: Counter[str], total: int, allowed: int, decimal: str, what: str, warnings: list[str]
+) -> NumberFormat:
+    """The number column's format; refuses too many values that are no (whole) numbers."""
+    column_kind = contract_kind(name)
+    fmt, bad, example = _number_result(values, NumberFormat(decimal), column_kind)
+    what_numbers = "whole numbers" if column_kind == "integer" else "numbers"
+    if bad > allowed:
+        raise ProfileError(
+            f"{what}: {name}: {bad:,} of {total:,} values ({bad / total:.1%}) are not {what_numbers} "
+            f"(e.g. {example!r}); {name} is a number column in the data contract, fix these values"
+        )
+    if bad:
+        warnings.append(
+            f"{name}: {bad:,} of {total:,} values are not {what_numbers} "
+            f"(e.g. {example!r}); those lines will be quarantined"
+        )
+    return fmt
+
+
+def _warn_of_an_orders_file(kind: str, names: list[str], warnings: list[str]) -> None:
     if kind == "returns" and "order_date" in names and not any(n.startswith("return") for n in names):
         warnings.append(
             "this returns file has an order date and no returned/return_* column: is it an orders file?"
         )
 
-    columns = tuple(
+
+def _column_profiles(names: list[str], sources: list[str], typed: _TypedColumns) -> tuple[ColumnProfile, ...]:
+    return tuple(
         ColumnProfile(
             name,
             source,
             contract_kind(name),
-            formats.get(name),
-            has_time=name in dates and dates[name].has_time,
-            number_format=numbers.get(name, NumberFormat(decimal) if name in numeric else None),
+            typed.formats.get(name),
+            has_time=name in typed.dates and typed.dates[name].has_time,
+            number_format=typed.numbers.get(
+                name, NumberFormat(typed.decimal) if name in typed.numeric else None
+            ),
         )
         for name, source in zip(names, sources, strict=True)
     )
-    return CsvProfile(
-        kind=kind,
-        encoding=encoding,
-        delimiter=delimiter,
-        decimal=decimal,
-        line_terminator=line_terminator,
-        columns=columns,
-        sample_rows=sample_rows,
-        complete=complete,
-        multiline=multiline,
-        warnings=tuple(warnings),
-        sep_hint=bool(sep_hint),
-        _rows=tuple(tuple(r) for r in rows[top + 1 : top + 1 + PREVIEW_LIMIT] if not _blank(r)),
-    )
+
+
+# --------------------------------------------------------------------------------------------- helpers
 
 
 _SEP_HINT = re.compile(r'\ufeff?"?sep=(.)"?[ \t]*\r?\n', re.IGNORECASE)

@@ -495,26 +495,53 @@ def build_run(
     the run prefix that the caller uploads (the local AWS has no s3a). Messages always name
     ``report.run_path``. One pass over the orders; the counts come from observed metrics.
     """
-    for key, value in JOB_CONF.items():
-        spark.conf.set(key, value)
+    for option, value in JOB_CONF.items():
+        spark.conf.set(option, value)
     write_path = write_path or report.run_path
     processed_at = datetime.fromisoformat(report.processed_at)
+    orders_profile, returns_profile = _profile_inputs(args, report)
+    key = report.join_key
+    has_sales = "sales" in orders_profile.names  # a number column by the contract
+
+    orders = _read_typed(spark, args.orders_path, orders_profile, ("order_id", "order_date"))
+    returns_typed = _read_typed(spark, args.returns_path, returns_profile, ("order_id",)).cache()
+    returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
+
+    observed, seen, order_repairs = _observe_orders(orders, has_sales)
+    joined = _join(observed, returns, key, args.run_id, processed_at)
+    joined, written = _observe_output(joined, has_sales)
+    _write_run(joined, write_path)
+
+    seen_in, seen_out = seen.get, written.get
+    _record_output(report, seen_in, seen_out, order_repairs, has_sales)
+    _record_returns(report, returns_typed)
+    keyed_lines = _match_returns(spark, write_path, returns, key, report)
+
+    if report.quarantined_lines:
+        _write_quarantine(orders, returns_typed, report, join_path(write_path, "_quality", "quarantine"))
+    returns_typed.unpersist()
+    returns.unpersist()
+    _check_run(report, keyed_lines, seen_out["null_dates"], args.max_quarantine_fraction)
+    _add_warnings(report)
+    return joined.schema
+
+
+def _profile_inputs(args: JobArgs, report: Report) -> tuple[CsvProfile, CsvProfile]:
+    """Both files' profiles, recorded in the report with the join key."""
     orders_profile = profile_file(args.orders_path, "orders", args.max_quarantine_fraction)
     returns_profile = profile_file(args.returns_path, "returns", args.max_quarantine_fraction)
     report.orders, report.returns = orders_profile.to_report(), returns_profile.to_report()
-    key = join_key(orders_profile, returns_profile)
-    report.join_key = key
-    has_sales = "sales" in orders_profile.names  # a number column by the contract
+    report.join_key = join_key(orders_profile, returns_profile)
+    return orders_profile, returns_profile
 
-    orders = type_columns(
-        read_raw(spark, args.orders_path, orders_profile), orders_profile, ("order_id", "order_date")
-    )
-    returns_typed = type_columns(
-        read_raw(spark, args.returns_path, returns_profile), returns_profile, ("order_id",)
-    )
-    returns_typed = returns_typed.cache()
-    returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
 
+def _read_typed(spark: SparkSession, path: str, profile: CsvProfile, required: tuple[str, ...]) -> DataFrame:
+    """The file read as strings, then typed by the contract (with repairs and reject reasons)."""
+    return type_columns(read_raw(spark, path, profile), profile, required)
+
+
+def _observe_orders(orders: DataFrame, has_sales: bool) -> tuple[DataFrame, Observation, list[str]]:
+    """The orders with the counts of their one pass observed: lines in, rejected, input sales, repairs."""
     order_repairs = repair_columns(orders)
     seen = Observation("orders_in")
     observed = orders.observe(
@@ -524,14 +551,24 @@ def build_run(
         F.sum(F.when(F.col(REASON).isNull(), F.col("sales") if has_sales else F.lit(0.0))).alias("sales_in"),
         *[F.count(F.col(c)).alias(f"repair_{i}") for i, c in enumerate(order_repairs)],
     )
-    written = Observation("rows_out")
-    joined = join_orders_returns(
-        observed.where(F.col(REASON).isNull()), returns, key, args.run_id, processed_at
-    )
+    return observed, seen, order_repairs
+
+
+def _join(
+    observed: DataFrame, returns: DataFrame, key: list[str], run_id: str, processed_at: datetime
+) -> DataFrame:
+    """The valid order lines left-joined with the returns; refuses an output off the data contract."""
+    joined = join_orders_returns(observed.where(F.col(REASON).isNull()), returns, key, run_id, processed_at)
     drift = contract_problems(joined.schema)
     if drift:  # the types come from the contract: this is a bug, and nothing is written
         raise JobError("the output does not match the data contract: " + "; ".join(drift))
-    joined = joined.observe(
+    return joined
+
+
+def _observe_output(joined: DataFrame, has_sales: bool) -> tuple[DataFrame, Observation]:
+    """The output with its counts observed on the write: rows, returned lines, dates, sales."""
+    written = Observation("rows_out")
+    observed = joined.observe(
         written,
         F.count(F.lit(1)).alias("rows_out"),
         F.count(F.when(F.col("is_returned"), True)).alias("returned"),
@@ -540,11 +577,19 @@ def build_run(
         F.min("order_date").alias("min_date"),
         F.max("order_date").alias("max_date"),
     )
+    return observed, written
+
+
+def _write_run(joined: DataFrame, write_path: str) -> None:
     joined.write.mode("overwrite").partitionBy(*PARTITIONS).option("compression", "snappy").parquet(
         write_path
     )
 
-    seen_in, seen_out = seen.get, written.get
+
+def _record_output(
+    report: Report, seen_in: dict, seen_out: dict, order_repairs: list[str], has_sales: bool
+) -> None:
+    """The observed counts of the orders pass and of the write, in the report."""
     report.rows_in, report.quarantined_lines = seen_in["rows_in"], seen_in["rejected"]
     report.repairs["orders"] = _repair_counts(order_repairs, seen_in)
     report.rows_out, report.returned_lines = seen_out["rows_out"], seen_out["returned"]
@@ -552,6 +597,9 @@ def build_run(
     if has_sales:
         report.sales_in, report.sales_out = seen_in["sales_in"] or 0.0, seen_out["sales_out"] or 0.0
 
+
+def _record_returns(report: Report, returns_typed: DataFrame) -> None:
+    """The returns lines read, rejected and repaired, in the report."""
     return_repairs = repair_columns(returns_typed)
     returns_counts = returns_typed.agg(
         F.count(F.lit(1)).alias("n"),
@@ -560,7 +608,13 @@ def build_run(
     ).first()
     report.returns_in, report.returns_rejected = returns_counts["n"], returns_counts["bad"]
     report.repairs["returns"] = _repair_counts(return_repairs, returns_counts.asDict())
-    # Independent of the join: which written lines carry a returns key, and how many keys they cover.
+
+
+def _match_returns(
+    spark: SparkSession, write_path: str, returns: DataFrame, key: list[str], report: Report
+) -> int:
+    """The written lines that carry a returns key (for the invariants); the returns that match no order
+    go in the report. Independent of the join: read back from what was written."""
     keyed = (
         spark.read.parquet(write_path)
         .select(*key)
@@ -570,24 +624,28 @@ def build_run(
     )
     keyed_lines, matched_keys = keyed["lines"], keyed["keys"]
     report.unmatched_returns = returns.count() - matched_keys
+    return keyed_lines
 
-    if report.quarantined_lines:
-        _write_quarantine(orders, returns_typed, report, join_path(write_path, "_quality", "quarantine"))
-    returns_typed.unpersist()
-    returns.unpersist()
+
+def _check_run(report: Report, keyed_lines: int, null_dates: int, max_quarantine_fraction: float) -> None:
+    """Fails the run without valid lines, with a broken invariant or above the quarantine limit."""
     if report.rows_out == 0:
         raise JobError(
             f"no valid order lines: all {report.rows_in} lines were quarantined ({_top_reasons(report)})"
         )
-    check_invariants(report, keyed_lines, seen_out["null_dates"])
+    check_invariants(report, keyed_lines, null_dates)
     fraction = report.quarantined_lines / report.rows_in
-    if fraction > args.max_quarantine_fraction:
+    if fraction > max_quarantine_fraction:
         raise JobError(
             f"{report.quarantined_lines} of {report.rows_in} order lines ({fraction:.1%}) "
             "could not be parsed, "
-            f"above the {args.max_quarantine_fraction:.1%} limit: {_top_reasons(report)}. "
+            f"above the {max_quarantine_fraction:.1%} limit: {_top_reasons(report)}. "
             f"See {report.run_path}_quality/quarantine/"
         )
+
+
+def _add_warnings(report: Report) -> None:
+    """What a person should know about a run that passed: quarantined, unparsed and unmatched lines."""
     if report.quarantined_lines:
         report.warnings.append(
             f"{report.quarantined_lines} order line(s) quarantined ({_top_reasons(report)}); "
@@ -599,7 +657,6 @@ def build_run(
         )
     if report.unmatched_returns:
         report.warnings.append(f"{report.unmatched_returns} return(s) match no order")
-    return joined.schema
 
 
 def _repair_counts(columns: list[str], counts: dict) -> dict[str, int]:

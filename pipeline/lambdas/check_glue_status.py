@@ -11,22 +11,17 @@ Output (plain JSON: no datetimes)::
      "quality": null | {"rows_in", "rows_out", "returned_lines", "unmatched_returns", "quarantined_lines",
                         "published": bool, "warnings": [str], "report_uri": "s3://…/report.json"}}
 
-The quality summary is read from the run's report (runs.report_key) once the run has ended; it is null
-while running or when the job wrote no report. Requires glue:GetJobRun, s3:GetObject on the processed
-bucket (and s3:ListBucket, without which S3 answers AccessDenied instead of NoSuchKey).
+The quality summary is read from the run's report (config.read_quality_report) once the run has ended; it
+is null while running or when the job wrote no report. Requires glue:GetJobRun, s3:GetObject on the
+processed bucket (and s3:ListBucket, without which S3 answers AccessDenied instead of NoSuchKey).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from . import config, runs
 from .config import LambdaConfig
-
-_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -56,14 +51,5 @@ def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any, s3: Any) -> dic
 
 def read_quality(cfg: LambdaConfig, s3: Any, run: str) -> dict[str, Any] | None:
     (output_path,) = cfg.require("output_path")
-    bucket, key = runs.report_key(output_path, run)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except ClientError as exc:
-        if config.error_code(exc) in _NOT_FOUND:
-            return None
-        raise
-    report = json.loads(body)
-    if not isinstance(report, dict):
-        raise ValueError(f"s3://{bucket}/{key} is not a JSON object")
-    return runs.quality_summary(report, f"s3://{bucket}/{key}")
+    report = config.read_quality_report(s3, output_path, run)
+    return None if report is None else runs.quality_summary(report, runs.report_uri(output_path, run))

@@ -2,18 +2,21 @@
 
 Every environment variable a handler reads is read here, in :meth:`LambdaConfig.from_env`. Each handler
 needs only some of them: a missing one raises :class:`ConfigError` naming the variable when it is used.
-boto3 clients use the default configuration (boto3 itself honours ``AWS_ENDPOINT_URL``).
+boto3 clients use the default configuration (boto3 itself honours ``AWS_ENDPOINT_URL``). The shared AWS
+reads live here too (listings, versions, job runs, a run's quality report); the console uses some of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from . import runs
 
@@ -32,6 +35,8 @@ _ENV = {
     "pairing_path": "PAIRING_PATH",
     "pairing_settle_seconds": "PAIRING_SETTLE_SECONDS",
 }
+# S3's answers for a key that does not exist (GetObject: NoSuchKey; HeadObject: 404).
+_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 class ConfigError(RuntimeError):
@@ -159,3 +164,20 @@ def stop_job_runs(glue: Any, job_name: str, run: str) -> tuple[list[str], list[s
         for e in answer.get("Errors", [])
     ]
     return stopped, errors
+
+
+def read_quality_report(s3: Any, output_path: str, run: str) -> dict[str, Any] | None:
+    """The run's data-quality report as the Glue job wrote it (at ``runs.report_key``), or None when there
+    is none (yet). Other errors raise, and so does a report that is not a JSON object. Needs s3:GetObject,
+    and s3:ListBucket, without which S3 answers AccessDenied instead of NoSuchKey."""
+    bucket, key = runs.report_key(output_path, run)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if error_code(exc) in _NOT_FOUND:
+            return None
+        raise
+    report = json.loads(body)
+    if not isinstance(report, dict):
+        raise ValueError(f"s3://{bucket}/{key} is not a JSON object")
+    return report

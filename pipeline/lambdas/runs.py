@@ -509,6 +509,12 @@ def report_key(output_path: str, run: str) -> tuple[str, str]:
     return parse_s3_uri(run_prefix(output_path, run) + "_quality/report.json")
 
 
+def report_uri(output_path: str, run: str) -> str:
+    """``s3://<bucket>/<key>`` of a run's data-quality report (report_key)."""
+    bucket, key = report_key(output_path, run)
+    return f"s3://{bucket}/{key}"
+
+
 def latest_version(bucket: str, key: str, pages: Iterable[Mapping[str, Any]]) -> S3Object | None:
     """The current version of ``key`` from ``list_object_versions(Prefix=key)`` pages; None when the key
     does not exist or its latest version is a delete marker."""

@@ -21,7 +21,7 @@ from botocore.config import Config
 
 from localaws import credentials as owner
 from localaws import store
-from services import executions
+from services import execution_reads, run_detail
 from tests.conftest import REPO
 from tests.support import batches
 from tests.support.stack import LocalAwsProcess, free_port
@@ -215,7 +215,7 @@ def test_a_run_cut_short_ends_with_the_restart_cause_and_reruns(stack, seed, sam
         == rows_before
     )
 
-    rerun = executions.rerun(sfn, described, datetime.now(UTC))
+    rerun = run_detail.rerun(sfn, described, datetime.now(UTC))
     assert batches.wait_execution(sfn, rerun, timeout=180)["status"] == "SUCCEEDED"
     assert stack.query("SELECT count(*) AS n FROM joined_data") == [{"n": 9994}]
 
@@ -224,10 +224,10 @@ def wait_parked(sfn, arn: str, events_before: int = 0, timeout: float = 60) -> l
     deadline = time.monotonic() + timeout
     while True:
         try:
-            events = executions.history(sfn, arn)
+            events = execution_reads.history(sfn, arn)
         except sfn.exceptions.ExecutionDoesNotExist:  # the upload's event is on its way
             events = []
-        if len(events) > events_before and executions.waiting_for(events) == "orders":
+        if len(events) > events_before and execution_reads.waiting_for(events) == "orders":
             return events
         assert time.monotonic() < deadline, [e["type"] for e in events]
         time.sleep(0.2)

@@ -272,7 +272,7 @@ def test_a_run_stopped_by_an_admin_sends_the_failure_email_with_who_and_why(
     """ABORTED never passes NotifyFailure: the deployed EventBridge rule sends the failure email."""
     from datetime import UTC, datetime
 
-    from services import executions
+    from services import run_detail
 
     us = sample_data / "superstore-us"
     tag = datetime.now(UTC).strftime("%H%M%S%f")
@@ -283,7 +283,7 @@ def test_a_run_stopped_by_an_admin_sends_the_failure_email_with_who_and_why(
     )
     sfn = pipeline.aws.stepfunctions
     arn = batches.find_execution(sfn, pipeline.machine, batch)
-    executions.stop(sfn, arn, "ops@example.com")
+    run_detail.stop(sfn, arn, "ops@example.com")
     described = batches.wait_execution(sfn, arn, timeout=120)
 
     assert described["status"] == "ABORTED"
@@ -332,7 +332,7 @@ def run_held_in_glue(pipeline, sample_data, monkeypatch, hold) -> tuple[str, str
 def test_an_admin_stop_also_stops_the_glue_run_which_never_publishes(pipeline, sample_data, monkeypatch):
     import time
 
-    from services import executions
+    from services import run_detail
 
     def long_spark_job(spark):  # long enough for the admin to stop it
         spark.range(0, 10**13).selectExpr("sum(id)").collect()
@@ -340,7 +340,7 @@ def test_an_admin_stop_also_stops_the_glue_run_which_never_publishes(pipeline, s
     arn, before = run_held_in_glue(pipeline, sample_data, monkeypatch, long_spark_job)
     sfn, glue = pipeline.aws.stepfunctions, pipeline.aws.glue
 
-    stopped = executions.stop(sfn, arn, "ops@example.com", glue, pipeline.settings.glue_job)
+    stopped = run_detail.stop(sfn, arn, "ops@example.com", glue, pipeline.settings.glue_job)
 
     assert len(stopped) == 1
     deadline = time.monotonic() + 60
@@ -418,11 +418,11 @@ def lone_name(pipeline, bucket: str, key: str, body_: bytes) -> str:
 
 def wait_category(pipeline, name: str, prefix: str, timeout: float = 60.0) -> dict:
     """The History row of ``name`` once its category starts with ``prefix``."""
-    from services import executions
+    from services import history
 
     deadline = time.monotonic() + timeout
     while True:
-        frame = executions.runs_frame(pipeline.aws.stepfunctions, pipeline.machine)
+        frame = history.runs_frame(pipeline.aws.stepfunctions, pipeline.machine)
         row = frame[frame["name"] == name]
         if len(row) and row["category"].item().startswith(prefix):
             return row.iloc[0].to_dict()
@@ -463,7 +463,7 @@ def test_a_lone_upload_waits_silently_and_its_counterpart_resumes_it(pipeline, s
 def test_four_pairs_within_a_second_publish_the_last_pair_and_every_file_is_accounted_for(
     pipeline, sample_data, wrangler
 ):
-    from services import executions
+    from services import history
 
     (_, orders), (_, returns) = seed(sample_data)
     s3, settings, folder = pipeline.aws.s3, pipeline.settings, unique("burst")
@@ -481,14 +481,14 @@ def test_four_pairs_within_a_second_publish_the_last_pair_and_every_file_is_acco
         pipeline.settle()
 
     assert pipeline.counts()["n"] == 20  # the last pair: a-orders.csv has 20 lines
-    frame = executions.runs_frame(pipeline.aws.stepfunctions, pipeline.machine)
+    frame = history.runs_frame(pipeline.aws.stepfunctions, pipeline.machine)
     last = frame[
         (frame["orders_key"] == f"{folder}/a-orders.csv")
         & (frame["returns_key"] == f"{folder}/a-returns.csv")
     ]
     assert list(last["category"]) == ["processed"]
     assert pipeline.table()["Parameters"]["run_id"].endswith(run_suffix(last["name"].item()))
-    uploads = executions.uploads_frame(executions.list_uploads(s3, settings), frame)
+    uploads = history.uploads_frame(history.list_uploads(s3, settings), frame)
     burst = uploads[uploads["key"].str.startswith(folder)]
     assert len(burst) == 8
     assert set(burst["status"]) <= {"in a run", "superseded"}, burst.to_dict("records")

@@ -23,8 +23,9 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline.asl.render import STATE_MACHINE_NAME, render_definition
+from pipeline.asl.render import render_definition
 from stack import aws
+from stack.settings import Settings
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -264,7 +265,7 @@ class Env:
                     "RetryIntervalSeconds": 1,
                 }
             )
-            name = f"{STATE_MACHINE_NAME}-{RUN}-{len(self.machines)}"
+            name = f"{Settings().state_machine}-{RUN}-{len(self.machines)}"
             created = self.sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE_ARN)
             self.machines[key] = created["stateMachineArn"]
         return self.machines[key]

@@ -112,7 +112,7 @@ def wait_execution(sfn: Any, arn: str, timeout: float = 120.0, interval: float =
 
 def parked(sfn: Any, arn: str) -> bool:
     """Whether a running execution waits for its counterpart's upload (parked on its task token)."""
-    from services.executions import history, waiting_for
+    from services.execution_reads import history, waiting_for
 
     return waiting_for(history(sfn, arn)) is not None
 

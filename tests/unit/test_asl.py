@@ -1,6 +1,6 @@
 """Static checks of the ETL-StepFunction-Controller definition (pipeline/asl).
 
-Every checker of ``pipeline.asl.render`` is run on the template and on a rendered definition, and each one
+Every checker of ``pipeline.asl.checks`` is run on the template and on a rendered definition, and each one
 is shown to catch a definition broken on purpose.
 """
 
@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 
+from pipeline.asl import checks
 from pipeline.asl import render as asl
-from pipeline.asl.render import (
+from pipeline.asl.checks import (
     LAMBDA_INVOKE,
     SNS_PUBLISH,
-    TEMPLATE_PATH,
+    Edge,
+    check_callbacks,
     check_data_flow,
     check_loops,
     check_notifications,
@@ -25,11 +27,10 @@ from pipeline.asl.render import (
     check_structure,
     check_tasks,
     find_problems,
-    placeholders,
-    render,
-    render_definition,
     transitions,
+    ways_out,
 )
+from pipeline.asl.render import TEMPLATE_PATH, placeholders, render, render_definition
 
 EXPECTED_PLACEHOLDERS = {
     "CheckFilesFunctionArn",
@@ -192,7 +193,7 @@ def test_counter_choices_compare_with_numbers(definition: dict[str, Any]) -> Non
 # ----------------------------------------------------------------------------------- the rendered machine
 
 
-@pytest.mark.parametrize("checker", asl.CHECKERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("checker", checks.CHECKERS, ids=lambda c: c.__name__)
 def test_rendered_definition_passes_every_check(definition: dict[str, Any], checker) -> None:
     assert checker(definition) == []
 
@@ -358,6 +359,24 @@ def test_transitions_lists_every_kind(definition: dict[str, Any]) -> None:
     assert ("AwaitCounterpart", "RecordExportMissing", "catch") in kinds
     assert ("CheckForFiles", "RecordCheckForFilesError", "catch") in kinds
     assert not any(e.source == "ETLSucceeded" for e in edges)
+
+
+def test_ways_out_of_a_state_in_order_one_edge_per_rule_and_catcher() -> None:
+    state = {
+        "Type": "Choice",
+        "Choices": [{"Next": "A"}, {"Next": "B"}],
+        "Default": "C",
+        "Catch": [{"ErrorEquals": ["X"], "Next": "D"}, {"ErrorEquals": ["States.ALL"], "Next": "D"}],
+    }
+    assert ways_out("S", state) == [
+        Edge("S", "A", "choice"),
+        Edge("S", "B", "choice"),
+        Edge("S", "C", "default"),
+        Edge("S", "D", "catch"),
+        Edge("S", "D", "catch"),
+    ]
+    assert ways_out("T", {"Type": "Task", "Next": "U"}) == [Edge("T", "U", "next")]
+    assert ways_out("End", {"Type": "Succeed"}) == []
 
 
 # ------------------------------------------------------------------------- each checker catches a break
@@ -585,35 +604,35 @@ def test_the_wait_is_a_task_token_bounded_by_the_window(definition: dict[str, An
     assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.Timeout"], ["States.ALL"]]
     # No polling loop is left: no Wait state on the way to the counterpart.
     assert "WaitForFiles" not in definition["States"]
-    assert asl.check_callbacks(definition) == []
+    assert check_callbacks(definition) == []
 
 
 def test_callback_check_catches_an_unbounded_or_unalerted_wait(definition: dict[str, Any]) -> None:
     def no_timeout(states):
         del states["AwaitCounterpart"]["TimeoutSecondsPath"]
 
-    assert asl.check_callbacks(broken(definition, no_timeout)) == [
+    assert check_callbacks(broken(definition, no_timeout)) == [
         "AwaitCounterpart: waits for a task token without TimeoutSeconds(Path)"
     ]
 
     def timeout_retried(states):
         states["AwaitCounterpart"]["Retry"][0]["ErrorEquals"].append("States.Timeout")
 
-    assert asl.check_callbacks(broken(definition, timeout_retried)) == [
+    assert check_callbacks(broken(definition, timeout_retried)) == [
         "AwaitCounterpart: retries States.Timeout (the wait would start over)"
     ]
 
     def timeout_not_caught(states):
         states["AwaitCounterpart"]["Catch"] = states["AwaitCounterpart"]["Catch"][1:]
 
-    assert asl.check_callbacks(broken(definition, timeout_not_caught)) == [
+    assert check_callbacks(broken(definition, timeout_not_caught)) == [
         "AwaitCounterpart: its first Catch must be States.Timeout alone"
     ]
 
     def no_token(states):
         del states["AwaitCounterpart"]["Parameters"]["Payload"]["task_token.$"]
 
-    assert asl.check_callbacks(broken(definition, no_token)) == [
+    assert check_callbacks(broken(definition, no_token)) == [
         "AwaitCounterpart: waits for a task token but does not pass $$.Task.Token on"
     ]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from services import health
-from services.executions import frame_from_described
+from services.history import frame_from_described
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

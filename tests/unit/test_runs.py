@@ -271,6 +271,7 @@ def test_report_key():
         "joined-data/run_id=R1/_quality/report.json",
     )
     assert runs.report_key("s3://p/out", "R1") == ("p", "out/run_id=R1/_quality/report.json")
+    assert runs.report_uri("s3://p/out", "R1") == "s3://p/out/run_id=R1/_quality/report.json"
     with pytest.raises(ValueError):
         runs.report_key("/local/path/", "R1")
 

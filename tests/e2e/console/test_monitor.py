@@ -120,6 +120,20 @@ def test_rerun_of_a_failed_run_starts_a_new_execution(console_env, failed_run, l
     batches.wait_all_ended(sfn, machine, timeout=120)
 
 
+def test_redrive_on_an_endpoint_without_it_says_so(console_env, failed_run):
+    """The local AWS (moto) has no RedriveExecution: the page says so and points to Rerun."""
+    app = monitor(failed_run["executionArn"])
+
+    app.button(key="redrive").click().run()
+
+    assert not app.exception, app.exception
+    warnings = [plain(w.value) for w in app.warning]
+    assert any("does not support RedriveExecution" in w and "Use Rerun instead" in w for w in warnings), (
+        warnings,
+        [e.value for e in app.error],
+    )
+
+
 def test_without_an_execution_a_select_box_lists_recent_runs(console_env, seed_run):
     app = page("monitor.py").run()
 
