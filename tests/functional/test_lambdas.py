@@ -643,8 +643,6 @@ def test_unknown_lambda_is_rejected():
 
 def test_glue_artifacts():
     assert artifacts.glue_script_bytes() == artifacts.GLUE_SCRIPT.read_bytes()
-    if not artifacts.GLUE_EXTRA_PY.exists():
-        pytest.skip("pipeline/glue/csv_profile.py is not written yet")
     data = artifacts.build_glue_extra_py_zip()
     assert data == artifacts.build_glue_extra_py_zip()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
