@@ -190,11 +190,18 @@ def test_check_files_takes_the_files_the_execution_names(moto_pipeline):
     assert resumed["both_exist"] is True and resumed["orders"]["key"] == "first.csv"
 
 
+# A file and its replacement within one second: the listing's LastModified (seconds) does not make the
+# replacement a newer upload, so a run naming the file is not superseded by it but refuses it. moto orders
+# the versions by milliseconds. Without fixed times a test crossing a second boundary is superseded instead.
+UPLOADED, REPLACED = (datetime(2026, 1, 1, 0, 0, 0, ms * 1000, tzinfo=UTC) for ms in (100, 600))
+
+
 def test_check_files_refuses_a_named_file_that_was_replaced(moto_pipeline):
-    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
-    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, when=UPLOADED)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY, when=UPLOADED)
     named = check_files.handler({}, None)
-    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n")  # same key, other bytes
+    # same key, other bytes
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n", when=REPLACED)
     event = {"execution_input": {"orders": named["orders"], "returns": named["returns"]}}
     with pytest.raises(check_files.FileReplaced, match="was replaced since this run was started"):
         check_files.handler(event, None)
@@ -380,12 +387,13 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(moto_pipeline):
 
 
 def test_the_versions_check_files_saw_are_the_ones_glue_is_told_to_read(moto_pipeline):
-    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n")
-    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n", when=UPLOADED)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY, when=UPLOADED)
     seen = check_files.handler({}, None)
     listed = moto_pipeline["s3"].list_object_versions(Bucket=ORDERS_BUCKET, Prefix=ORDERS_KEY)["Versions"]
     assert seen["orders"]["version_id"] == listed[0]["VersionId"]
-    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n")  # replaced after the check
+    # replaced after the check
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n", when=REPLACED)
 
     started = trigger_glue.handler({**seen, "execution_name": "batch-x"}, None)
     arguments = moto_pipeline["glue"].get_job_run(JobName=JOB, RunId=started["job_run_id"])["JobRun"][
