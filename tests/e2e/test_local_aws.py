@@ -677,6 +677,8 @@ def test_stopped_runs_end_stopped_and_never_publish(
     cfg = LambdaConfig(
         glue_job_name=job, output_path=f"s3://{glue_job['processed']}/joined-data/",
         database=glue_job["database"], table="joined_data",
+        max_quarantine_fraction=local_aws.settings.max_quarantine_fraction,
+        keep_runs=local_aws.settings.keep_runs,  # as the deployer sets them (no defaults of its own)
     )  # fmt: skip
     event_a = {**files, "execution_name": f"batch-stop-a-{RUN}"}
     event_b = {**files, "execution_name": f"batch-stop-b-{RUN}"}
