@@ -21,6 +21,10 @@ check-java:
 test: venv check-java
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# unit + functional: no Spark (so no Java) and no local AWS; under 2 minutes.
+test-fast: venv
+	$(PY) -m pytest -m "unit or functional" $(PYTEST_ARGS)
+
 run: venv check-java
 	RESET="$(RESET)" CONSOLE_ADDRESS="$(or $(CONSOLE_ADDRESS),127.0.0.1)" bash localaws/run.sh
 

@@ -366,11 +366,6 @@ def role_specs(settings: Settings, arns: Arns) -> list[RoleSpec]:
     ]
 
 
-def function_roles(settings: Settings) -> dict[str, str]:
-    """Lambda function name → its role name."""
-    return {getattr(settings, f): lambda_role_name(getattr(settings, f)) for f in _LAMBDA_POLICIES}
-
-
 # ------------------------------------------------------------------------------------------ helpers
 
 

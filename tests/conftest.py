@@ -1,4 +1,9 @@
-"""Shared fixtures: the sample data folder and one warm Spark session per test run."""
+"""Shared fixtures (the sample data folder, one warm Spark session per test run) and the test tiers.
+
+Each directory under tests/ is a tier, and its tests carry that tier's marker (declared in pyproject.toml):
+``pytest -m "unit or functional"`` is ``make test-fast``. A test file outside a tier directory is an error,
+so that no test silently falls out of ``make test-fast`` or out of its tier.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,21 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+TIERS = ("unit", "functional", "glue", "e2e", "browser")
 SAMPLE_DATA = Path(os.environ.get("SAMPLE_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tier marker of each test, from its directory: tests/<tier>/... → ``pytest.mark.<tier>``."""
+    for item in items:
+        path = item.path.resolve()
+        if TESTS not in path.parents:
+            continue
+        tier = path.relative_to(TESTS).parts[0]
+        if tier not in TIERS:
+            raise pytest.UsageError(f"{item.nodeid}: not in a tier directory (tests/<{'|'.join(TIERS)}>/)")
+        item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")

@@ -25,10 +25,6 @@ from tests.support.stack import (
 )
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives the make-run stack in Debian's chromium")
-
-
 def missing_requirement(message: str) -> None:
     """Skip with the reason, except under CI=true where it is a failure (as ``sample_data`` does)."""
     if os.environ.get("CI") == "true":

@@ -13,13 +13,10 @@ import re
 import time
 from pathlib import Path
 
-import pytest
 from csv_profile import snake_case
 from playwright.sync_api import Page, expect
 
 from stack.settings import Settings
-
-pytestmark = pytest.mark.browser
 
 RUN_TIMEOUT = 240_000  # upload → Lambda → Step Functions → Spark on a cold, shared machine (ms)
 PAGE_TIMEOUT = 60_000

@@ -65,13 +65,15 @@ class Aws:
 
 
 @pytest.fixture(scope="module")
-def aws(local_aws) -> Aws:
+def local_aws_clients(local_aws) -> Aws:
     return Aws(local_aws.url, local_aws.state_dir)
 
 
 @pytest.fixture(scope="module")
-def role(aws) -> str:
-    return aws.iam.create_role(RoleName=f"e2e-role-{RUN}", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+def role(local_aws_clients) -> str:
+    return local_aws_clients.iam.create_role(RoleName=f"e2e-role-{RUN}", AssumeRolePolicyDocument=TRUST)[
+        "Role"
+    ]["Arn"]
 
 
 @pytest.fixture
@@ -84,14 +86,16 @@ def wrangler(local_aws, monkeypatch):
     return wr
 
 
-def bucket(aws, base: str) -> str:
+def bucket(local_aws_clients, base: str) -> str:
     name = f"{base}-{RUN}"
-    aws.s3.create_bucket(Bucket=name)
+    local_aws_clients.s3.create_bucket(Bucket=name)
     return name
 
 
-def create_function(aws, role: str, name: str, handler: str, code: bytes, env=None, timeout: int = 10) -> str:
-    return aws.awslambda.create_function(
+def create_function(
+    local_aws_clients, role: str, name: str, handler: str, code: bytes, env=None, timeout: int = 10
+) -> str:
+    return local_aws_clients.awslambda.create_function(
         FunctionName=f"{name}-{RUN}",
         Runtime="python3.11",
         Role=role,
@@ -112,10 +116,10 @@ def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1):
         time.sleep(interval)
 
 
-def athena_workgroup(aws, results_bucket: str) -> str:
+def athena_workgroup(local_aws_clients, results_bucket: str) -> str:
     name = f"e2e-{RUN}-{results_bucket}"
-    if name not in [w["Name"] for w in aws.athena.list_work_groups()["WorkGroups"]]:
-        aws.athena.create_work_group(
+    if name not in [w["Name"] for w in local_aws_clients.athena.list_work_groups()["WorkGroups"]]:
+        local_aws_clients.athena.create_work_group(
             Name=name,
             Configuration={
                 "ResultConfiguration": {"OutputLocation": f"s3://{results_bucket}/athena-results/"}
@@ -127,11 +131,11 @@ def athena_workgroup(aws, results_bucket: str) -> str:
 # ------------------------------------------------------------------------------------------ 1. Lambda
 
 
-def test_lambda_runs_the_deployed_zip(aws, role):
-    orders, returns = bucket(aws, "e2e-orders"), bucket(aws, "e2e-returns")
+def test_lambda_runs_the_deployed_zip(local_aws_clients, role):
+    orders, returns = bucket(local_aws_clients, "e2e-orders"), bucket(local_aws_clients, "e2e-returns")
     name = "check-orders-returns-exist"
     create_function(
-        aws,
+        local_aws_clients,
         role,
         name,
         artifacts.lambda_handler("check_files"),
@@ -139,10 +143,10 @@ def test_lambda_runs_the_deployed_zip(aws, role):
         env={"ORDERS_BUCKET": orders, "RETURNS_BUCKET": returns},
     )
 
-    empty = aws.awslambda.invoke(FunctionName=f"{name}-{RUN}", Payload=b"{}")
-    aws.s3.put_object(Bucket=orders, Key="o.csv", Body=b"Order ID,Order Date\nA,2024-01-01\n")
-    aws.s3.put_object(Bucket=returns, Key="r.csv", Body=b"Order ID\nA\n")
-    full = aws.awslambda.invoke(FunctionName=f"{name}-{RUN}", Payload=b"{}")
+    empty = local_aws_clients.awslambda.invoke(FunctionName=f"{name}-{RUN}", Payload=b"{}")
+    local_aws_clients.s3.put_object(Bucket=orders, Key="o.csv", Body=b"Order ID,Order Date\nA,2024-01-01\n")
+    local_aws_clients.s3.put_object(Bucket=returns, Key="r.csv", Body=b"Order ID\nA\n")
+    full = local_aws_clients.awslambda.invoke(FunctionName=f"{name}-{RUN}", Payload=b"{}")
 
     assert "FunctionError" not in empty
     nothing = json.loads(empty["Payload"].read())
@@ -152,7 +156,7 @@ def test_lambda_runs_the_deployed_zip(aws, role):
     assert (result["orders"]["key"], result["returns"]["key"]) == ("o.csv", "r.csv")
 
 
-def test_lambda_errors_are_function_errors(aws, role):
+def test_lambda_errors_are_function_errors(local_aws_clients, role):
     code = artifacts.reproducible_zip(
         {
             "app.py": b"import time\n"
@@ -161,12 +165,14 @@ def test_lambda_errors_are_function_errors(aws, role):
             b"def slow(event, context):\n    time.sleep(5)\n"
         }
     )
-    create_function(aws, role, "e2e-fails", "app.fail", code)
-    create_function(aws, role, "e2e-slow", "app.slow", code, timeout=1)
+    create_function(local_aws_clients, role, "e2e-fails", "app.fail", code)
+    create_function(local_aws_clients, role, "e2e-slow", "app.slow", code, timeout=1)
 
-    failed = aws.awslambda.invoke(FunctionName=f"e2e-fails-{RUN}", Payload=json.dumps({"why": "test"}))
+    failed = local_aws_clients.awslambda.invoke(
+        FunctionName=f"e2e-fails-{RUN}", Payload=json.dumps({"why": "test"})
+    )
     started = time.monotonic()
-    timed_out = aws.awslambda.invoke(FunctionName=f"e2e-slow-{RUN}", Payload=b"{}")
+    timed_out = local_aws_clients.awslambda.invoke(FunctionName=f"e2e-slow-{RUN}", Payload=b"{}")
 
     assert failed["FunctionError"] == "Unhandled"
     error = json.loads(failed["Payload"].read())
@@ -178,8 +184,8 @@ def test_lambda_errors_are_function_errors(aws, role):
     assert time.monotonic() - started < 4
 
 
-def test_s3_notifications_are_asynchronous(aws, role, local_aws):
-    source, sink = bucket(aws, "e2e-events"), bucket(aws, "e2e-sink")
+def test_s3_notifications_are_asynchronous(local_aws_clients, role, local_aws):
+    source, sink = bucket(local_aws_clients, "e2e-events"), bucket(local_aws_clients, "e2e-sink")
     code = artifacts.reproducible_zip(
         {
             "forward.py": b"import json, os, time, boto3\n"
@@ -189,8 +195,8 @@ def test_s3_notifications_are_asynchronous(aws, role, local_aws):
             b"    boto3.client('s3').put_object(Bucket=os.environ['SINK'], Key=key, Body=json.dumps(event))\n"
         }
     )
-    arn = create_function(aws, role, "e2e-forward", "forward.handler", code, env={"SINK": sink})
-    aws.s3.put_bucket_notification_configuration(
+    arn = create_function(local_aws_clients, role, "e2e-forward", "forward.handler", code, env={"SINK": sink})
+    local_aws_clients.s3.put_bucket_notification_configuration(
         Bucket=source,
         NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]
@@ -198,15 +204,15 @@ def test_s3_notifications_are_asynchronous(aws, role, local_aws):
     )
 
     started = time.monotonic()
-    aws.s3.put_object(Bucket=source, Key="first.csv", Body=b"1")
-    aws.s3.put_object(Bucket=source, Key="second.csv", Body=b"2")
+    local_aws_clients.s3.put_object(Bucket=source, Key="first.csv", Body=b"1")
+    local_aws_clients.s3.put_object(Bucket=source, Key="second.csv", Body=b"2")
     put_seconds = time.monotonic() - started
 
     assert put_seconds < 1.0  # the PUTs did not wait for the 1 s handler
     assert local_aws.wait_idle(30)
-    keys = [o["Key"] for o in aws.s3.list_objects_v2(Bucket=sink)["Contents"]]
+    keys = [o["Key"] for o in local_aws_clients.s3.list_objects_v2(Bucket=sink)["Contents"]]
     assert sorted(keys) == ["first.csv", "second.csv"]
-    event = json.loads(aws.s3.get_object(Bucket=sink, Key="second.csv")["Body"].read())
+    event = json.loads(local_aws_clients.s3.get_object(Bucket=sink, Key="second.csv")["Body"].read())
     assert event["Records"][0]["eventName"] == "ObjectCreated:Put"
     assert event["Records"][0]["s3"]["bucket"]["name"] == source
 
@@ -214,7 +220,7 @@ def test_s3_notifications_are_asynchronous(aws, role, local_aws):
 # ------------------------------------------------------------------------------------------ 5. Athena
 
 
-def publish_small_table(aws, data_bucket: str, database: str, table: str) -> None:
+def publish_small_table(local_aws_clients, data_bucket: str, database: str, table: str) -> None:
     """Two partitions of Parquet under a run prefix; the table found through partition projection."""
     rows = {
         (2016, 11): {
@@ -238,10 +244,12 @@ def publish_small_table(aws, data_bucket: str, database: str, table: str) -> Non
         buffer = io.BytesIO()
         pq.write_table(frame, buffer)
         key = f"{run}order_year={year}/order_month={month}/part-0.snappy.parquet"
-        aws.s3.put_object(Bucket=data_bucket, Key=key, Body=buffer.getvalue())
-    aws.s3.put_object(Bucket=data_bucket, Key=f"{run}_quality/report.json", Body=b"{}")  # never read as data
-    aws.glue.create_database(DatabaseInput={"Name": database})
-    aws.glue.create_table(
+        local_aws_clients.s3.put_object(Bucket=data_bucket, Key=key, Body=buffer.getvalue())
+    local_aws_clients.s3.put_object(
+        Bucket=data_bucket, Key=f"{run}_quality/report.json", Body=b"{}"
+    )  # never read as data
+    local_aws_clients.glue.create_database(DatabaseInput={"Name": database})
+    local_aws_clients.glue.create_table(
         DatabaseName=database,
         TableInput={
             "Name": table,
@@ -272,11 +280,11 @@ def publish_small_table(aws, data_bucket: str, database: str, table: str) -> Non
     )
 
 
-def test_athena_runs_sql_on_the_table_parquet(aws, wrangler):
-    data = bucket(aws, "e2e-athena")
+def test_athena_runs_sql_on_the_table_parquet(local_aws_clients, wrangler):
+    data = bucket(local_aws_clients, "e2e-athena")
     database, table = f"e2e_db_{RUN}", "small"
-    publish_small_table(aws, data, database, table)
-    workgroup = athena_workgroup(aws, data)
+    publish_small_table(local_aws_clients, data, database, table)
+    workgroup = athena_workgroup(local_aws_clients, data)
 
     def query(sql, params=None):
         return wrangler.athena.read_sql_query(
@@ -287,7 +295,7 @@ def test_athena_runs_sql_on_the_table_parquet(aws, wrangler):
             unload_approach=False,
             params=params,
             paramstyle="qmark",
-            boto3_session=aws.session,
+            boto3_session=local_aws_clients.session,
         )
 
     counted = query(
@@ -313,18 +321,20 @@ def test_athena_runs_sql_on_the_table_parquet(aws, wrangler):
     assert str(rows["order_year"].dtype) == "Int32" and str(rows["is_returned"].dtype) == "boolean"
 
 
-def test_athena_cache_never_writes_outside_its_folder(aws, wrangler, local_aws, tmp_path):
+def test_athena_cache_never_writes_outside_its_folder(local_aws_clients, wrangler, local_aws, tmp_path):
     """A key with an empty segment under the table location (`run_id=x//<absolute path>`) is not data."""
-    data = bucket(aws, "e2e-escape")
+    data = bucket(local_aws_clients, "e2e-escape")
     database, table = f"e2e_escape_{RUN}", "small"
-    publish_small_table(aws, data, database, table)
+    publish_small_table(local_aws_clients, data, database, table)
     outside = tmp_path / "escaped.parquet"
-    aws.s3.put_object(Bucket=data, Key=f"joined/run_id={RUN}/{outside}", Body=b"PAR1 not really")
-    workgroup = athena_workgroup(aws, data)
+    local_aws_clients.s3.put_object(
+        Bucket=data, Key=f"joined/run_id={RUN}/{outside}", Body=b"PAR1 not really"
+    )
+    workgroup = athena_workgroup(local_aws_clients, data)
 
     counted = wrangler.athena.read_sql_query(
         f"SELECT count(*) AS n FROM {table}", database=database, workgroup=workgroup, ctas_approach=False,
-        unload_approach=False, boto3_session=aws.session,
+        unload_approach=False, boto3_session=local_aws_clients.session,
     )  # fmt: skip
 
     assert counted["n"].tolist() == [5]
@@ -333,9 +343,9 @@ def test_athena_cache_never_writes_outside_its_folder(aws, wrangler, local_aws, 
     assert all(p.resolve().is_relative_to(cache.resolve()) for p in cache.rglob("*"))
 
 
-def test_athena_reports_failed_sql(aws, wrangler):
-    data = bucket(aws, "e2e-athena-failures")
-    workgroup = athena_workgroup(aws, data)
+def test_athena_reports_failed_sql(local_aws_clients, wrangler):
+    data = bucket(local_aws_clients, "e2e-athena-failures")
+    workgroup = athena_workgroup(local_aws_clients, data)
     database = f"e2e_db_{RUN}"
 
     for sql, reason in (
@@ -347,51 +357,59 @@ def test_athena_reports_failed_sql(aws, wrangler):
         with pytest.raises(wrangler.exceptions.QueryFailed, match=reason):
             wrangler.athena.read_sql_query(
                 sql, database=database, workgroup=workgroup, ctas_approach=False, unload_approach=False,
-                boto3_session=aws.session,
+                boto3_session=local_aws_clients.session,
             )  # fmt: skip
 
 
-def wait_query(aws, execution_id: str, timeout: float = 60) -> dict:
+def wait_query(local_aws_clients, execution_id: str, timeout: float = 60) -> dict:
     """The query's Status once it has ended (queries run on the engine's threads, as on Athena)."""
     deadline = time.monotonic() + timeout
     while True:
-        status = aws.athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
+        status = local_aws_clients.athena.get_query_execution(QueryExecutionId=execution_id)[
+            "QueryExecution"
+        ]["Status"]
         if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED") or time.monotonic() > deadline:
             return status
         time.sleep(0.05)
 
 
-def test_a_runaway_query_ends_at_the_time_limit_while_others_are_answered(aws, local_aws, monkeypatch):
+def test_a_runaway_query_ends_at_the_time_limit_while_others_are_answered(
+    local_aws_clients, local_aws, monkeypatch
+):
     monkeypatch.setattr(local_aws.patches.athena, "timeout_seconds", 3)
-    workgroup = athena_workgroup(aws, bucket(aws, "e2e-athena-runaway"))
+    workgroup = athena_workgroup(local_aws_clients, bucket(local_aws_clients, "e2e-athena-runaway"))
     runaway_sql = (
         "SELECT sum(a.x * b.y + c.z) AS s FROM unnest(sequence(1, 5000)) AS a(x) "
         "CROSS JOIN unnest(sequence(1, 5000)) AS b(y) CROSS JOIN unnest(sequence(1, 5000)) AS c(z)"
     )
     started = time.monotonic()
-    runaway = aws.athena.start_query_execution(QueryString=runaway_sql, WorkGroup=workgroup)[
+    runaway = local_aws_clients.athena.start_query_execution(QueryString=runaway_sql, WorkGroup=workgroup)[
         "QueryExecutionId"
     ]
-    small = aws.athena.start_query_execution(QueryString="SELECT 41 + 1 AS answer", WorkGroup=workgroup)
+    small = local_aws_clients.athena.start_query_execution(
+        QueryString="SELECT 41 + 1 AS answer", WorkGroup=workgroup
+    )
 
-    answered = wait_query(aws, small["QueryExecutionId"], timeout=10)
+    answered = wait_query(local_aws_clients, small["QueryExecutionId"], timeout=10)
     answered_after = time.monotonic() - started
-    ended = wait_query(aws, runaway, timeout=30)
+    ended = wait_query(local_aws_clients, runaway, timeout=30)
 
     assert answered["State"] == "SUCCEEDED" and answered_after < 3  # while the runaway query runs
     assert ended["State"] == "FAILED" and time.monotonic() - started < 10
     assert ended["StateChangeReason"].startswith("EXCEEDED_TIME_LIMIT: Query exceeded the local Athena time")
 
 
-def test_athena_get_query_results_pages(aws, local_aws):
-    data = bucket(aws, "e2e-athena-pages")
-    workgroup = athena_workgroup(aws, data)
-    execution = aws.athena.start_query_execution(
+def test_athena_get_query_results_pages(local_aws_clients, local_aws):
+    data = bucket(local_aws_clients, "e2e-athena-pages")
+    workgroup = athena_workgroup(local_aws_clients, data)
+    execution = local_aws_clients.athena.start_query_execution(
         QueryString="SELECT x, x % 2 = 0 AS even FROM unnest(sequence(1, 2500)) AS t(x)", WorkGroup=workgroup
     )["QueryExecutionId"]
 
-    status = wait_query(aws, execution)
-    pages = list(aws.athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution))
+    status = wait_query(local_aws_clients, execution)
+    pages = list(
+        local_aws_clients.athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution)
+    )
 
     assert status["State"] == "SUCCEEDED"
     rows = [r["Data"] for page in pages for r in page["ResultSet"]["Rows"]]
@@ -406,11 +424,13 @@ def test_athena_get_query_results_pages(aws, local_aws):
 # ------------------------------------------------------------------------------------------ 6. SNS
 
 
-def test_sns_email_is_delivered_and_recorded(aws, local_aws, mail_catcher):
-    topic = aws.sns.create_topic(Name=f"e2e-topic-{RUN}")["TopicArn"]
-    aws.sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
+def test_sns_email_is_delivered_and_recorded(local_aws_clients, local_aws, mail_catcher):
+    topic = local_aws_clients.sns.create_topic(Name=f"e2e-topic-{RUN}")["TopicArn"]
+    local_aws_clients.sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@example.com")
 
-    aws.sns.publish(TopicArn=topic, Subject=f"Run {RUN} done", Message="Rows out: 20.\nReturned lines: 10.")
+    local_aws_clients.sns.publish(
+        TopicArn=topic, Subject=f"Run {RUN} done", Message="Rows out: 20.\nReturned lines: 10."
+    )
 
     mail = mail_catcher.wait_for(lambda m: m["Subject"] == f"Run {RUN} done")
     assert mail["To"] == "ops@example.com"
@@ -427,15 +447,19 @@ def test_sns_email_is_delivered_and_recorded(aws, local_aws, mail_catcher):
 
 
 @pytest.fixture(scope="module")
-def glue_job(aws, role):
+def glue_job(local_aws_clients, role):
     """The Glue job made by hand: script and extra-py-files in S3, catalog database, output bucket."""
-    scripts, processed = bucket(aws, "e2e-scripts"), bucket(aws, "e2e-processed")
-    aws.s3.put_object(Bucket=scripts, Key="ecommerce_join_data.py", Body=artifacts.glue_script_bytes())
-    aws.s3.put_object(Bucket=scripts, Key="csv_profile.zip", Body=artifacts.build_glue_extra_py_zip())
+    scripts, processed = bucket(local_aws_clients, "e2e-scripts"), bucket(local_aws_clients, "e2e-processed")
+    local_aws_clients.s3.put_object(
+        Bucket=scripts, Key="ecommerce_join_data.py", Body=artifacts.glue_script_bytes()
+    )
+    local_aws_clients.s3.put_object(
+        Bucket=scripts, Key="csv_profile.zip", Body=artifacts.build_glue_extra_py_zip()
+    )
     database = f"e2e_glue_{RUN}"
-    aws.glue.create_database(DatabaseInput={"Name": database})
+    local_aws_clients.glue.create_database(DatabaseInput={"Name": database})
     name = f"e2e_join_{RUN}"
-    aws.glue.create_job(
+    local_aws_clients.glue.create_job(
         Name=name,
         Role=role,
         GlueVersion="5.0",
@@ -447,13 +471,18 @@ def glue_job(aws, role):
             "--table": "joined_data",
         },
     )
-    return {"name": name, "database": database, "processed": processed, "raw": bucket(aws, "e2e-raw")}
+    return {
+        "name": name,
+        "database": database,
+        "processed": processed,
+        "raw": bucket(local_aws_clients, "e2e-raw"),
+    }
 
 
-def run_glue(aws, job, orders: bytes, returns: bytes, run_id: str, slow: bool = False) -> dict:
-    aws.s3.put_object(Bucket=job["raw"], Key=f"{run_id}/orders.csv", Body=orders)
-    aws.s3.put_object(Bucket=job["raw"], Key=f"{run_id}/returns.csv", Body=returns)
-    run_id_glue = aws.glue.start_job_run(
+def run_glue(local_aws_clients, job, orders: bytes, returns: bytes, run_id: str, slow: bool = False) -> dict:
+    local_aws_clients.s3.put_object(Bucket=job["raw"], Key=f"{run_id}/orders.csv", Body=orders)
+    local_aws_clients.s3.put_object(Bucket=job["raw"], Key=f"{run_id}/returns.csv", Body=returns)
+    run_id_glue = local_aws_clients.glue.start_job_run(
         JobName=job["name"],
         Arguments={
             "--orders_path": f"s3://{job['raw']}/{run_id}/orders.csv",
@@ -462,11 +491,13 @@ def run_glue(aws, job, orders: bytes, returns: bytes, run_id: str, slow: bool = 
         },
     )["JobRunId"]
     if slow:  # a real Spark run: not over at once (moto's default says SUCCEEDED immediately)
-        first = aws.glue.get_job_run(JobName=job["name"], RunId=run_id_glue)["JobRun"]
+        first = local_aws_clients.glue.get_job_run(JobName=job["name"], RunId=run_id_glue)["JobRun"]
         assert first["JobRunState"] in ("STARTING", "RUNNING") and "CompletedOn" not in first
     return wait_until(
         lambda: (
-            (r := aws.glue.get_job_run(JobName=job["name"], RunId=run_id_glue)["JobRun"])["JobRunState"]
+            (r := local_aws_clients.glue.get_job_run(JobName=job["name"], RunId=run_id_glue)["JobRun"])[
+                "JobRunState"
+            ]
             in ("SUCCEEDED", "FAILED")
             and r
         ),
@@ -474,59 +505,67 @@ def run_glue(aws, job, orders: bytes, returns: bytes, run_id: str, slow: bool = 
     )
 
 
-def test_glue_job_run_executes_the_script(aws, glue_job, sample_data, wrangler):
+def test_glue_job_run_executes_the_script(local_aws_clients, glue_job, sample_data, wrangler):
     orders = (sample_data / "seed/ordercsv.csv").read_bytes()
     returns = (sample_data / "seed/returncsv.csv").read_bytes()
 
-    run = run_glue(aws, glue_job, orders, returns, "20240501T000000Z-good", slow=True)
+    run = run_glue(local_aws_clients, glue_job, orders, returns, "20240501T000000Z-good", slow=True)
 
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     assert run["ExecutionTime"] >= 1 and run["CompletedOn"] >= run["StartedOn"]
-    table = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
+    table = local_aws_clients.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
     run_prefix = f"s3://{glue_job['processed']}/joined-data/run_id=20240501T000000Z-good/"
     assert table["StorageDescriptor"]["Location"] == run_prefix
     assert table["Parameters"]["rows"] == "20"
     report_key = "joined-data/run_id=20240501T000000Z-good/_quality/report.json"
-    report = json.loads(aws.s3.get_object(Bucket=glue_job["processed"], Key=report_key)["Body"].read())
+    report = json.loads(
+        local_aws_clients.s3.get_object(Bucket=glue_job["processed"], Key=report_key)["Body"].read()
+    )
     assert (report["status"], report["rows_out"], report["returned_lines"]) == ("SUCCEEDED", 20, 10)
     assert report["orders_path"].startswith("s3://") and report["run_path"] == run_prefix
-    listed = aws.s3.list_objects_v2(Bucket=glue_job["processed"], Prefix="joined-data/")["Contents"]
+    listed = local_aws_clients.s3.list_objects_v2(Bucket=glue_job["processed"], Prefix="joined-data/")[
+        "Contents"
+    ]
     assert any(o["Key"].endswith(".parquet") for o in listed)
     assert not any(o["Key"].endswith(".crc") for o in listed)
 
-    workgroup = athena_workgroup(aws, glue_job["processed"])
+    workgroup = athena_workgroup(local_aws_clients, glue_job["processed"])
     counted = wrangler.athena.read_sql_query(
         "SELECT count(*) AS n, count_if(is_returned) AS returned FROM joined_data",
         database=glue_job["database"], workgroup=workgroup, ctas_approach=False, unload_approach=False,
-        boto3_session=aws.session,
+        boto3_session=local_aws_clients.session,
     )  # fmt: skip
     assert counted.to_dict("records") == [{"n": 20, "returned": 10}]
     none = wrangler.athena.read_sql_query(
         "SELECT count(*) AS n, count_if(is_returned) AS returned FROM joined_data WHERE order_id = ?",
         database=glue_job["database"], workgroup=workgroup, ctas_approach=False, unload_approach=False,
-        boto3_session=aws.session, params=["'no such order'"], paramstyle="qmark",
+        boto3_session=local_aws_clients.session, params=["'no such order'"], paramstyle="qmark",
     )  # fmt: skip
     assert none.to_dict("records") == [{"n": 0, "returned": 0}]  # Trino's count_if over no rows: 0
 
 
-def test_glue_job_run_failure_reports_the_error(aws, glue_job, sample_data):
+def test_glue_job_run_failure_reports_the_error(local_aws_clients, glue_job, sample_data):
     orders = (sample_data / "seed/ordercsv.csv").read_bytes()
-    before = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
+    before = local_aws_clients.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
 
-    run = run_glue(aws, glue_job, orders, b"Reason,Returned\nbroken,Yes\n", "20240502T000000Z-bad")
+    run = run_glue(
+        local_aws_clients, glue_job, orders, b"Reason,Returned\nbroken,Yes\n", "20240502T000000Z-bad"
+    )
 
     assert run["JobRunState"] == "FAILED"
     assert run["ErrorMessage"].startswith("ProfileError: returns file has no order id column")
     assert run["ExecutionTime"] >= 1
-    after = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
+    after = local_aws_clients.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
     assert after["StorageDescriptor"]["Location"] == before["StorageDescriptor"]["Location"]
 
 
-def wait_glue_run(aws, job, job_run_id: str, timeout: float = 120) -> dict:
+def wait_glue_run(local_aws_clients, job, job_run_id: str, timeout: float = 120) -> dict:
     ended = ("SUCCEEDED", "FAILED", "STOPPED")
     return wait_until(
         lambda: (
-            (r := aws.glue.get_job_run(JobName=job["name"], RunId=job_run_id)["JobRun"])["JobRunState"]
+            (r := local_aws_clients.glue.get_job_run(JobName=job["name"], RunId=job_run_id)["JobRun"])[
+                "JobRunState"
+            ]
             in ended
             and r
         ),
@@ -534,21 +573,25 @@ def wait_glue_run(aws, job, job_run_id: str, timeout: float = 120) -> dict:
     )
 
 
-def test_glue_reads_the_version_that_was_checked(aws, glue_job, sample_data):
+def test_glue_reads_the_version_that_was_checked(local_aws_clients, glue_job, sample_data):
     """The orders file is replaced after CheckForFiles saw it: the run reads what was checked."""
-    raw = bucket(aws, "e2e-versioned-raw")
-    aws.s3.put_bucket_versioning(Bucket=raw, VersioningConfiguration={"Status": "Enabled"})
+    raw = bucket(local_aws_clients, "e2e-versioned-raw")
+    local_aws_clients.s3.put_bucket_versioning(Bucket=raw, VersioningConfiguration={"Status": "Enabled"})
     seed = sample_data / "seed"
-    aws.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=(seed / "ordercsv.csv").read_bytes())
-    aws.s3.put_object(Bucket=raw, Key="v/returns.csv", Body=(seed / "returncsv.csv").read_bytes())
+    local_aws_clients.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=(seed / "ordercsv.csv").read_bytes())
+    local_aws_clients.s3.put_object(
+        Bucket=raw, Key="v/returns.csv", Body=(seed / "returncsv.csv").read_bytes()
+    )
     seen = {
         side: runs.latest_version(
-            raw, f"v/{side}.csv", [aws.s3.list_object_versions(Bucket=raw, Prefix=f"v/{side}.csv")]
+            raw,
+            f"v/{side}.csv",
+            [local_aws_clients.s3.list_object_versions(Bucket=raw, Prefix=f"v/{side}.csv")],
         )
         for side in ("orders", "returns")
     }
     replacement = b"Order ID,Order Date\nLATE-1,1/13/2016\n"
-    aws.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=replacement)
+    local_aws_clients.s3.put_object(Bucket=raw, Key="v/orders.csv", Body=replacement)
     arguments = {
         "--orders_path": f"s3://{raw}/v/orders.csv",
         "--returns_path": f"s3://{raw}/v/returns.csv",
@@ -557,29 +600,33 @@ def test_glue_reads_the_version_that_was_checked(aws, glue_job, sample_data):
         "--orders_etag": seen["orders"].etag,
         "--returns_version_id": seen["returns"].version_id,
     }
-    started = aws.glue.start_job_run(JobName=glue_job["name"], Arguments=arguments)["JobRunId"]
-    run = wait_glue_run(aws, glue_job, started)
+    started = local_aws_clients.glue.start_job_run(JobName=glue_job["name"], Arguments=arguments)["JobRunId"]
+    run = wait_glue_run(local_aws_clients, glue_job, started)
 
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     key = "joined-data/run_id=20240503T000000Z-pinned/_quality/report.json"
-    report = json.loads(aws.s3.get_object(Bucket=glue_job["processed"], Key=key)["Body"].read())
+    report = json.loads(local_aws_clients.s3.get_object(Bucket=glue_job["processed"], Key=key)["Body"].read())
     assert (report["rows_in"], report["returned_lines"]) == (20, 10)  # the checked file, not LATE-1
     assert report["orders_version_id"] == seen["orders"].version_id
-    assert aws.s3.get_object(Bucket=raw, Key="v/orders.csv")["Body"].read() == replacement  # in place
-    inputs = aws.s3.list_objects_v2(Bucket=glue_job["processed"], Prefix="joined-data/_inputs/")
+    assert (
+        local_aws_clients.s3.get_object(Bucket=raw, Key="v/orders.csv")["Body"].read() == replacement
+    )  # in place
+    inputs = local_aws_clients.s3.list_objects_v2(Bucket=glue_job["processed"], Prefix="joined-data/_inputs/")
     assert "Contents" not in inputs  # the pinned copies are gone
 
     # Without a version to read, a file whose ETag is not the checked one is refused with the reason.
-    refused = aws.glue.start_job_run(
+    refused = local_aws_clients.glue.start_job_run(
         JobName=glue_job["name"],
         Arguments={**arguments, "--run_id": "20240503T000000Z-refused", "--orders_version_id": ""},
     )["JobRunId"]
-    run = wait_glue_run(aws, glue_job, refused)
+    run = wait_glue_run(local_aws_clients, glue_job, refused)
     assert run["JobRunState"] == "FAILED"
     assert "v/orders.csv was replaced after it was checked" in run["ErrorMessage"]
 
 
-def test_stopped_runs_end_stopped_and_never_publish(aws, glue_job, local_aws, sample_data, monkeypatch):
+def test_stopped_runs_end_stopped_and_never_publish(
+    local_aws_clients, glue_job, local_aws, sample_data, monkeypatch
+):
     """trigger_glue starts run A (its Spark work takes minutes) and run B (queued behind it); the
     state machine's stop_glue stops them with BatchStopJobRun: Spark is cancelled, nothing publishes."""
     runner = local_aws.patches.glue
@@ -596,59 +643,67 @@ def test_stopped_runs_end_stopped_and_never_publish(aws, glue_job, local_aws, sa
 
     monkeypatch.setattr(module, "build_run", slow_build_run)
     job = f"e2e_stop_{RUN}"
-    described = aws.glue.get_job(JobName=glue_job["name"])["Job"]
-    aws.glue.create_job(
+    described = local_aws_clients.glue.get_job(JobName=glue_job["name"])["Job"]
+    local_aws_clients.glue.create_job(
         Name=job, Role=described["Role"], GlueVersion="5.0", Command=described["Command"],
         DefaultArguments=described["DefaultArguments"], ExecutionProperty={"MaxConcurrentRuns": 3},
     )  # fmt: skip
 
     def published() -> str | None:
         try:
-            table = aws.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")["Table"]
-        except aws.glue.exceptions.EntityNotFoundException:
+            table = local_aws_clients.glue.get_table(DatabaseName=glue_job["database"], Name="joined_data")[
+                "Table"
+            ]
+        except local_aws_clients.glue.exceptions.EntityNotFoundException:
             return None
         return table["Parameters"]["run_id"]
 
     before = published()
     seed = sample_data / "seed"
-    aws.s3.put_object(
+    local_aws_clients.s3.put_object(
         Bucket=glue_job["raw"], Key="stop/orders.csv", Body=(seed / "ordercsv.csv").read_bytes()
     )
-    aws.s3.put_object(
+    local_aws_clients.s3.put_object(
         Bucket=glue_job["raw"], Key="stop/returns.csv", Body=(seed / "returncsv.csv").read_bytes()
     )
 
     def listed(side: str) -> dict:
-        entry = aws.s3.list_objects_v2(Bucket=glue_job["raw"], Prefix=f"stop/{side}.csv")["Contents"][0]
+        entry = local_aws_clients.s3.list_objects_v2(Bucket=glue_job["raw"], Prefix=f"stop/{side}.csv")[
+            "Contents"
+        ][0]
         return runs.S3Object.from_listing(glue_job["raw"], entry).to_dict()
 
     files = {side: listed(side) for side in ("orders", "returns")}
     cfg = LambdaConfig(
         glue_job_name=job, output_path=f"s3://{glue_job['processed']}/joined-data/",
-        database=glue_job["database"], table="joined_data", max_quarantine_fraction=0.01, keep_runs=5,
+        database=glue_job["database"], table="joined_data",
+        max_quarantine_fraction=local_aws.settings.max_quarantine_fraction,
+        keep_runs=local_aws.settings.keep_runs,  # as the deployer sets them (no defaults of its own)
     )  # fmt: skip
     event_a = {**files, "execution_name": f"batch-stop-a-{RUN}"}
     event_b = {**files, "execution_name": f"batch-stop-b-{RUN}"}
-    run_a = trigger_glue.process(event_a, cfg, glue=aws.glue)["job_run_id"]
-    run_b = trigger_glue.process(event_b, cfg, glue=aws.glue)["job_run_id"]
-    state = aws.glue.get_job_run(JobName=job, RunId=run_a)["JobRun"]
+    run_a = trigger_glue.process(event_a, cfg, glue=local_aws_clients.glue)["job_run_id"]
+    run_b = trigger_glue.process(event_b, cfg, glue=local_aws_clients.glue)["job_run_id"]
+    state = local_aws_clients.glue.get_job_run(JobName=job, RunId=run_a)["JobRun"]
     assert in_spark.wait(60), (state["JobRunState"], state.get("ErrorMessage"))
 
-    stopped_b = stop_glue.process(event_b, cfg, glue=aws.glue)  # queued: it never starts
+    stopped_b = stop_glue.process(event_b, cfg, glue=local_aws_clients.glue)  # queued: it never starts
     assert stopped_b["stopped"] == [run_b] and stopped_b["errors"] == []
     began = time.monotonic()
-    assert stop_glue.process(event_a, cfg, glue=aws.glue)["stopped"] == [run_a]  # in Spark: cancelled
-    ended_a = wait_glue_run(aws, {"name": job}, run_a, timeout=60)
-    ended_b = wait_glue_run(aws, {"name": job}, run_b, timeout=60)
+    assert stop_glue.process(event_a, cfg, glue=local_aws_clients.glue)["stopped"] == [
+        run_a
+    ]  # in Spark: cancelled
+    ended_a = wait_glue_run(local_aws_clients, {"name": job}, run_a, timeout=60)
+    ended_b = wait_glue_run(local_aws_clients, {"name": job}, run_b, timeout=60)
 
     assert (ended_a["JobRunState"], ended_b["JobRunState"]) == ("STOPPED", "STOPPED")
     assert time.monotonic() - began < 30  # the Spark job was cancelled, not waited for
     assert "ErrorMessage" not in ended_a
     assert published() == before  # nothing published
     # An ended run cannot be stopped again: Glue says so per run, the call itself succeeds.
-    again = aws.glue.batch_stop_job_run(JobName=job, JobRunIds=[run_a])
+    again = local_aws_clients.glue.batch_stop_job_run(JobName=job, JobRunIds=[run_a])
     assert again["SuccessfulSubmissions"] == [] and "cannot be stopped" in str(again["Errors"])
-    assert stop_glue.process(event_a, cfg, glue=aws.glue)["stopped"] == []
+    assert stop_glue.process(event_a, cfg, glue=local_aws_clients.glue)["stopped"] == []
 
 
 # ------------------------------------------------------------------------------------------ the CLI

@@ -3,7 +3,7 @@
 moto facts these tests rely on (moto 5.2.5):
 - S3 enforces bucket-policy statements with Principal "*" on object requests, but it does not evaluate
   conditions: an unsupported operator such as ``Bool`` counts as met, and an unmet condition counts as
-  DENIED. A policy that denies non-TLS access therefore denies every object request. The ``aws`` fixture
+  DENIED. A policy that denies non-TLS access therefore denies every object request. The ``moto_aws`` fixture
   makes moto see in-process requests as what they are (HTTPS): that one statement does not apply.
 - Glue ``UpdateJob`` and Athena ``UpdateWorkGroup`` are not implemented (NotImplementedError in process);
   the deployer recreates the job/workgroup there, and the tests below go through that path.
@@ -67,7 +67,7 @@ def aws_env(fake_aws_env):
 
 
 @pytest.fixture
-def aws(aws_env, monkeypatch):
+def moto_aws(aws_env, monkeypatch):
     original = access_control.IAMPolicyStatement.is_action_permitted
 
     def is_action_permitted(self, *args, **kwargs):
@@ -87,7 +87,7 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def deployed(aws, settings):
+def deployed(moto_aws, settings):
     changes = deployer.up(settings)
     assert [c.action for c in changes] == ["create"] * RESOURCE_COUNT
     return settings
@@ -104,7 +104,7 @@ def actions(changes: list[deployer.Change]) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------ up
 
 
-def test_up_reports_each_resource_in_dependency_order(aws, settings):
+def test_up_reports_each_resource_in_dependency_order(moto_aws, settings):
     seen: list[deployer.Change] = []
     changes = deployer.up(settings, progress=seen.append)
     assert seen == changes
@@ -190,7 +190,7 @@ def test_buckets_abort_incomplete_uploads_and_raw_ones_expire_replaced_versions(
     assert status["s3 bucket ecommerce-processed"].endswith("incomplete uploads aborted after 1 d")
 
 
-def test_plan_lists_the_lifecycle_rules(aws, settings):
+def test_plan_lists_the_lifecycle_rules(moto_aws, settings):
     planned = {c.resource: c.detail for c in deployer.plan(settings)}
     assert planned["s3 bucket ecommerce-returns-raw"].endswith(
         "versioned, browser uploads, incomplete uploads aborted after 1 d, "
@@ -363,7 +363,7 @@ def test_s3_may_invoke_on_upload_and_notifies_it(deployed):
 # ---------------------------------------------------------------------------------- idempotence
 
 
-def test_plan_before_up_creates_everything_and_changes_nothing(aws, settings):
+def test_plan_before_up_creates_everything_and_changes_nothing(moto_aws, settings):
     changes = deployer.plan(settings)
     assert len(changes) == RESOURCE_COUNT
     assert {c.action for c in changes} == {"create"}
@@ -371,7 +371,7 @@ def test_plan_before_up_creates_everything_and_changes_nothing(aws, settings):
     assert client("iam").list_roles()["Roles"] == []
 
 
-def test_renamed_functions_come_from_the_settings(aws, settings, monkeypatch):
+def test_renamed_functions_come_from_the_settings(moto_aws, settings, monkeypatch):
     """ECOMMERCE_<X>_FUNCTION renames a Lambda; its code is still found (artifacts are keyed by module)."""
     monkeypatch.setenv("ECOMMERCE_ON_UPLOAD_FUNCTION", "team-on-upload")
     renamed = Settings.from_env(**{k: getattr(settings, k) for k in ("target", "endpoint_url", "region")})
@@ -488,7 +488,7 @@ def test_drift_is_repaired(deployed):
     assert actions(deployer.plan(deployed)) == {}
 
 
-def test_bucket_policy_keeps_other_statements(aws, settings):
+def test_bucket_policy_keeps_other_statements(moto_aws, settings):
     s3 = client("s3")
     s3.create_bucket(Bucket="ecommerce-processed")
     theirs = {
@@ -507,7 +507,7 @@ def test_bucket_policy_keeps_other_statements(aws, settings):
     assert statements[0] == theirs
 
 
-def test_a_definition_with_problems_is_refused(aws, settings, monkeypatch):
+def test_a_definition_with_problems_is_refused(moto_aws, settings, monkeypatch):
     broken = json.dumps({"StartAt": "Missing", "States": {"Done": {"Type": "Succeed"}}})
     monkeypatch.setattr(deployer, "render_definition", lambda substitutions: broken)
     with pytest.raises(deployer.DeployError, match="refusing to deploy a definition with problems"):
@@ -691,7 +691,7 @@ def test_canonical_ignores_list_order_and_single_strings():
 # ---------------------------------------------------------------------------------- notifications
 
 
-def test_notifications_of_others_survive_up_and_down(aws, settings):
+def test_notifications_of_others_survive_up_and_down(moto_aws, settings):
     s3, sqs = client("s3"), client("sqs")
     s3.create_bucket(Bucket="ecommerce-orders-raw")
     queue = sqs.create_queue(QueueName="audit")["QueueUrl"]
@@ -785,7 +785,7 @@ def test_down_with_delete_data_empties_versioned_buckets(deployed):
     assert {c.action for c in deployer.plan(deployed)} == {"create"}
 
 
-def test_status_reports_what_exists(aws, settings):
+def test_status_reports_what_exists(moto_aws, settings):
     assert not any(row["exists"] for row in deployer.status(settings))
     deployer.up(settings)
     rows = deployer.status(settings)
@@ -805,7 +805,7 @@ def test_status_reports_what_exists(aws, settings):
 # ------------------------------------------------------------------------------------------- CLI
 
 
-def test_cli_plan_up_status_and_confirmed_down(aws):
+def test_cli_plan_up_status_and_confirmed_down(moto_aws):
     out = io.StringIO()
     assert cli.main(["plan", "--target", "aws"], out=out) == 0
     lines = out.getvalue().splitlines()
@@ -838,7 +838,7 @@ def test_cli_plan_up_status_and_confirmed_down(aws):
     assert out.getvalue().splitlines()[-1] == f"down: {RESOURCE_COUNT - 2 - 5} delete, 5 unchanged"
 
 
-def test_cli_prefix_names_the_buckets_and_yes_skips_the_question(aws):
+def test_cli_prefix_names_the_buckets_and_yes_skips_the_question(moto_aws):
     out = io.StringIO()
     assert cli.main(["up", "--target", "aws", "--prefix", "acme-"], out=out) == 0
     names = sorted(b["Name"] for b in client("s3").list_buckets()["Buckets"])
@@ -853,7 +853,7 @@ def test_cli_prefix_names_the_buckets_and_yes_skips_the_question(aws):
     assert client("s3").list_buckets()["Buckets"] == []
 
 
-def test_cli_reports_errors_without_a_traceback(aws, monkeypatch, capsys):
+def test_cli_reports_errors_without_a_traceback(moto_aws, monkeypatch, capsys):
     monkeypatch.setattr(deployer, "render_definition", lambda substitutions: "{}")
     assert cli.main(["plan", "--target", "aws"], out=io.StringIO()) == 1
     assert capsys.readouterr().err.startswith("error: state machine ETL-StepFunction-Controller")

@@ -48,7 +48,7 @@ def load_event(name: str) -> dict:
 
 
 @pytest.fixture
-def aws(fake_aws_env, monkeypatch):
+def moto_pipeline(fake_aws_env, monkeypatch):
     """moto with the raw and processed buckets, a trivial state machine and the Glue job."""
     with mock_aws():
         s3 = boto3.client("s3")
@@ -108,20 +108,22 @@ def put(s3, bucket: str, key: str, body: bytes = b"a,b\n1,2\n", when: datetime |
         s3_backends[DEFAULT_ACCOUNT_ID]["aws"].buckets[bucket].keys[key].last_modified = naive
 
 
-def executions(aws) -> list[dict]:
-    return aws["sfn"].list_executions(stateMachineArn=aws["state_machine_arn"])["executions"]
+def executions(moto_pipeline) -> list[dict]:
+    return moto_pipeline["sfn"].list_executions(stateMachineArn=moto_pipeline["state_machine_arn"])[
+        "executions"
+    ]
 
 
-def execution_input(aws, name: str) -> dict:
-    arn = runs.execution_arn(aws["state_machine_arn"], name)
-    return json.loads(aws["sfn"].describe_execution(executionArn=arn)["input"])
+def execution_input(moto_pipeline, name: str) -> dict:
+    arn = runs.execution_arn(moto_pipeline["state_machine_arn"], name)
+    return json.loads(moto_pipeline["sfn"].describe_execution(executionArn=arn)["input"])
 
 
 # --- check-orders-returns-exist --------------------------------------------------------------------
 
 
-def test_check_files_finds_newest_over_pages(aws):
-    s3 = aws["s3"]
+def test_check_files_finds_newest_over_pages(moto_pipeline):
+    s3 = moto_pipeline["s3"]
     early = datetime(2026, 11, 1, tzinfo=UTC)
     for i in range(1000):
         put(s3, ORDERS_BUCKET, f"orders-{i:04d}.csv", when=early)
@@ -143,29 +145,29 @@ def test_check_files_finds_newest_over_pages(aws):
     json.dumps(result)
 
 
-def test_check_files_when_one_bucket_is_empty(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
-    put(aws["s3"], RETURNS_BUCKET, "folder/", body=b"")
+def test_check_files_when_one_bucket_is_empty(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, "folder/", body=b"")
     result = check_files.handler({"anything": "ignored"}, None)
     assert result["both_exist"] is False
     assert result["orders"]["key"] == ORDERS_KEY
     assert result["returns"] is None
 
 
-def test_check_files_honours_prefixes(aws, monkeypatch):
-    put(aws["s3"], ORDERS_BUCKET, "incoming/o.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
-    put(aws["s3"], ORDERS_BUCKET, "archive/newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
+def test_check_files_honours_prefixes(moto_pipeline, monkeypatch):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, "incoming/o.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
+    put(moto_pipeline["s3"], ORDERS_BUCKET, "archive/newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
     monkeypatch.setenv("ORDERS_PREFIX", "incoming/")
     assert check_files.handler({}, None)["orders"]["key"] == "incoming/o.csv"
 
 
-def test_check_files_takes_the_files_the_execution_names(aws):
+def test_check_files_takes_the_files_the_execution_names(moto_pipeline):
     """A rerun processes its own pair, not a newer upload; a run not yet past CheckForFiles whose pair a
     newer upload replaced is superseded by that upload's run (a burst keeps the newest)."""
-    put(aws["s3"], ORDERS_BUCKET, "first.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY, when=datetime(2026, 1, 1, tzinfo=UTC))
+    put(moto_pipeline["s3"], ORDERS_BUCKET, "first.csv", when=datetime(2026, 1, 1, tzinfo=UTC))
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY, when=datetime(2026, 1, 1, tzinfo=UTC))
     named = check_files.handler({}, None)
-    put(aws["s3"], ORDERS_BUCKET, "newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
+    put(moto_pipeline["s3"], ORDERS_BUCKET, "newer.csv", when=datetime(2026, 2, 1, tzinfo=UTC))
     event = {
         "execution_input": {"orders": named["orders"], "returns": named["returns"], "trigger": {}},
         "execution_name": "batch-x-rerun-20260301T000000Z",
@@ -188,21 +190,28 @@ def test_check_files_takes_the_files_the_execution_names(aws):
     assert resumed["both_exist"] is True and resumed["orders"]["key"] == "first.csv"
 
 
-def test_check_files_refuses_a_named_file_that_was_replaced(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+# A file and its replacement within one second: the listing's LastModified (seconds) does not make the
+# replacement a newer upload, so a run naming the file is not superseded by it but refuses it. moto orders
+# the versions by milliseconds. Without fixed times a test crossing a second boundary is superseded instead.
+UPLOADED, REPLACED = (datetime(2026, 1, 1, 0, 0, 0, ms * 1000, tzinfo=UTC) for ms in (100, 600))
+
+
+def test_check_files_refuses_a_named_file_that_was_replaced(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, when=UPLOADED)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY, when=UPLOADED)
     named = check_files.handler({}, None)
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n")  # same key, other bytes
+    # same key, other bytes
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n", when=REPLACED)
     event = {"execution_input": {"orders": named["orders"], "returns": named["returns"]}}
     with pytest.raises(check_files.FileReplaced, match="was replaced since this run was started"):
         check_files.handler(event, None)
-    aws["s3"].delete_object(Bucket=RETURNS_BUCKET, Key=RETURNS_KEY)
+    moto_pipeline["s3"].delete_object(Bucket=RETURNS_BUCKET, Key=RETURNS_KEY)
     event["execution_input"]["orders"] = check_files.handler({}, None)["orders"] or named["orders"]
     with pytest.raises(check_files.FileReplaced, match="is gone"):
         check_files.handler(event, None)
 
 
-def test_missing_environment_is_a_clear_error(aws, monkeypatch):
+def test_missing_environment_is_a_clear_error(moto_pipeline, monkeypatch):
     monkeypatch.delenv("RETURNS_BUCKET")
     with pytest.raises(ConfigError, match="RETURNS_BUCKET"):
         check_files.handler({}, None)
@@ -211,16 +220,16 @@ def test_missing_environment_is_a_clear_error(aws, monkeypatch):
 # --- ecommerce-on-upload ---------------------------------------------------------------------------
 
 
-def test_on_upload_starts_one_execution_for_duplicate_events(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+def test_on_upload_starts_one_execution_for_duplicate_events(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
 
     first = on_upload.handler(load_event("s3_put_orders.json"), None)
     assert first["started"] is True and first["reason"] == "started"
     objects = check_files.handler({}, None)
     expected = runs.execution_name(runs.as_object(objects["orders"]), runs.as_object(objects["returns"]))
     assert first["execution_name"] == expected
-    assert first["execution_arn"] == runs.execution_arn(aws["state_machine_arn"], expected)
+    assert first["execution_arn"] == runs.execution_arn(moto_pipeline["state_machine_arn"], expected)
 
     # The same event again, an event holding the record twice, and the other upload of the batch.
     for fixture in ("s3_put_orders.json", "s3_put_duplicate.json", "s3_put_returns.json"):
@@ -232,59 +241,59 @@ def test_on_upload_starts_one_execution_for_duplicate_events(aws):
             "execution_arn": first["execution_arn"],
             "status": "RUNNING",
         }
-    assert [e["name"] for e in executions(aws)] == [expected]
-    assert execution_input(aws, expected) == {  # the version is pinned later, by CheckForFiles
+    assert [e["name"] for e in executions(moto_pipeline)] == [expected]
+    assert execution_input(moto_pipeline, expected) == {  # the version is pinned later, by CheckForFiles
         "orders": {k: v for k, v in objects["orders"].items() if k != "version_id"},
         "returns": {k: v for k, v in objects["returns"].items() if k != "version_id"},
         "trigger": {"bucket": ORDERS_BUCKET, "key": ORDERS_KEY, "event_name": "ObjectCreated:Put"},
     }
 
 
-def test_on_upload_execution_already_exists_is_a_duplicate(aws, monkeypatch):
+def test_on_upload_execution_already_exists_is_a_duplicate(moto_pipeline, monkeypatch):
     """The race that the describe_execution check cannot close: StartExecution itself says it exists."""
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
     first = on_upload.handler(load_event("s3_put_orders.json"), None)
-    aws["sfn"].stop_execution(executionArn=first["execution_arn"])  # finished: same name is refused
+    moto_pipeline["sfn"].stop_execution(executionArn=first["execution_arn"])  # finished: same name is refused
     monkeypatch.setattr(on_upload, "execution_status", lambda sfn, arn: None)  # as if it started meanwhile
 
     again = on_upload.handler(load_event("s3_put_returns.json"), None)
 
     assert again["started"] is False and again["reason"] == "duplicate"
     assert again["execution_name"] == first["execution_name"]
-    assert len(executions(aws)) == 1
+    assert len(executions(moto_pipeline)) == 1
 
 
-def test_on_upload_finished_execution_is_not_started_again(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+def test_on_upload_finished_execution_is_not_started_again(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
     first = on_upload.handler(load_event("s3_put_orders.json"), None)
-    aws["sfn"].stop_execution(executionArn=first["execution_arn"])
+    moto_pipeline["sfn"].stop_execution(executionArn=first["execution_arn"])
     again = on_upload.handler(load_event("s3_put_orders.json"), None)
     assert (again["reason"], again["status"]) == ("duplicate", "ABORTED")
-    assert len(executions(aws)) == 1
+    assert len(executions(moto_pipeline)) == 1
 
 
-def test_moto_start_execution_same_name_and_input_returns_the_running_execution(aws):
+def test_moto_start_execution_same_name_and_input_returns_the_running_execution(moto_pipeline):
     """Why on_upload describes before starting: like AWS, moto treats it as idempotent, no error."""
-    args = {"stateMachineArn": aws["state_machine_arn"], "name": "n1", "input": "{}"}
+    args = {"stateMachineArn": moto_pipeline["state_machine_arn"], "name": "n1", "input": "{}"}
     assert (
-        aws["sfn"].start_execution(**args)["executionArn"]
-        == aws["sfn"].start_execution(**args)["executionArn"]
+        moto_pipeline["sfn"].start_execution(**args)["executionArn"]
+        == moto_pipeline["sfn"].start_execution(**args)["executionArn"]
     )
     with pytest.raises(ClientError, match="ExecutionAlreadyExists"):
-        aws["sfn"].start_execution(**{**args, "input": '{"other": 1}'})
+        moto_pipeline["sfn"].start_execution(**{**args, "input": '{"other": 1}'})
 
 
-def test_on_upload_waiting_execution_picks_up_the_second_file(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+def test_on_upload_waiting_execution_picks_up_the_second_file(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
 
     waiting = on_upload.handler(load_event("s3_put_orders.json"), None)
     assert waiting["started"] is True
     assert waiting["execution_name"].startswith("awaiting-returns-")
-    assert execution_input(aws, waiting["execution_name"])["returns"] is None
+    assert execution_input(moto_pipeline, waiting["execution_name"])["returns"] is None
 
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
     attached = on_upload.handler(load_event("s3_put_returns.json"), None)
     assert attached == {
         "started": False,
@@ -292,60 +301,60 @@ def test_on_upload_waiting_execution_picks_up_the_second_file(aws):
         "execution_name": waiting["execution_name"],
         "execution_arn": waiting["execution_arn"],
     }
-    assert len(executions(aws)) == 1
+    assert len(executions(moto_pipeline)) == 1
 
     # The pair was given to that execution: once it has ended, the same bytes again are a duplicate of it
     # (as for a batch-… run; a deliberate rerun has its own name, from the console).
-    aws["sfn"].stop_execution(executionArn=waiting["execution_arn"])
+    moto_pipeline["sfn"].stop_execution(executionArn=waiting["execution_arn"])
     again = on_upload.handler(load_event("s3_put_returns.json"), None)
     assert (again["reason"], again["execution_name"], again["status"]) == (
         "duplicate",
         waiting["execution_name"],
         "ABORTED",
     )
-    assert len(executions(aws)) == 1
+    assert len(executions(moto_pipeline)) == 1
 
 
-def test_on_upload_returns_first_then_orders(aws):
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+def test_on_upload_returns_first_then_orders(moto_pipeline):
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
     waiting = on_upload.handler(load_event("s3_put_returns.json"), None)
     assert waiting["execution_name"].startswith("awaiting-orders-")
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
     attached = on_upload.handler(load_event("s3_put_orders.json"), None)
     assert (attached["reason"], attached["execution_name"]) == ("attached", waiting["execution_name"])
 
 
-def test_on_upload_new_file_version_starts_a_new_execution(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+def test_on_upload_new_file_version_starts_a_new_execution(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY)
     first = on_upload.handler(load_event("s3_put_orders.json"), None)
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n3,4\n")  # same key, new ETag
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n3,4\n")  # same key, new ETag
     event = load_event("s3_put_orders.json")
     event["Records"][0]["eventTime"] = "2026-11-25T18:45:00.000Z"
     second = on_upload.handler(event, None)
     assert second["started"] is True and second["execution_name"] != first["execution_name"]
 
 
-def test_on_upload_ignores_other_buckets_and_folders(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY)
+def test_on_upload_ignores_other_buckets_and_folders(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY)
     event = load_event("s3_put_orders.json")
     event["Records"][0]["s3"]["bucket"]["name"] = "someone-elses-bucket"
     assert on_upload.handler(event, None) == {"started": False, "reason": "ignored", "execution_name": None}
     event = load_event("s3_put_orders.json")
     event["Records"][0]["s3"]["object"]["key"] = "incoming/"
     assert on_upload.handler(event, None)["reason"] == "ignored"
-    assert executions(aws) == []
+    assert executions(moto_pipeline) == []
 
 
-def test_on_upload_object_gone(aws):
+def test_on_upload_object_gone(moto_pipeline):
     assert on_upload.handler(load_event("s3_put_orders.json"), None)["reason"] == "no_files"
-    assert executions(aws) == []
+    assert executions(moto_pipeline) == []
 
 
 # --- ecommerce-trigger-glue ------------------------------------------------------------------------
 
 
-def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
+def test_trigger_glue_starts_a_job_run_with_the_arguments(moto_pipeline):
     event = load_event("sfn_trigger_glue.json")
     result = trigger_glue.handler(event, None)
 
@@ -360,7 +369,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
         "output_path": f"s3://{PROCESSED_BUCKET}/joined-data/",
         "batch_time": "2026-11-25T18:31:00.000Z",
     }
-    run = aws["glue"].get_job_run(JobName=JOB, RunId=result["job_run_id"])["JobRun"]
+    run = moto_pipeline["glue"].get_job_run(JobName=JOB, RunId=result["job_run_id"])["JobRun"]
     assert run["Arguments"] == {
         "--orders_path": f"s3://{ORDERS_BUCKET}/{ORDERS_KEY}",
         "--returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
@@ -377,16 +386,19 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(aws):
     json.dumps(result)
 
 
-def test_the_versions_check_files_saw_are_the_ones_glue_is_told_to_read(aws):
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n")
-    put(aws["s3"], RETURNS_BUCKET, RETURNS_KEY)
+def test_the_versions_check_files_saw_are_the_ones_glue_is_told_to_read(moto_pipeline):
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n1,2\n", when=UPLOADED)
+    put(moto_pipeline["s3"], RETURNS_BUCKET, RETURNS_KEY, when=UPLOADED)
     seen = check_files.handler({}, None)
-    listed = aws["s3"].list_object_versions(Bucket=ORDERS_BUCKET, Prefix=ORDERS_KEY)["Versions"]
+    listed = moto_pipeline["s3"].list_object_versions(Bucket=ORDERS_BUCKET, Prefix=ORDERS_KEY)["Versions"]
     assert seen["orders"]["version_id"] == listed[0]["VersionId"]
-    put(aws["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n")  # replaced after the check
+    # replaced after the check
+    put(moto_pipeline["s3"], ORDERS_BUCKET, ORDERS_KEY, body=b"a,b\n3,4\n", when=REPLACED)
 
     started = trigger_glue.handler({**seen, "execution_name": "batch-x"}, None)
-    arguments = aws["glue"].get_job_run(JobName=JOB, RunId=started["job_run_id"])["JobRun"]["Arguments"]
+    arguments = moto_pipeline["glue"].get_job_run(JobName=JOB, RunId=started["job_run_id"])["JobRun"][
+        "Arguments"
+    ]
     assert arguments["--orders_version_id"] == seen["orders"]["version_id"]
     assert arguments["--returns_version_id"] == seen["returns"]["version_id"]
     assert arguments["--orders_etag"] == seen["orders"]["etag"]
@@ -395,24 +407,28 @@ def test_the_versions_check_files_saw_are_the_ones_glue_is_told_to_read(aws):
         check_files.handler({"execution_input": seen}, None)
 
 
-def test_trigger_glue_raises_when_the_job_does_not_exist(aws, monkeypatch):
+def test_trigger_glue_raises_when_the_job_does_not_exist(moto_pipeline, monkeypatch):
     monkeypatch.setenv("GLUE_JOB_NAME", "no_such_job")
     with pytest.raises(ClientError) as raised:
         trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
     assert raised.value.response["Error"]["Code"] == "EntityNotFoundException"
 
 
-def test_trigger_glue_concurrent_runs_are_transient(aws, manual_glue_runs):
+def test_trigger_glue_concurrent_runs_are_transient(moto_pipeline, manual_glue_runs):
     trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)  # stays STARTING
     other = {**load_event("sfn_trigger_glue.json"), "execution_name": "batch-another-execution"}
     with pytest.raises(runs.TransientError, match="ConcurrentRunsExceededException"):
         trigger_glue.handler(other, None)
 
 
-def test_trigger_glue_retried_after_a_timeout_takes_over_the_started_run(aws, manual_glue_runs, monkeypatch):
+def test_trigger_glue_retried_after_a_timeout_takes_over_the_started_run(
+    moto_pipeline, manual_glue_runs, monkeypatch
+):
     """The first attempt started the run, then the Lambda timed out; Step Functions invokes it again."""
-    job = aws["glue"].get_job(JobName=JOB)["Job"]
-    aws["glue"].create_job(  # as deployed: up to three runs at once, so nothing else refuses a second one
+    job = moto_pipeline["glue"].get_job(JobName=JOB)["Job"]
+    moto_pipeline[
+        "glue"
+    ].create_job(  # as deployed: up to three runs at once, so nothing else refuses a second one
         Name="join_3", Role=job["Role"], Command=job["Command"], ExecutionProperty={"MaxConcurrentRuns": 3}
     )
     monkeypatch.setenv("GLUE_JOB_NAME", "join_3")
@@ -421,19 +437,19 @@ def test_trigger_glue_retried_after_a_timeout_takes_over_the_started_run(aws, ma
 
     assert retry["job_run_id"] == first["job_run_id"] and retry["reused"] and not first["reused"]
     assert retry["run_id"] == first["run_id"]
-    assert len(aws["glue"].get_job_runs(JobName="join_3")["JobRuns"]) == 1
+    assert len(moto_pipeline["glue"].get_job_runs(JobName="join_3")["JobRuns"]) == 1
 
 
-def test_trigger_glue_retry_after_the_run_succeeded_does_not_run_it_again(aws):
+def test_trigger_glue_retry_after_the_run_succeeded_does_not_run_it_again(moto_pipeline):
     first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
-    aws["glue"].get_job_run(JobName=JOB, RunId=first["job_run_id"])  # moto: SUCCEEDED now
+    moto_pipeline["glue"].get_job_run(JobName=JOB, RunId=first["job_run_id"])  # moto: SUCCEEDED now
     retry = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
     assert retry["job_run_id"] == first["job_run_id"]
-    assert len(aws["glue"].get_job_runs(JobName=JOB)["JobRuns"]) == 1
+    assert len(moto_pipeline["glue"].get_job_runs(JobName=JOB)["JobRuns"]) == 1
 
 
 @pytest.mark.parametrize("state", ["FAILED", "STOPPED", "TIMEOUT"])
-def test_trigger_glue_starts_afresh_after_a_failed_run(aws, manual_glue_runs, state):
+def test_trigger_glue_starts_afresh_after_a_failed_run(moto_pipeline, manual_glue_runs, state):
     """A redrive of a failed execution has the same run_id: its ended run is not taken over."""
     first = trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
     glue_backends[DEFAULT_ACCOUNT_ID][REGION].jobs[JOB].job_runs[0].status = state
@@ -459,7 +475,7 @@ def test_trigger_glue_throttling_is_transient():
 
 
 @pytest.mark.parametrize("missing", ["orders", "returns", "execution_name"])
-def test_trigger_glue_rejects_incomplete_input(aws, missing):
+def test_trigger_glue_rejects_incomplete_input(moto_pipeline, missing):
     event = load_event("sfn_trigger_glue.json")
     event[missing] = None
     with pytest.raises(ValueError, match=missing):
@@ -483,14 +499,16 @@ REPORT = {
 }
 
 
-def started_run(aws) -> dict:
+def started_run(moto_pipeline) -> dict:
     return trigger_glue.handler(load_event("sfn_trigger_glue.json"), None)
 
 
-def test_check_glue_status_succeeded_with_report(aws):
-    started = started_run(aws)
+def test_check_glue_status_succeeded_with_report(moto_pipeline):
+    started = started_run(moto_pipeline)
     bucket, key = runs.report_key(f"s3://{PROCESSED_BUCKET}/joined-data/", started["run_id"])
-    aws["s3"].put_object(Bucket=bucket, Key=key, Body=json.dumps({**REPORT, "run_id": started["run_id"]}))
+    moto_pipeline["s3"].put_object(
+        Bucket=bucket, Key=key, Body=json.dumps({**REPORT, "run_id": started["run_id"]})
+    )
 
     result = check_glue_status.handler(started, None)  # the trigger's output is the next input
 
@@ -511,13 +529,13 @@ def test_check_glue_status_succeeded_with_report(aws):
     json.dumps(result)
 
 
-def test_check_glue_status_without_report(aws):
-    result = check_glue_status.handler(started_run(aws), None)
+def test_check_glue_status_without_report(moto_pipeline):
+    result = check_glue_status.handler(started_run(moto_pipeline), None)
     assert result["outcome"] == "SUCCEEDED" and result["quality"] is None
 
 
-def test_check_glue_status_running(aws, manual_glue_runs):
-    result = check_glue_status.handler(started_run(aws), None)
+def test_check_glue_status_running(moto_pipeline, manual_glue_runs):
+    result = check_glue_status.handler(started_run(moto_pipeline), None)
     assert (result["state"], result["outcome"], result["error"], result["quality"]) == (
         "STARTING",
         "RUNNING",
@@ -528,8 +546,8 @@ def test_check_glue_status_running(aws, manual_glue_runs):
 
 
 @pytest.mark.parametrize("state", ["FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"])
-def test_check_glue_status_failed_states(aws, state):
-    started = started_run(aws)
+def test_check_glue_status_failed_states(moto_pipeline, state):
+    started = started_run(moto_pipeline)
     (job_run,) = glue_backends[DEFAULT_ACCOUNT_ID][REGION].jobs[JOB].job_runs
     job_run.status = state  # terminal: moto's transitions do not move it on
     result = check_glue_status.handler(started, None)
@@ -575,7 +593,7 @@ def test_check_glue_status_error_message_and_dates():
     assert (bucket, key) == (PROCESSED_BUCKET, f"joined-data/run_id={event['run_id']}/_quality/report.json")
 
 
-def test_check_glue_status_unknown_run_raises(aws):
+def test_check_glue_status_unknown_run_raises(moto_pipeline):
     event = load_event("sfn_check_glue_status.json")
     with pytest.raises(ClientError):
         check_glue_status.handler(event, None)
@@ -610,7 +628,7 @@ def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, module):
     assert proc.returncode == 0, proc.stderr
 
 
-def test_lambda_code_sha256_matches_what_lambda_reports(aws):
+def test_lambda_code_sha256_matches_what_lambda_reports(moto_pipeline):
     iam = boto3.client("iam")
     role = iam.create_role(RoleName="etl-lambda", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     data = artifacts.build_lambda_zip("check_files")
@@ -633,8 +651,6 @@ def test_unknown_lambda_is_rejected():
 
 def test_glue_artifacts():
     assert artifacts.glue_script_bytes() == artifacts.GLUE_SCRIPT.read_bytes()
-    if not artifacts.GLUE_EXTRA_PY.exists():
-        pytest.skip("pipeline/glue/csv_profile.py is not written yet")
     data = artifacts.build_glue_extra_py_zip()
     assert data == artifacts.build_glue_extra_py_zip()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -678,16 +694,16 @@ def cfg() -> LambdaConfig:
     return LambdaConfig.from_env()
 
 
-def test_a_lone_upload_parks_and_its_counterpart_resumes_it(aws):
+def test_a_lone_upload_parks_and_its_counterpart_resumes_it(moto_pipeline):
     from pipeline.lambdas import await_counterpart
 
-    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    s3, sfn = moto_pipeline["s3"], FakeTokens(moto_pipeline["sfn"])
     waiting = on_upload.process(
         upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
     )
     assert waiting["reason"] == "started" and waiting["execution_name"].startswith("awaiting-orders-")
     lone = check_files.process(
-        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+        cfg(), s3, {"execution_input": execution_input(moto_pipeline, waiting["execution_name"])}
     )
     parked = await_counterpart.process(
         {"task_token": "t1", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
@@ -702,18 +718,18 @@ def test_a_lone_upload_parks_and_its_counterpart_resumes_it(aws):
     ((token, output),) = sfn.sent
     assert token == "t1" and output["outcome"] == "paired"
     assert (output["orders"]["key"], output["returns"]["key"]) == ("o.csv", "r.csv")
-    assert len(executions(aws)) == 1  # no second run for the pair
+    assert len(executions(moto_pipeline)) == 1  # no second run for the pair
 
 
-def test_a_counterpart_uploaded_before_the_execution_parked_is_not_missed(aws):
+def test_a_counterpart_uploaded_before_the_execution_parked_is_not_missed(moto_pipeline):
     from pipeline.lambdas import await_counterpart
 
-    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    s3, sfn = moto_pipeline["s3"], FakeTokens(moto_pipeline["sfn"])
     waiting = on_upload.process(
         upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
     )
     lone = check_files.process(
-        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+        cfg(), s3, {"execution_input": execution_input(moto_pipeline, waiting["execution_name"])}
     )
     attached = on_upload.process(
         upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.100Z"), cfg(), s3, sfn
@@ -728,14 +744,16 @@ def test_a_counterpart_uploaded_before_the_execution_parked_is_not_missed(aws):
     assert sfn.sent[0][1]["returns"]["key"] == "r.csv"
 
 
-def test_a_newer_lone_upload_supersedes_the_parked_one(aws):
+def test_a_newer_lone_upload_supersedes_the_parked_one(moto_pipeline):
     from pipeline.lambdas import await_counterpart
 
-    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    s3, sfn = moto_pipeline["s3"], FakeTokens(moto_pipeline["sfn"])
     first = on_upload.process(
         upload_event(s3, RETURNS_BUCKET, "r1.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
     )
-    lone = check_files.process(cfg(), s3, {"execution_input": execution_input(aws, first["execution_name"])})
+    lone = check_files.process(
+        cfg(), s3, {"execution_input": execution_input(moto_pipeline, first["execution_name"])}
+    )
     await_counterpart.process(
         {"task_token": "t1", "execution_name": first["execution_name"], "files": lone}, cfg(), s3, sfn
     )
@@ -754,8 +772,8 @@ def test_a_newer_lone_upload_supersedes_the_parked_one(aws):
     }
 
 
-def test_a_burst_ends_with_the_last_pair_whatever_the_key_names(aws):
-    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+def test_a_burst_ends_with_the_last_pair_whatever_the_key_names(moto_pipeline):
+    s3, sfn = moto_pipeline["s3"], FakeTokens(moto_pipeline["sfn"])
     names = ["d", "b", "c", "a"]  # the last pair has the smallest key names
     started = []
     for i, name in enumerate(names):  # four pairs within 0.4 s, all in the same second
@@ -763,21 +781,21 @@ def test_a_burst_ends_with_the_last_pair_whatever_the_key_names(aws):
             at = f"2026-11-23T09:00:00.{i * 100 + (50 if side == 'returns' else 0):03d}Z"
             result = on_upload.process(upload_event(s3, bucket, f"{side}-{name}.csv", at), cfg(), s3, sfn)
             started.append(result["execution_name"])
-    last = executions(aws)
+    last = executions(moto_pipeline)
     newest_run = runs.execution_name(
         runs.as_object(check_files.handler({}, None)["orders"]),
         runs.as_object(check_files.handler({}, None)["returns"]),
     )
     assert started[-1] == newest_run
-    assert execution_input(aws, newest_run)["orders"]["key"] == "orders-a.csv"
-    assert execution_input(aws, newest_run)["returns"]["key"] == "returns-a.csv"
+    assert execution_input(moto_pipeline, newest_run)["orders"]["key"] == "orders-a.csv"
+    assert execution_input(moto_pipeline, newest_run)["returns"]["key"] == "returns-a.csv"
     assert len(last) >= 2
 
 
-def test_a_pair_named_before_its_upload_was_recorded_is_not_superseded_by_itself(aws):
+def test_a_pair_named_before_its_upload_was_recorded_is_not_superseded_by_itself(moto_pipeline):
     """Both files land before the first event is handled: the first run names the other file as listed
     (LastModified, whole seconds); the ledger's record of the same upload (milliseconds) is not newer."""
-    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    s3, sfn = moto_pipeline["s3"], FakeTokens(moto_pipeline["sfn"])
     s3.put_object(Bucket=ORDERS_BUCKET, Key="o.csv", Body=b"a,b\n1,2\n")
     started = on_upload.process(
         upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.100Z"), cfg(), s3, sfn
@@ -790,7 +808,7 @@ def test_a_pair_named_before_its_upload_was_recorded_is_not_superseded_by_itself
         cfg(),
         s3,
         {
-            "execution_input": execution_input(aws, started["execution_name"]),
+            "execution_input": execution_input(moto_pipeline, started["execution_name"]),
             "execution_name": started["execution_name"],
         },
     )
@@ -798,23 +816,23 @@ def test_a_pair_named_before_its_upload_was_recorded_is_not_superseded_by_itself
     assert checked["both_exist"] is True and checked["superseded_by"] is None
 
 
-def test_the_same_bytes_again_after_a_resumed_run_start_nothing(aws):
+def test_the_same_bytes_again_after_a_resumed_run_start_nothing(moto_pipeline):
     from pipeline.lambdas import await_counterpart
 
-    s3, sfn = aws["s3"], FakeTokens(aws["sfn"])
+    s3, sfn = moto_pipeline["s3"], FakeTokens(moto_pipeline["sfn"])
     waiting = on_upload.process(
         upload_event(s3, RETURNS_BUCKET, "r.csv", "2026-11-23T09:00:00.000Z"), cfg(), s3, sfn
     )
     lone = check_files.process(
-        cfg(), s3, {"execution_input": execution_input(aws, waiting["execution_name"])}
+        cfg(), s3, {"execution_input": execution_input(moto_pipeline, waiting["execution_name"])}
     )
     await_counterpart.process(
         {"task_token": "t", "execution_name": waiting["execution_name"], "files": lone}, cfg(), s3, sfn
     )
     on_upload.process(upload_event(s3, ORDERS_BUCKET, "o.csv", "2026-11-23T17:00:00.000Z"), cfg(), s3, sfn)
-    aws["sfn"].stop_execution(executionArn=waiting["execution_arn"])  # it ran and ended
+    moto_pipeline["sfn"].stop_execution(executionArn=waiting["execution_arn"])  # it ran and ended
 
     for bucket, key, at in ((ORDERS_BUCKET, "o.csv", "18:00"), (RETURNS_BUCKET, "r.csv", "18:01")):
         again = on_upload.process(upload_event(s3, bucket, key, f"2026-11-23T{at}:00.000Z"), cfg(), s3, sfn)
         assert (again["reason"], again["execution_name"]) == ("duplicate", waiting["execution_name"])
-    assert len(executions(aws)) == 1
+    assert len(executions(moto_pipeline)) == 1
