@@ -3,7 +3,7 @@ deployer can compare hashes and skip unchanged uploads.
 
 - each Lambda zip holds the package ``lambdas/`` with the shared modules and that function's own module
   (``settings.lambda_functions`` maps modules to function names); its handler is ``lambdas.<module>.handler``;
-- the Glue job's ``--extra-py-files`` zip holds ``csv_profile.py`` at its root;
+- the Glue job's ``--extra-py-files`` zip holds ``csv_profile.py`` and ``run_lineage.py`` at its root;
 - the Glue script is ``pipeline/glue/ecommerce_join_data.py`` as it is.
 """
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = ROOT / "pipeline" / "lambdas"
 GLUE_DIR = ROOT / "pipeline" / "glue"
 GLUE_SCRIPT = GLUE_DIR / "ecommerce_join_data.py"
-GLUE_EXTRA_PY = GLUE_DIR / "csv_profile.py"
+GLUE_EXTRA_PY = (GLUE_DIR / "csv_profile.py", GLUE_DIR / "run_lineage.py")
 
 LAMBDA_PACKAGE = "lambdas"
 SHARED_MODULES = ("__init__", "config", "pairing", "runs")
@@ -56,7 +56,7 @@ def build_lambda_zip(module: str) -> bytes:
 
 
 def build_glue_extra_py_zip() -> bytes:
-    return reproducible_zip({GLUE_EXTRA_PY.name: GLUE_EXTRA_PY.read_bytes()})
+    return reproducible_zip({module.name: module.read_bytes() for module in GLUE_EXTRA_PY})
 
 
 def glue_script_bytes() -> bytes:

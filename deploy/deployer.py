@@ -50,7 +50,7 @@ GLUE_VERSION = "5.0"
 GLUE_TIMEOUT_MINUTES = 60
 GLUE_MAX_CONCURRENT_RUNS = 3
 GLUE_SCRIPT_NAME = "ecommerce_join_data.py"
-GLUE_EXTRA_PY_NAME = "csv_profile.zip"
+GLUE_EXTRA_PY_NAME = "job_modules.zip"
 NOTIFICATION_EVENTS = ["s3:ObjectCreated:*"]
 SECURE_TRANSPORT_SID = "DenyInsecureTransport"
 ENCRYPTION_ALGORITHMS_OK = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})  # never downgrade KMS
@@ -168,6 +168,7 @@ def glue_job_definition(settings: Settings, arns: iam.Arns) -> dict[str, Any]:
             "--job-language": "python",
             "--extra-py-files": glue_extra_py_location(settings),
             "--TempDir": f"s3://{settings.scripts_bucket}/{iam.glue_temp_prefix()}",
+            "--audit_path": settings.audit_path,
         },
         "MaxRetries": 0,  # the state machine decides about reruns
         "Timeout": GLUE_TIMEOUT_MINUTES,

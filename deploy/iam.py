@@ -287,6 +287,8 @@ def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             [arns.objects(processed, settings.processed_prefix)],
         ),
+        # The audit log is append-only for the job: it adds entries, it cannot read, change or delete them.
+        _statement("AppendAuditLog", ["s3:PutObject"], [arns.objects(processed, settings.audit_prefix)]),
         _statement("ListProcessed", ["s3:ListBucket"], [arns.bucket(processed)]),
         _statement(
             "PublishTable",

@@ -117,6 +117,62 @@ if rows:
     (st.caption if present == len(rows) else st.warning)(f"{present} of {len(rows)} resources exist.")
     st.dataframe(rows, hide_index=True)
 
+# --- published runs -------------------------------------------------------------------------------------
+
+st.header("Published runs")
+st.caption(
+    f"The newest {settings.keep_runs} runs keep their data. **Make live** points the table at one of them "
+    "(the same single catalog update as a publish); each publish and each change is in the audit log. "
+    "The CLI does the same: `python -m deploy runs`, `python -m deploy publish RUN_ID`."
+)
+if done := st.session_state.pop("admin_made_live", None):
+    st.success(done)
+try:
+    kept = admin.kept_runs(settings)
+except FAILURES as error:
+    kept = []
+    st.error(f"Cannot read the kept runs: {error}")
+if not kept:
+    st.info("No run has written its data yet.")
+else:
+    st.dataframe(admin.kept_run_rows(kept), hide_index=True)
+    candidates = [run.run_id for run in kept if run.can_go_live]
+    if not candidates:
+        st.caption("No other kept run can be made live.")
+    else:
+        chosen = st.selectbox("Run to make live", candidates, key="make_live_run")
+        try:
+            change = admin.plan_make_live(settings, chosen)
+        except (admin.RollbackError, *FAILURES) as error:
+            st.error(console.escape_markdown(str(error)))
+        else:
+            (st.warning if change.older_batch else st.info)(console.escape_markdown(change.warning()))
+            confirmed = st.checkbox(f"Yes, make run {chosen} live for everyone", key="make_live_confirm")
+            if st.button("Make live", key="make_live", type="primary", disabled=not confirmed):
+                try:
+                    made = admin.make_live(settings, chosen, admin.console_user(console.user_email()))
+                except (admin.RollbackError, *FAILURES) as error:
+                    st.error(console.escape_markdown(str(error)))
+                else:
+                    console.forget_published()
+                    st.session_state.pop("make_live_confirm", None)
+                    st.session_state["admin_made_live"] = (
+                        f"Run {made.run_id} is live"
+                        + (f", in place of {made.previous_run_id}" if made.previous_run_id else "")
+                        + ". The audit log has the entry."
+                    )
+                    st.rerun()
+with st.expander("Audit log: who made which run live"):
+    try:
+        entries = admin.audit_log(settings)
+    except FAILURES as error:
+        entries = []
+        st.error(f"Cannot read the audit log: {error}")
+    if entries:
+        st.dataframe(admin.audit_rows(entries), hide_index=True)
+    else:
+        st.caption("No entries yet: the first publish writes one.")
+
 # --- email subscriptions --------------------------------------------------------------------------------
 
 st.header("Email notifications")

@@ -69,6 +69,7 @@ st.caption(
     f"{run.returned_lines if run.returned_lines is not None else '?'} returned · "
     f"published {run.published_at} · `{run.location}`"
 )
+st.caption(console.lineage_markdown(run))
 columns = run.columns
 
 # --- filters

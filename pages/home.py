@@ -54,6 +54,7 @@ else:
         f"`{settings.database}.{settings.table}` · batch {published.batch_time} · "
         f"published {published.published_at} · {published.location}"
     )
+    st.caption(console.lineage_markdown(published))
 
 st.subheader("Go to")
 cols = st.columns(5)

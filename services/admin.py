@@ -6,6 +6,7 @@ The same calls go to real AWS and to the local AWS; only the settings differ.
 
 from __future__ import annotations
 
+import getpass
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy import deployer, iam
+from deploy import deployer, iam, rollback
 from stack import aws
 from stack.settings import Settings
 
@@ -32,6 +33,13 @@ up = deployer.up
 status = deployer.status
 down = deployer.down
 summary = deployer.summary
+
+KeptRun = rollback.KeptRun
+RollbackError = rollback.RollbackError
+kept_runs = rollback.kept_runs
+plan_make_live = rollback.plan_make_live
+make_live = rollback.make_live
+audit_log = rollback.audit_log
 
 
 # --------------------------------------------------------------------------------------------- deploy
@@ -58,6 +66,48 @@ def down_confirmation_word(settings: Settings) -> str:
 
 
 down_prompt = deployer.down_prompt
+
+
+# --------------------------------------------------------------------------------- published runs
+
+
+def kept_run_rows(runs: Iterable[KeptRun]) -> list[dict[str, Any]]:
+    """The kept runs as table rows, newest first: the live one marked, inputs named."""
+    return [
+        {
+            "live": "● live" if run.live else "",
+            "run": run.run_id,
+            "batch time": run.batch_time or "–",
+            "rows": run.rows,
+            "returned lines": run.returned_lines,
+            "published when it ran": run.published,
+            "input files": run.inputs_text(),
+            "note": run.note,
+        }
+        for run in runs
+    ]
+
+
+def audit_rows(entries: Iterable[Any]) -> list[dict[str, Any]]:
+    """The audit log as table rows, newest first."""
+    return [
+        {
+            "time": e.time,
+            "action": e.action,
+            "who": e.who,
+            "run": e.run_id,
+            "previous run": e.previous_run_id or "–",
+            "batch time": e.batch_time or "–",
+        }
+        for e in entries
+    ]
+
+
+def console_user(email: str | None) -> str:
+    """Who acts, for the audit log: the signed-in email, or (local console without sign-in) the OS user."""
+    return email or f"{getpass.getuser()} (console, not signed in)"
+
+
 down_confirmed = deployer.down_confirmed
 
 

@@ -215,6 +215,18 @@ def published(current: Settings | None = None) -> explorer.PublishedRun | None:
     return _published(repr(current), current)
 
 
+def lineage_markdown(run: explorer.PublishedRun) -> str:
+    """Where the published run came from, one input file per line (escaped: keys come from uploads)."""
+    if not run.inputs:
+        return "Built from: not recorded (published before lineage was kept)."
+    return "Built from:\n" + "\n".join(f"- {escape_markdown(line)}" for line in run.lineage())
+
+
+def forget_published() -> None:
+    """Drop the cached published run (after a rollback, every page shows the new one at once)."""
+    _published.clear()
+
+
 # --- the Upload page's file slot ------------------------------------------------------------------------
 
 _S3_UPLOAD = st.components.v2.component(

@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 import boto3
 import pandas as pd
+import run_lineage
+from run_lineage import human_size
 from sqlglot import exp
 
 from services import sql_guard
-from services.uploads import human_size
 from stack.settings import Settings
 
 WRANGLER_SERVICES = ("s3", "athena", "glue", "sts")
@@ -71,6 +72,11 @@ class PublishedRun:
     published_at: str | None
     location: str
     columns: tuple[str, ...] = field(default=())  # data columns then partition keys, lower case
+    inputs: tuple[run_lineage.InputFile, ...] = field(default=())  # the raw objects it was built from
+
+    def lineage(self) -> list[str]:
+        """One line per input file: ``orders: s3://…/orders.csv, version …, 2.0 MB, uploaded …``."""
+        return [item.describe() for item in self.inputs]
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -99,6 +105,7 @@ def published_run(settings: Settings, glue_client: Any) -> PublishedRun | None:
         published_at=parameters.get("published_at"),
         location=descriptor.get("Location", ""),
         columns=tuple(c["Name"].lower() for c in columns),
+        inputs=tuple(run_lineage.inputs_from_parameters(parameters)),
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import csv_profile
 from botocore.exceptions import ClientError
+from run_lineage import human_size
 
 from pipeline.lambdas import config as lambda_config
 from pipeline.lambdas import pairing, runs
@@ -105,14 +106,6 @@ class UploadResult:
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-
-def human_size(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 def safe_file_name(name: str) -> str:

@@ -59,6 +59,8 @@ class Settings:
     pairing_settle_seconds: int = 900
     # Where the pairing ledger lives in the processed bucket (uploads, last pair, parked executions).
     pairing_prefix: str = "pairing/"
+    # The audit log in the processed bucket: one object per publish or rollback (who, which run, before).
+    audit_prefix: str = "audit/"
     # Bounds the CheckForFiles loop (a resumed execution checks its files again).
     max_file_checks: int = 5
     # Step Functions waits really sleep, so they are deploy-time settings: seconds locally, tens on AWS.
@@ -137,6 +139,10 @@ class Settings:
     @property
     def pairing_path(self) -> str:
         return f"s3://{self.processed_bucket}/{self.pairing_prefix}"
+
+    @property
+    def audit_path(self) -> str:
+        return f"s3://{self.processed_bucket}/{self.audit_prefix}"
 
     @property
     def athena_results_path(self) -> str:

@@ -25,6 +25,7 @@ from functools import reduce
 from pathlib import Path
 
 import csv_profile
+import run_lineage
 from csv_profile import CONTRACT, CONTRACT_VERSION, ColumnProfile, CsvProfile, NumberFormat, ProfileError
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
@@ -346,6 +347,7 @@ class JobArgs:
     returns_version_id: str | None = None
     orders_etag: str | None = None
     returns_etag: str | None = None
+    audit_path: str | None = None  # s3://…/audit/: each publish appends an entry (run_lineage.AuditEntry)
 
 
 @dataclass
@@ -379,6 +381,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     orders: dict = field(default_factory=dict)
     returns: dict = field(default_factory=dict)
+    inputs: dict[str, dict] = field(default_factory=dict)  # kind → source, version_id, etag, size, …
     processed_at: str = ""
 
     def to_json(self) -> str:
@@ -391,7 +394,8 @@ def profile_file(path: str, kind: str, max_bad_fraction: float) -> CsvProfile:
 
 
 def new_report(args: JobArgs) -> Report:
-    """The report of a new run: its run prefix under the output path, processed now."""
+    """The report of a new run: its run prefix under the output path, processed now, and the input files
+    it reads (their lineage, asked of S3 at the checked versions)."""
     run_path = join_path(args.output_path, f"run_id={args.run_id}")
     processed_at = datetime.now(UTC).replace(microsecond=0)
     return Report(
@@ -401,8 +405,39 @@ def new_report(args: JobArgs) -> Report:
         args.returns_path,
         orders_version_id=args.orders_version_id,
         returns_version_id=args.returns_version_id,
+        inputs=run_lineage.report_inputs(describe_inputs(args)),
         processed_at=processed_at.isoformat(),
     )
+
+
+def describe_inputs(args: JobArgs) -> list[run_lineage.InputFile]:
+    """Each input as lineage records it: S3 objects by a HEAD at the version CheckForFiles saw, local
+    files by their size and time. An object that cannot be read is named as given: ``pin_inputs`` then
+    fails with the precise reason."""
+    from botocore.exceptions import ClientError
+
+    described = []
+    for kind in run_lineage.KINDS:
+        path = getattr(args, f"{kind}_path")
+        version, etag = getattr(args, f"{kind}_version_id"), getattr(args, f"{kind}_etag")
+        as_given = run_lineage.InputFile(kind, path, version_id=version, etag=etag)
+        if is_s3(path):
+            bucket, key = split_s3(path)
+            try:
+                head = aws_client("s3").head_object(
+                    Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
+                )
+            except ClientError:
+                described.append(as_given)
+                continue
+            described.append(run_lineage.input_from_head(kind, path, head))
+        elif Path(path).is_file():
+            stat = Path(path).stat()
+            modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds")
+            described.append(replace(as_given, size=stat.st_size, uploaded_at=modified))
+        else:
+            described.append(as_given)
+    return described
 
 
 def pin_inputs(args: JobArgs) -> JobArgs:
@@ -774,6 +809,8 @@ def table_input(args: JobArgs, report: Report, schema: T.StructType) -> dict:
             "rows": str(report.rows_out),
             "returned_lines": str(report.returned_lines),
             "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            # Lineage: the exact raw objects (bucket, key, version id, ETag, size, upload time).
+            **run_lineage.table_parameters(run_lineage.inputs_from_report(report.__dict__)),
         },
         "PartitionKeys": [{"Name": "order_year", "Type": "int"}, {"Name": "order_month", "Type": "int"}],
         "StorageDescriptor": {
@@ -845,6 +882,10 @@ def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
     """
     glue = aws_client("glue")
     definition = table_input(args, report, schema)
+    # Kept beside the data: a rollback (python -m deploy publish) makes this run live with this definition.
+    write_text(
+        report.run_path + run_lineage.TABLE_DEFINITION, json.dumps(definition, indent=2, sort_keys=True)
+    )
     for _attempt in range(PUBLISH_ATTEMPTS):
         try:
             current = glue.get_table(DatabaseName=args.database, Name=args.table)["Table"]
@@ -871,9 +912,27 @@ def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
         except (glue.exceptions.ConcurrentModificationException, glue.exceptions.AlreadyExistsException):
             continue  # another run published in between: compare with what it published
         report.published = True
+        previous = (current or {}).get("Parameters", {}).get("run_id")
+        record_publish(args, previous, definition["Parameters"]["batch_time"])
         prune_runs(args.output_path, keep=args.keep_runs, current=args.run_id)
         return
     raise JobError(f"not published: the table changed under each of {PUBLISH_ATTEMPTS} attempts")
+
+
+def publisher(args: JobArgs) -> str:
+    """Who published, for the audit log: the execution that ran the job, else the job run."""
+    if args.execution_arn:
+        return f"pipeline execution {args.execution_arn.rsplit(':', 1)[-1]}"
+    if args.job_run_id:
+        return f"Glue job run {args.job_run_id}"
+    return "local run of the Glue script"
+
+
+def record_publish(args: JobArgs, previous_run_id: str | None, batch_time: str) -> None:
+    """Append the publish to the audit log (when the job is given one)."""
+    if args.audit_path:
+        entry = run_lineage.audit_entry("publish", publisher(args), args.run_id, previous_run_id, batch_time)
+        write_text(entry.key(args.audit_path.rstrip("/") + "/"), entry.to_json())
 
 
 def prune_runs(output_path: str, keep: int, current: str) -> list[str]:
@@ -921,6 +980,7 @@ def parse_args(argv: list[str]) -> JobArgs:
         parser.add_argument(f"--{kind}_version_id", default=None)
         parser.add_argument(f"--{kind}_etag", default=None)
     parser.add_argument("--execution_arn", default=None)
+    parser.add_argument("--audit_path", default=None)
     parser.add_argument("--JOB_NAME", dest="job_name", default=None)
     parser.add_argument("--JOB_RUN_ID", dest="job_run_id", default=None)
     known, _glue_internal = parser.parse_known_args(argv)  # Glue adds --TempDir, --job-bookmark-option, …

@@ -83,6 +83,26 @@ def local_aws(spark, mail_catcher, tmp_path_factory):
     local.stop()
 
 
+@pytest.fixture
+def console_env(local_aws, fake_aws_env, monkeypatch):
+    """The deployed settings as environment variables, as ``make run`` exports them for the console and
+    for ``python -m deploy``."""
+    for name, value in local_aws.settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ECOMMERCE_LOCAL_STATE_DIR", str(local_aws.state_dir))
+    return local_aws.settings
+
+
+@pytest.fixture
+def wrangler(local_aws, monkeypatch):
+    """awswrangler pointed at the local AWS, the way the console's explorer calls it."""
+    import awswrangler as wr
+
+    for service in ("s3", "athena", "glue", "sts"):
+        monkeypatch.setattr(wr.config, f"{service}_endpoint_url", local_aws.url)
+    return wr
+
+
 def pytest_runtest_teardown(item, nextitem) -> None:
     """Stop the local AWS once the next test is not an e2e test (or there is none)."""
     if nextitem is None or HERE not in Path(str(nextitem.fspath)).resolve().parents:

@@ -76,16 +76,6 @@ def role(local_aws_clients) -> str:
     ]["Arn"]
 
 
-@pytest.fixture
-def wrangler(local_aws, monkeypatch):
-    """awswrangler pointed at the local AWS, the way the console's explorer calls it."""
-    import awswrangler as wr
-
-    for service in ("s3", "athena", "glue", "sts"):
-        monkeypatch.setattr(wr.config, f"{service}_endpoint_url", local_aws.url)
-    return wr
-
-
 def bucket(local_aws_clients, base: str) -> str:
     name = f"{base}-{RUN}"
     local_aws_clients.s3.create_bucket(Bucket=name)
@@ -454,7 +444,7 @@ def glue_job(local_aws_clients, role):
         Bucket=scripts, Key="ecommerce_join_data.py", Body=artifacts.glue_script_bytes()
     )
     local_aws_clients.s3.put_object(
-        Bucket=scripts, Key="csv_profile.zip", Body=artifacts.build_glue_extra_py_zip()
+        Bucket=scripts, Key="job_modules.zip", Body=artifacts.build_glue_extra_py_zip()
     )
     database = f"e2e_glue_{RUN}"
     local_aws_clients.glue.create_database(DatabaseInput={"Name": database})
@@ -465,7 +455,7 @@ def glue_job(local_aws_clients, role):
         GlueVersion="5.0",
         Command={"Name": "glueetl", "ScriptLocation": f"s3://{scripts}/ecommerce_join_data.py"},
         DefaultArguments={
-            "--extra-py-files": f"s3://{scripts}/csv_profile.zip",
+            "--extra-py-files": f"s3://{scripts}/job_modules.zip",
             "--output_path": f"s3://{processed}/joined-data/",
             "--database": database,
             "--table": "joined_data",
@@ -631,7 +621,7 @@ def test_stopped_runs_end_stopped_and_never_publish(
     state machine's stop_glue stops them with BatchStopJobRun: Spark is cancelled, nothing publishes."""
     runner = local_aws.patches.glue
     module = runner._load(
-        artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
+        artifacts.glue_script_bytes(), [("job_modules.zip", artifacts.build_glue_extra_py_zip())]
     )
     in_spark = threading.Event()
     build_run = module.build_run

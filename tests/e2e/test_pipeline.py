@@ -106,16 +106,6 @@ def pipeline(local_aws) -> Pipeline:
     return Pipeline(local_aws)
 
 
-@pytest.fixture
-def wrangler(local_aws, monkeypatch):
-    """awswrangler pointed at the local AWS, the way the console's explorer calls it."""
-    import awswrangler as wr
-
-    for service in ("s3", "athena", "glue", "sts"):
-        monkeypatch.setattr(wr.config, f"{service}_endpoint_url", local_aws.url)
-    return wr
-
-
 def seed(sample_data) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
     return (
         ("seed/orders.csv", (sample_data / "seed/ordercsv.csv").read_bytes()),
@@ -306,7 +296,7 @@ def run_held_in_glue(pipeline, sample_data, monkeypatch, hold) -> tuple[str, str
     from deploy import artifacts
 
     module = pipeline.local.patches.glue._load(
-        artifacts.glue_script_bytes(), [("csv_profile.zip", artifacts.build_glue_extra_py_zip())]
+        artifacts.glue_script_bytes(), [("job_modules.zip", artifacts.build_glue_extra_py_zip())]
     )
     in_spark, build_run = threading.Event(), module.build_run
 

@@ -119,7 +119,7 @@ def test_up_reports_each_resource_in_dependency_order(moto_aws, settings):
         "iam role ecommerce-on-upload-role",
         "iam role ETL-StepFunction-Controller-role",
         "s3 object s3://ecommerce-glue-scripts/glue/ecommerce_join_data.py",
-        "s3 object s3://ecommerce-glue-scripts/glue/csv_profile.zip",
+        "s3 object s3://ecommerce-glue-scripts/glue/job_modules.zip",
         "lambda ecommerce-on-upload",
         "lambda check-glue-job-status",
         "glue job ecommerce_join_data",
@@ -264,7 +264,7 @@ def test_roles_carry_exactly_the_generated_inline_policy(deployed):
 def test_glue_artifacts_are_uploaded(deployed):
     s3 = client("s3")
     script = s3.get_object(Bucket="ecommerce-glue-scripts", Key="glue/ecommerce_join_data.py")["Body"].read()
-    extra = s3.get_object(Bucket="ecommerce-glue-scripts", Key="glue/csv_profile.zip")["Body"].read()
+    extra = s3.get_object(Bucket="ecommerce-glue-scripts", Key="glue/job_modules.zip")["Body"].read()
     assert script == artifacts.glue_script_bytes()
     assert extra == artifacts.build_glue_extra_py_zip()
 
@@ -307,8 +307,9 @@ def test_glue_job_definition(deployed):
     }
     assert job["DefaultArguments"] == {
         "--job-language": "python",
-        "--extra-py-files": "s3://ecommerce-glue-scripts/glue/csv_profile.zip",
+        "--extra-py-files": "s3://ecommerce-glue-scripts/glue/job_modules.zip",
         "--TempDir": "s3://ecommerce-glue-scripts/glue-temp/",
+        "--audit_path": "s3://ecommerce-processed/audit/",
     }
     assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 3}
     assert job["MaxRetries"] == 0
@@ -419,6 +420,7 @@ def test_up_twice_changes_nothing_the_second_time(deployed):
                 "iam role check-orders-returns-exist-role": "update",
                 "iam role ecommerce-await-counterpart-role": "update",
                 "iam role ecommerce_join_data-glue-role": "update",
+                "glue job ecommerce_join_data": "update",  # its audit log lives there too
                 **{f"lambda {f}": "update" for f in FUNCTIONS},
             },
             None,
@@ -540,6 +542,7 @@ def test_generated_policies_name_their_resources():
         "arn:aws:s3:::ecommerce-returns-raw/*",
         "arn:aws:s3:::ecommerce-processed/joined-data/*",
         "arn:aws:s3:::ecommerce-processed/pairing/*",
+        "arn:aws:s3:::ecommerce-processed/audit/*",
         "arn:aws:s3:::ecommerce-glue-scripts/glue/*",
         "arn:aws:s3:::ecommerce-glue-scripts/glue-temp/*",
         f"arn:aws:states:{REGION}:{ACCOUNT}:execution:ETL-StepFunction-Controller:*",
@@ -633,6 +636,9 @@ def test_each_role_gets_only_what_its_code_calls():
         "arn:aws:s3:::ecommerce-glue-scripts/glue-temp/*",
     }
     assert "arn:aws:s3:::ecommerce-orders-raw/*" not in glue["s3:PutObject"]
+    # the audit log: the job appends entries; it can neither read nor delete them
+    assert "arn:aws:s3:::ecommerce-processed/audit/*" in glue["s3:PutObject"]
+    assert all("/audit/" not in r for r in glue["s3:GetObject"] | glue["s3:DeleteObject"])
     assert glue["s3:GetObjectVersion"] == {
         "arn:aws:s3:::ecommerce-orders-raw/*",
         "arn:aws:s3:::ecommerce-returns-raw/*",

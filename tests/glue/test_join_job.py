@@ -503,6 +503,43 @@ def test_publish_is_atomic_and_ignores_older_batches(spark, tmp_path, sample_dat
     assert newer.published and table()["StorageDescriptor"]["Location"] == newer.run_path
 
 
+def test_a_publish_names_its_inputs_keeps_its_table_definition_and_is_audited(
+    spark, tmp_path, sample_data, catalog
+):
+    seed = sample_data / "seed"
+    orders, returns = seed / "ordercsv.csv", seed / "returncsv.csv"
+    audit = tmp_path / "audit"
+    names = {"database": "ecommerce_analytics", "table": "joined_data", "audit_path": str(audit)}
+
+    first = run(
+        spark, tmp_path, orders, returns, "20240102T000000Z-a", batch_time="2024-01-02T00:00:00Z", **names
+    )
+    second = run(
+        spark, tmp_path, orders, returns, "20240103T000000Z-b", batch_time="2024-01-03T00:00:00Z", **names
+    )
+
+    parameters = catalog.get_table(DatabaseName="ecommerce_analytics", Name="joined_data")["Table"][
+        "Parameters"
+    ]
+    assert parameters["orders_source"] == str(orders) and parameters["returns_source"] == str(returns)
+    assert parameters["orders_size"] == str(orders.stat().st_size)
+    assert parameters["returns_uploaded_at"].startswith("20")
+    report = json.loads(Path(second.run_path, "_quality", "report.json").read_text())
+    assert report["inputs"]["orders"]["source"] == str(orders)
+    assert report["inputs"]["returns"]["size"] == returns.stat().st_size
+    # Each run that reached publishing keeps the definition a rollback puts back.
+    kept = json.loads(Path(first.run_path, "_quality", "table.json").read_text())
+    assert kept["StorageDescriptor"]["Location"] == first.run_path
+    assert kept["Parameters"]["run_id"] == "20240102T000000Z-a"
+    entries = [json.loads(p.read_text()) for p in sorted(audit.iterdir())]
+    assert [(e["action"], e["run_id"], e["previous_run_id"]) for e in entries] == [
+        ("publish", "20240102T000000Z-a", None),
+        ("publish", "20240103T000000Z-b", "20240102T000000Z-a"),
+    ]
+    assert entries[1]["who"] == "local run of the Glue script"
+    assert entries[1]["batch_time"] == "2024-01-03T00:00:00.000Z"
+
+
 def test_sales_that_do_not_parse_fail_the_run_and_keep_the_table(
     spark, tmp_path, sample_data, catalog, monkeypatch
 ):

@@ -1,8 +1,8 @@
 """Console pages under Streamlit's AppTest against the local AWS of ``tests/e2e/conftest.py``.
 
-``console_env`` points ``services.console.settings()`` at that local AWS (the same ``ECOMMERCE_*`` variables
-``make run`` sets); ``seed_run`` is one real run of the seed files through the deployed pipeline, shared by
-every page test. ``page(path)`` opens a page through ``Home.py``'s navigation, as a browser would.
+``console_env`` (tests/e2e/conftest.py) points ``services.console.settings()`` at that local AWS; ``seed_run``
+is one real run of the seed files through the deployed pipeline, shared by every page test. ``page(path)``
+opens a page through ``Home.py``'s navigation, as a browser would.
 """
 
 from __future__ import annotations
@@ -18,15 +18,6 @@ from tests.support import batches
 
 REPO = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture
-def console_env(local_aws, fake_aws_env, monkeypatch):
-    """The deployed settings as environment variables, as ``make run`` exports them for the console."""
-    for name, value in local_aws.settings.to_env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ECOMMERCE_LOCAL_STATE_DIR", str(local_aws.state_dir))
-    return local_aws.settings
 
 
 @pytest.fixture(scope="session")
