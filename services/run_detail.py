@@ -312,6 +312,49 @@ def quality_report(s3: Any, settings: Settings, run_id: str) -> dict[str, Any] |
     return lambda_config.read_quality_report(s3, settings.output_path, run_id)
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What an execution did to the published table: the run it published, or why it published nothing."""
+
+    outcome: str  # "live", "replaced", "not published", "pending"
+    text: str
+    run_id: str | None = None
+
+
+def publication(
+    category: str,
+    run_id: str | None,
+    report: Mapping[str, Any] | None,
+    live_run_id: str | None,
+    failure: Failure | None = None,
+) -> Publication:
+    """The monitor's answer to "what did this run publish?" from the run's category (execution_reads), its
+    Glue run id and quality report, the run the table points at now, and the failure's root cause."""
+    if report and report.get("published"):
+        if run_id == live_run_id:
+            return Publication("live", f"Published run {run_id}: the table shows it now.", run_id)
+        return Publication(
+            "replaced",
+            f"Published run {run_id}; the table has since moved to run {live_run_id or '(none)'}.",
+            run_id,
+        )
+    if category in (reads.RUNNING_RUN, "waiting for orders", "waiting for returns"):
+        return Publication("pending", "Nothing published yet: the run is still going.", run_id)
+    if category == reads.SUPERSEDED:
+        reason = "a newer upload superseded these files; the newer run publishes them"
+    elif category == reads.EXPORT_MISSING:
+        reason = "the other export never arrived within the pairing window"
+    elif report and (warnings := [w for w in report.get("warnings") or [] if "not published" in str(w)]):
+        reason = str(warnings[0]).removeprefix("not published: ")
+    elif failure is not None:
+        reason = f"it failed in {failure.failed_state}: {failure.error}"
+    elif report and report.get("status") == "FAILED":
+        reason = f"the Glue job failed: {report.get('error')}"
+    else:
+        reason = "it ended before the Glue job wrote a report"
+    return Publication("not published", f"Nothing published: {reason}.", run_id)
+
+
 # --- actions --------------------------------------------------------------------------------------------
 
 

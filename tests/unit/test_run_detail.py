@@ -363,3 +363,43 @@ def test_the_quality_report_of_a_run_is_read_where_the_job_writes_it():
         assert rd.quality_report(s3, settings, "R1") == {"rows_in": 20, "rows_out": 20}
         assert rd.quality_report(s3, settings, "R2") is None  # not written (yet)
     assert rd.quality_report_uri(settings, "R1") == f"s3://{settings.processed_bucket}/{key}"
+
+
+# --- what a run published
+
+
+@pytest.mark.parametrize(
+    ("category", "report", "live", "failure", "outcome", "says"),
+    [
+        ("processed", {"published": True}, "r1", None, "live", "Published run r1: the table shows it now."),
+        ("processed", {"published": True}, "r2", None, "replaced", "the table has since moved to run r2"),
+        (
+            "processed",
+            {
+                "published": False,
+                "warnings": ["not published: this batch (t1) is older than the published run r2"],
+            },
+            "r2",
+            None,
+            "not published",
+            "Nothing published: this batch (t1) is older than the published run r2.",
+        ),
+        ("running", None, "r0", None, "pending", "Nothing published yet"),
+        ("waiting for returns", None, "r0", None, "pending", "Nothing published yet"),
+        ("superseded", None, "r0", None, "not published", "a newer upload superseded these files"),
+        ("export missing", None, "r0", None, "not published", "never arrived within the pairing window"),
+        (
+            "failed",
+            {"status": "FAILED", "published": False},
+            "r0",
+            rd.Failure("GlueJob", "GlueJobFailed", "3 lines quarantined", "CheckGlueJobStatus"),
+            "not published",
+            "Nothing published: it failed in GlueJob: GlueJobFailed.",
+        ),
+        ("failed", None, "r0", None, "not published", "it ended before the Glue job wrote a report"),
+    ],
+)
+def test_each_run_says_what_it_published_or_why_not(category, report, live, failure, outcome, says):
+    found = rd.publication(category, "r1", report, live, failure)
+    assert found.outcome == outcome
+    assert says in found.text

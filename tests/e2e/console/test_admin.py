@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import pytest
 
 from deploy import deployer
-from services import admin
+from services import admin, demo_data
 from stack import aws
-from tests.e2e.console.conftest import page
+from tests.e2e.console.conftest import page, plain
+from tests.e2e.test_pipeline import Pipeline
 
 pytestmark = pytest.mark.spark
 
@@ -183,3 +187,40 @@ def test_with_auth_an_admin_gets_in(console_env, monkeypatch):
     assert not app.exception
     assert "This page is for admins" not in texts(app.error)
     assert app.button(key="plan")
+
+
+def test_make_live_puts_an_earlier_run_back_for_everyone_and_is_audited(
+    console_env, seed_run, local_aws, wrangler
+):
+    seed_run_id = json.loads(seed_run["output"])["glue"]["run_id"]
+    pipeline = Pipeline(local_aws)
+    folder = f"admin-{uuid.uuid4().hex[:8]}"
+    demo = {"seed": 3, "lines": 120}
+    _batch, execution = pipeline.upload(
+        (f"{folder}/orders.csv", demo_data.orders_csv(**demo)),
+        (f"{folder}/returns.csv", demo_data.returns_csv(**demo)),
+        first="orders",
+    )
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    newer = pipeline.table()["Parameters"]["run_id"]
+    assert newer != seed_run_id and pipeline.counts()["n"] == 120
+
+    app = page("admin.py").run()
+    assert not app.exception
+    kept = dataframe_with(app, "input files")
+    assert list(kept[kept["live"] != ""]["run"]) == [newer]
+    assert seed_run_id in list(kept["run"])
+    app.selectbox(key="make_live_run").select(seed_run_id).run()
+    assert "OLDER batch" in plain(texts(app.warning))
+    assert app.button(key="make_live").disabled  # not before the confirmation
+    app.checkbox(key="make_live_confirm").check().run()
+    app.button(key="make_live").click().run()
+
+    assert not app.exception
+    assert f"Run {seed_run_id} is live, in place of {newer}" in plain(texts(app.success))
+    assert pipeline.table()["Parameters"]["run_id"] == seed_run_id
+    assert pipeline.counts() == {"n": 20, "r": 10}  # what the Explorer's Athena queries now read
+    audit = dataframe_with(app, "previous run")
+    latest = audit.iloc[0]
+    assert (latest["action"], latest["run"], latest["previous run"]) == ("make-live", seed_run_id, newer)
+    assert latest["who"].endswith("(console, not signed in)")

@@ -47,6 +47,8 @@ def test_shows_the_published_run_and_all_lines(console_env, seed_run, seed_lines
 
     run_id = json.loads(seed_run["output"])["glue"]["run_id"]
     assert any(run_id in c.value for c in app.caption)
+    captions = plain("\n".join(c.value for c in app.caption))
+    assert "Built from:" in captions and f"orders: s3://{console_env.orders_bucket}/console-" in captions
     assert metric(app, "Matching lines") == str(len(seed_lines))
     assert metric(app, "Returned lines") == str(int(seed_lines["is_returned"].sum()))
 

@@ -6,7 +6,7 @@ import pytest
 
 from services import explorer
 from stack import aws
-from tests.e2e.console.conftest import page
+from tests.e2e.console.conftest import page, plain
 
 pytestmark = pytest.mark.spark
 
@@ -27,6 +27,11 @@ def test_home_shows_health_and_the_published_run(console_env, seed_run, local_aw
     assert shown["Last run"] in {"SUCCEEDED", "FAILED", "RUNNING", "ABORTED", "TIMED_OUT"}
     assert shown["Last successful publish"].endswith("ago")
     assert shown["Success rate (7 days)"].endswith("%")
+    # Lineage: the exact input objects, with their S3 versions.
+    assert [item.kind for item in published.inputs] == ["orders", "returns"]
+    assert all(item.version_id and item.size for item in published.inputs)
+    captions = plain("\n".join(c.value for c in app.caption))
+    assert all(item.describe() in captions for item in published.inputs)
 
 
 def test_home_says_what_to_do_when_nothing_is_deployed(console_env, monkeypatch):
