@@ -55,6 +55,8 @@ st.title("Explorer")
 
 try:
     run = console.published(settings)
+except console.UNREACHABLE as exc:
+    console.lost_connection(settings, exc)
 except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
     st.error(f"Cannot read the table {settings.database}.{settings.table} from the Glue catalog: {exc}")
     st.stop()

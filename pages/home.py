@@ -18,6 +18,8 @@ except LookupError as exc:  # nothing deployed yet
     st.warning(f"{exc} Deploy it from the Admin page.")
     st.page_link("pages/admin.py", label="Admin", icon="🛠️")
     st.stop()
+except console.UNREACHABLE as exc:
+    console.lost_connection(settings, exc)
 except (BotoCoreError, ClientError) as exc:
     st.error(f"Cannot read the pipeline's state: {exc}", icon="🚫")
     st.stop()
