@@ -90,16 +90,15 @@ def failure_banner(failure: run_detail.Failure) -> None:
 
 def state_section(asl: dict, rows: list, failure: run_detail.Failure | None) -> None:
     statuses = run_detail.mark_failure(run_detail.state_statuses(asl, rows), failure)
+    legend = " · ".join(
+        f"<span style='color:{colour}'>■</span> {status}"
+        for status, colour in run_detail.STATE_COLOURS.items()
+    )
     graph, table = st.columns([2, 3])
     with graph:
-        st.graphviz_chart(run_detail.dot_graph(asl, statuses), width="stretch")
-        st.caption(
-            " · ".join(
-                f"<span style='color:{colour}'>■</span> {status}"
-                for status, colour in run_detail.STATE_COLOURS.items()
-            ),
-            unsafe_allow_html=True,
-        )
+        # The run's path at its natural size (readable); the whole machine is too wide for a column.
+        st.graphviz_chart(run_detail.dot_graph(asl, statuses, path_only=True), width="content")
+        st.caption(legend, unsafe_allow_html=True)
     with table:
         st.dataframe(
             execution_reads.naive_utc(run_detail.state_frame(rows, failure)),
@@ -113,6 +112,9 @@ def state_section(asl: dict, rows: list, failure: run_detail.Failure | None) -> 
                 "retries": st.column_config.NumberColumn(help="Task attempts beyond the first (Retry)"),
             },
         )
+    with st.expander("Every state of the state machine (the ways this run did not take in grey)"):
+        st.graphviz_chart(run_detail.dot_graph(asl, statuses), width="content")
+        st.caption(legend, unsafe_allow_html=True)
 
 
 def glue_section(reference: dict | None) -> None:

@@ -67,10 +67,11 @@ def test_shows_the_seed_run(console_env, seed_run):
     assert metrics["rows out"] == "20" and metrics["rows in"] == "20"
     assert metrics["returned"] == "10"
 
-    (graph,) = app.get("graphviz_chart")
-    dot = graph.proto.spec
-    assert '"NotifySuccess" [fillcolor="#2e7d32"' in dot  # succeeded: green
-    assert '"NotifyFailure" [fillcolor="#bdbdbd"' in dot  # not visited: grey
+    path, machine = (graph.proto.spec for graph in app.get("graphviz_chart"))
+    assert '"NotifySuccess" [fillcolor="#2e7d32"' in path  # succeeded: green
+    assert '"NotifySuccess" [fillcolor="#2e7d32"' in machine
+    assert '"NotifyFailure" [fillcolor="#bdbdbd"' in machine  # not visited: grey, in the whole machine
+    assert '"NotifyFailure"' not in path  # the run's path: only where it went
     assert not app.error
     assert not [b for b in app.button if b.key in ("stop", "rerun", "redrive")]  # nothing to do on success
 
@@ -89,8 +90,8 @@ def test_failed_run_banner_names_the_failed_state_and_the_cause(console_env, fai
     assert table.loc["CheckGlueJobStatus", "status"] == "failed"
     assert table.loc["ETLFailed", "status"] == "failed"
     assert table.loc["TriggerGlueJob", "status"] == "succeeded"
-    (graph,) = app.get("graphviz_chart")
-    assert '"CheckGlueJobStatus" [fillcolor="#c62828"' in graph.proto.spec
+    for graph in app.get("graphviz_chart"):  # the run's path and the whole machine
+        assert '"CheckGlueJobStatus" [fillcolor="#c62828"' in graph.proto.spec
     assert {m.label: m.value for m in app.metric}["Status"] == "FAILED"
 
 
