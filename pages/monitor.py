@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from services import console, execution_reads, run_detail
 
 REFRESH_SECONDS = 2.0
+PICKER = "monitor_run"  # the run picker's widget key
 STATUS_ICONS = {"RUNNING": "🔵", "SUCCEEDED": "🟢", "FAILED": "🔴", "TIMED_OUT": "🟠", "ABORTED": "⚪"}
 
 settings = console.frame()
@@ -50,15 +51,17 @@ def pick_execution() -> str:
         for e in listed
     }
     options = list(labels) if shown in labels else [shown, *labels]  # a bookmark older than the list
+    # The URL decides which run is shown; the picker follows it, and a pick goes into the URL.
+    if st.session_state.get(PICKER) != shown:
+        st.session_state[PICKER] = shown
     chosen = st.selectbox(
         "Run (newest first)",
         options,
-        index=options.index(shown),
+        key=PICKER,
         format_func=lambda arn: labels.get(arn, arn.rsplit(":", 1)[-1]),
+        on_change=lambda: st.query_params.update(execution=st.session_state[PICKER]),
     )
-    if chosen != shown:
-        st.query_params["execution"] = chosen
-    elif named is None:
+    if named is None:
         which = "the running run" if latest["status"] == "RUNNING" else "the newest run"
         st.caption(f"No run in the link: showing {which}. Pick another above; the URL then names it.")
     return chosen

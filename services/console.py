@@ -240,7 +240,7 @@ def sidebar(current: Settings | None = None, found: aws.Connection | None = None
 def metric_row() -> Any:
     """A row for ``st.metric(…, width="content")``: each metric as wide as its value, the row wrapping
     where it is full, so that no value is cut short ("SUCCEE…") in a narrow column or window."""
-    return st.container(horizontal=True, gap="large")
+    return st.container(horizontal=True, gap="medium")
 
 
 # --- shared short-lived reads ---------------------------------------------------------------------------
