@@ -18,6 +18,7 @@ from tests.browser.test_console_browser import PAGE_TIMEOUT, assert_no_exception
 from tests.support import batches
 
 WIDTHS = (1400, 1000)
+LINES = 20_000
 MIN_LABEL_PX = 11  # rendered height of a state's name in the graph
 
 # Every metric value (and what is inside it) whose text is wider than its box: cut off or ellipsised.
@@ -32,7 +33,7 @@ LABEL_HEIGHTS = """n => [...document.querySelectorAll('[data-testid=stGraphVizCh
 
 @pytest.fixture(scope="module")
 def demo_run(console_stack) -> dict:
-    """The demo export (3,000 lines: five-figure sums) uploaded under fresh keys and run to SUCCEEDED."""
+    """A demo export of 20,000 lines (six-figure sums, as in #12: "817,8…") run to SUCCEEDED."""
     settings = Settings(
         target="local", endpoint_url=console_stack.aws_url, local_state_dir=str(console_stack.state_dir)
     )
@@ -40,8 +41,8 @@ def demo_run(console_stack) -> dict:
     folder = f"first-contact-{uuid.uuid4().hex[:8]}"
     batch = batches.put_batch(
         s3,
-        (settings.orders_bucket, f"{folder}/orders.csv", demo_data.orders_csv()),
-        (settings.returns_bucket, f"{folder}/returns.csv", demo_data.returns_csv()),
+        (settings.orders_bucket, f"{folder}/orders.csv", demo_data.orders_csv(lines=LINES)),
+        (settings.returns_bucket, f"{folder}/returns.csv", demo_data.returns_csv(lines=LINES)),
     )
     machine = batches.state_machine_arn(sfn, settings.state_machine)
     described = batches.wait_execution(sfn, batches.find_execution(sfn, machine, batch), timeout=240)
@@ -104,5 +105,5 @@ def test_explorer_shows_whole_sums(narrow_page, console_stack, demo_run, shots):
     expect(page.get_by_text("Sales lost to returns")).to_be_visible(timeout=PAGE_TIMEOUT)
     assert_no_exception(page)
     sums = page.evaluate(METRICS)
-    assert any(len(value) >= len("88,895.61") for value in sums), sums  # cut to "88,8…" before
+    assert any(len(value) >= len("817,812.34") for value in sums), sums  # cut to "817,8…" before
     metrics_whole(page, shots, "explorer", sums)
