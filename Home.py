@@ -3,6 +3,8 @@
 import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
 
+from services import console
+
 st.set_page_config(page_title="Orders & Returns pipeline", page_icon="📦", layout="wide")
 
 PAGES = {
@@ -21,6 +23,8 @@ PAGES = {
 navigation = st.navigation(PAGES)
 try:
     navigation.run()
+except console.UNREACHABLE as exc:  # the endpoint went away after the connection check: its message
+    console.lost_connection(console.settings(), exc)
 except (BotoCoreError, ClientError) as exc:  # one clear message instead of a traceback on every page
     st.error(f"An AWS call failed: {exc}", icon="🚫")
     st.caption("The sidebar's connection check says whether the target is reachable.")

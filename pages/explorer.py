@@ -55,6 +55,8 @@ st.title("Explorer")
 
 try:
     run = console.published(settings)
+except console.UNREACHABLE as exc:
+    console.lost_connection(settings, exc)
 except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
     st.error(f"Cannot read the table {settings.database}.{settings.table} from the Glue catalog: {exc}")
     st.stop()
@@ -112,14 +114,14 @@ except explorer.QueryError as exc:
     st.error(f"Athena could not run the query: {console.escape_markdown(str(exc))}")
     st.stop()
 lines, returned_lines = int(totals["lines"]), int(totals["returned_lines"] or 0)
-metrics = st.columns(5)
-metrics[0].metric("Matching lines", f"{lines:,}")
-metrics[1].metric("Returned lines", f"{returned_lines:,}")
-metrics[2].metric("Return rate", f"{returned_lines / lines:.1%}" if lines else "–")
-if "sales_lost" in totals:
-    metrics[3].metric("Sales lost to returns", f"{totals['sales_lost'] or 0:,.2f}")
-if "profit_lost" in totals:
-    metrics[4].metric("Profit lost to returns", f"{totals['profit_lost'] or 0:,.2f}")
+with console.metric_row():
+    st.metric("Matching lines", f"{lines:,}", width="content")
+    st.metric("Returned lines", f"{returned_lines:,}", width="content")
+    st.metric("Return rate", f"{returned_lines / lines:.1%}" if lines else "–", width="content")
+    if "sales_lost" in totals:
+        st.metric("Sales lost to returns", f"{totals['sales_lost'] or 0:,.2f}", width="content")
+    if "profit_lost" in totals:
+        st.metric("Profit lost to returns", f"{totals['profit_lost'] or 0:,.2f}", width="content")
 
 # --- ready-made views
 views = explorer.available_views(columns)

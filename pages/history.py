@@ -59,19 +59,25 @@ except (LookupError, ClientError) as exc:
 
 runs = history.filter_runs(all_runs, statuses, history.preset_since(preset, datetime.now(UTC)), file_name)
 kpis = history.kpis(runs)
-cards = st.columns(8)
-cards[0].metric("Runs", kpis.runs)
-cards[1].metric(
-    "Success rate",
-    "–" if kpis.success_rate is None else f"{kpis.success_rate:.0%}",
-    help="Of the runs that processed files: waiting, superseded and export-missing runs are not failures",
-)
-cards[2].metric("p50 duration", "–" if kpis.p50_s is None else f"{kpis.p50_s:,.1f} s")
-cards[3].metric("p90 duration", "–" if kpis.p90_s is None else f"{kpis.p90_s:,.1f} s")
-cards[4].metric("Runs per day", "–" if kpis.runs_per_day is None else f"{kpis.runs_per_day:,.1f}")
-cards[5].metric("Waiting", kpis.waiting, help="Lone uploads parked until their counterpart arrives")
-cards[6].metric("Superseded", kpis.superseded, help="Waiting runs that a newer upload took over")
-cards[7].metric("Export missing", kpis.export_missing, help="The counterpart never came within the window")
+with console.metric_row():
+    st.metric("Runs", kpis.runs, width="content")
+    st.metric(
+        "Success rate",
+        "–" if kpis.success_rate is None else f"{kpis.success_rate:.0%}",
+        help="Of the runs that processed files: waiting, superseded and export-missing runs are not failures",
+        width="content",
+    )
+    st.metric("p50 duration", "–" if kpis.p50_s is None else f"{kpis.p50_s:,.1f} s", width="content")
+    st.metric("p90 duration", "–" if kpis.p90_s is None else f"{kpis.p90_s:,.1f} s", width="content")
+    per_day = "–" if kpis.runs_per_day is None else f"{kpis.runs_per_day:,.1f}"
+    st.metric("Runs per day", per_day, width="content")
+    waiting_help = "Lone uploads parked until their counterpart arrives"
+    st.metric("Waiting", kpis.waiting, help=waiting_help, width="content")
+    st.metric(
+        "Superseded", kpis.superseded, help="Waiting runs that a newer upload took over", width="content"
+    )
+    missing_help = "The counterpart never came within the window"
+    st.metric("Export missing", kpis.export_missing, help=missing_help, width="content")
 
 if runs.empty:
     st.info(f"No runs match these filters ({len(all_runs)} loaded).")

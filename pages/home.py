@@ -18,21 +18,25 @@ except LookupError as exc:  # nothing deployed yet
     st.warning(f"{exc} Deploy it from the Admin page.")
     st.page_link("pages/admin.py", label="Admin", icon="🛠️")
     st.stop()
+except console.UNREACHABLE as exc:
+    console.lost_connection(settings, exc)
 except (BotoCoreError, ClientError) as exc:
     st.error(f"Cannot read the pipeline's state: {exc}", icon="🚫")
     st.stop()
 
 state = health.health(runs, now)
 st.subheader("Pipeline health")
-cols = st.columns(4)
-cols[0].metric("Last run", state.last_status or "no runs yet", help=state.last_name)
-cols[1].metric("Last successful publish", health.age(published.published_at if published else None, now))
-cols[2].metric("Runs today", state.runs_today)
-cols[3].metric(
-    "Success rate (7 days)",
-    "–" if state.success_rate_7d is None else f"{state.success_rate_7d:.0%}",
-    help=f"{state.ended_7d} ended runs",
-)
+with console.metric_row():
+    st.metric("Last run", state.last_status or "no runs yet", help=state.last_name, width="content")
+    last_publish = health.age(published.published_at if published else None, now)
+    st.metric("Last successful publish", last_publish, width="content")
+    st.metric("Runs today", state.runs_today, width="content")
+    st.metric(
+        "Success rate (7 days)",
+        "–" if state.success_rate_7d is None else f"{state.success_rate_7d:.0%}",
+        help=f"{state.ended_7d} ended runs",
+        width="content",
+    )
 if state.last_status == "FAILED":
     st.error(f"The last run, {console.escape_markdown(state.last_name)}, failed.", icon="🚨")
 if state.last_arn:
@@ -44,12 +48,11 @@ st.subheader("Published table")
 if published is None:
     st.info("No run has published the table yet: upload an orders and a returns file.")
 else:
-    cols = st.columns(3)
-    cols[0].metric("Rows", f"{published.rows:,}" if published.rows is not None else "–")
-    cols[1].metric(
-        "Returned lines", f"{published.returned_lines:,}" if published.returned_lines is not None else "–"
-    )
-    cols[2].metric("Run", published.run_id)
+    with console.metric_row():
+        st.metric("Rows", f"{published.rows:,}" if published.rows is not None else "–", width="content")
+        returned = published.returned_lines
+        st.metric("Returned lines", f"{returned:,}" if returned is not None else "–", width="content")
+        st.metric("Run", published.run_id, width="content")
     st.caption(
         f"`{settings.database}.{settings.table}` · batch {published.batch_time} · "
         f"published {published.published_at} · {published.location}"

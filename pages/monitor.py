@@ -1,6 +1,7 @@
 """Run monitor: one execution live (state graph, per-state table, Glue run, quality report, actions).
 
-Opens the execution named by the ``execution`` query parameter (its ARN); without one, pick a recent run.
+Opens the execution named by the ``execution`` query parameter (its ARN); without one, the latest run (a
+running one first). A picker of recent runs switches between them and puts the chosen one in the URL.
 """
 
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from botocore.exceptions import ClientError
 from services import console, execution_reads, run_detail
 
 REFRESH_SECONDS = 2.0
+PICKER = "monitor_run"  # the run picker's widget key
 STATUS_ICONS = {"RUNNING": "🔵", "SUCCEEDED": "🟢", "FAILED": "🔴", "TIMED_OUT": "🟠", "ABORTED": "⚪"}
 
 settings = console.frame()
@@ -24,23 +26,44 @@ def recent(settings_key: str) -> list[dict]:
     return execution_reads.list_executions(sfn, machine, limit=100)
 
 
-def pick_execution() -> str | None:
+def pick_execution() -> str:
+    """The run named by ``?execution=``, else the latest (a running one first), with a picker of recent
+    runs; picking one puts it in the URL, so that the URL is a bookmark of that run."""
     try:
         listed = recent(repr(settings))
-    except (LookupError, ClientError) as exc:
-        st.error(f"Cannot list executions: {exc}")
-        return None
-    if not listed:
-        st.info("No executions yet: upload an orders and a returns file to start one.")
-        return None
+    except LookupError as exc:  # nothing deployed yet
+        st.warning(f"{exc} Deploy it from the Admin page.")
+        st.page_link("pages/admin.py", label="Admin", icon="🛠️")
+        st.stop()
+    named = st.query_params.get("execution")
+    latest = execution_reads.latest(listed)
+    if named is None and latest is None:
+        st.info(
+            "No runs yet: upload an orders and a returns file on the Upload page to start one.",
+            icon="📭",
+        )
+        st.page_link("pages/upload.py", label="Go to Upload", icon="⬆️")
+        st.stop()
+    shown = named or latest["executionArn"]
     labels = {
         e["executionArn"]: f"{STATUS_ICONS.get(e['status'], '')} {e['name']} · {e['status']} · "
         f"{e['startDate']:%Y-%m-%d %H:%M:%S}"
         for e in listed
     }
-    chosen = st.selectbox("Execution (newest first)", list(labels), format_func=labels.get, index=None)
-    if chosen:
-        st.query_params["execution"] = chosen
+    options = list(labels) if shown in labels else [shown, *labels]  # a bookmark older than the list
+    # The URL decides which run is shown; the picker follows it, and a pick goes into the URL.
+    if st.session_state.get(PICKER) != shown:
+        st.session_state[PICKER] = shown
+    chosen = st.selectbox(
+        "Run (newest first)",
+        options,
+        key=PICKER,
+        format_func=lambda arn: labels.get(arn, arn.rsplit(":", 1)[-1]),
+        on_change=lambda: st.query_params.update(execution=st.session_state[PICKER]),
+    )
+    if named is None:
+        which = "the running run" if latest["status"] == "RUNNING" else "the newest run"
+        st.caption(f"No run in the link: showing {which}. Pick another above; the URL then names it.")
     return chosen
 
 
@@ -52,12 +75,12 @@ def duration(start: datetime, stop: datetime | None) -> str:
 def header(described: dict, outcome: str) -> None:
     status = described["status"]
     st.markdown(f"### {STATUS_ICONS.get(status, '')} `{described['name']}`")
-    cols = st.columns([1, 1, 2, 1])
-    cols[0].metric("Status", status)
-    # A parked run is waiting, not stuck; a superseded or export-missing one did not fail (ADR 0004).
-    cols[1].metric("Outcome", outcome)
-    cols[2].metric("Started (UTC)", f"{described['startDate']:%Y-%m-%d %H:%M:%S}")
-    cols[3].metric("Duration", duration(described["startDate"], described.get("stopDate")))
+    with console.metric_row():
+        st.metric("Status", status, width="content")
+        # A parked run is waiting, not stuck; a superseded or export-missing one did not fail (ADR 0004).
+        st.metric("Outcome", outcome, width="content")
+        st.metric("Started (UTC)", f"{described['startDate']:%Y-%m-%d %H:%M:%S}", width="content")
+        st.metric("Duration", duration(described["startDate"], described.get("stopDate")), width="content")
 
 
 def failure_banner(failure: run_detail.Failure) -> None:
@@ -70,16 +93,15 @@ def failure_banner(failure: run_detail.Failure) -> None:
 
 def state_section(asl: dict, rows: list, failure: run_detail.Failure | None) -> None:
     statuses = run_detail.mark_failure(run_detail.state_statuses(asl, rows), failure)
+    legend = " · ".join(
+        f"<span style='color:{colour}'>■</span> {status}"
+        for status, colour in run_detail.STATE_COLOURS.items()
+    )
     graph, table = st.columns([2, 3])
     with graph:
-        st.graphviz_chart(run_detail.dot_graph(asl, statuses), width="stretch")
-        st.caption(
-            " · ".join(
-                f"<span style='color:{colour}'>■</span> {status}"
-                for status, colour in run_detail.STATE_COLOURS.items()
-            ),
-            unsafe_allow_html=True,
-        )
+        # The run's path at its natural size (readable); the whole machine is too wide for a column.
+        st.graphviz_chart(run_detail.dot_graph(asl, statuses, path_only=True), width="content")
+        st.caption(legend, unsafe_allow_html=True)
     with table:
         st.dataframe(
             execution_reads.naive_utc(run_detail.state_frame(rows, failure)),
@@ -93,6 +115,9 @@ def state_section(asl: dict, rows: list, failure: run_detail.Failure | None) -> 
                 "retries": st.column_config.NumberColumn(help="Task attempts beyond the first (Retry)"),
             },
         )
+    with st.expander("Every state of the state machine (the ways this run did not take in grey)"):
+        st.graphviz_chart(run_detail.dot_graph(asl, statuses), width="content")
+        st.caption(legend, unsafe_allow_html=True)
 
 
 def glue_section(reference: dict | None) -> None:
@@ -105,9 +130,10 @@ def glue_section(reference: dict | None) -> None:
     except ClientError as exc:
         st.warning(f"Glue run {reference['job_run_id']}: {console.escape_markdown(str(exc))}")
         return
-    cols = st.columns(2)
-    cols[0].metric("State", run["state"] or "?")
-    cols[1].metric("Duration", f"{run['duration_s']} s" if run["duration_s"] is not None else "–")
+    with console.metric_row():
+        st.metric("State", run["state"] or "?", width="content")
+        duration_s = run["duration_s"]
+        st.metric("Duration", f"{duration_s} s" if duration_s is not None else "–", width="content")
     st.caption(
         f"Job `{reference['job_name']}` · job run id `{run['id']}` · run_id `{reference.get('run_id')}`"
     )
@@ -132,10 +158,10 @@ def quality_section(reference: dict | None) -> None:
         "unmatched_returns": "unmatched",
         "quarantined_lines": "quarantined",
     }
-    cols = st.columns(3)
-    for i, (name, label) in enumerate(labels.items()):
-        cols[i % 3].metric(label, report.get(name, "–"), help=name)
-    cols[2].metric("published", "yes" if report.get("published") else "no")
+    with console.metric_row():
+        for name, label in labels.items():
+            st.metric(label, report.get(name, "–"), help=name, width="content")
+        st.metric("published", "yes" if report.get("published") else "no", width="content")
     for warning in report.get("warnings") or []:
         st.warning(console.escape_markdown(str(warning)))
     for file, repairs in (report.get("repairs") or {}).items():
@@ -233,14 +259,13 @@ def own_machine(settings_key: str) -> str:
     return execution_reads.state_machine_arn(sfn, settings)
 
 
-execution_arn = st.query_params.get("execution") or pick_execution()
-if execution_arn:
-    try:
-        machine_arn = own_machine(repr(settings))
-    except (LookupError, ClientError) as exc:
-        st.error(f"Cannot find the state machine: {exc}")
-    else:
-        if run_detail.belongs_to(execution_arn, machine_arn):
-            show(execution_arn)
-        else:  # the link may come from anywhere: show runs of this pipeline only
-            st.error(f"Refused: this monitor opens runs of {settings.state_machine} only.")
+execution_arn = pick_execution()
+try:
+    machine_arn = own_machine(repr(settings))
+except (LookupError, ClientError) as exc:
+    st.error(f"Cannot find the state machine: {exc}")
+else:
+    if run_detail.belongs_to(execution_arn, machine_arn):
+        show(execution_arn)
+    else:  # the link may come from anywhere: show runs of this pipeline only
+        st.error(f"Refused: this monitor opens runs of {settings.state_machine} only.")

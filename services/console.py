@@ -29,7 +29,9 @@ def settings() -> Settings:
 
 
 def frame() -> Settings:
-    """What every page calls first: access control (sign-in when configured), then the sidebar.
+    """What every page calls first: access control (sign-in when configured), the sidebar, then the
+    connection check: a target that cannot be reached stops the page with one message, the same on every
+    page (ADR 0021).
 
     Pages call it, not Home.py: when a deep link is the first request after start-up, Streamlit runs the
     page file on its own (its ``pages/`` folder compatibility), and the page must still be guarded.
@@ -37,7 +39,10 @@ def frame() -> Settings:
     _leave_pages_folder_mode()
     current = settings()
     require_access(current)
-    sidebar(current)
+    found = connection(current)
+    sidebar(current, found)
+    if not found.ok:
+        stop_unreachable(found)
     return current
 
 
@@ -161,9 +166,46 @@ def escape_markdown(text: str) -> str:
 # --- sidebar --------------------------------------------------------------------------------------------
 
 
+# What a call to an endpoint that does not answer raises (pages let it reach Home.py: lost_connection).
+UNREACHABLE = aws.UNREACHABLE
+
+
+class _NotConnected(Exception):
+    def __init__(self, found: aws.Connection) -> None:
+        super().__init__(found.message)
+        self.found = found
+
+
 @st.cache_data(ttl=30, show_spinner=False)
-def _connection_check(settings_key: str, _settings: Settings) -> tuple[bool, str]:
-    return aws.check_connection(_settings)
+def _connected(settings_key: str, _settings: Settings) -> aws.Connection:
+    found = aws.check_connection(_settings)
+    if not found.ok:
+        raise _NotConnected(found)  # not cached: the next rerun checks again (a started `make run` shows)
+    return found
+
+
+def connection(current: Settings) -> aws.Connection:
+    """The connection check (one STS call, one attempt): a success is cached for 30 s per server, a
+    failure checked again on the next rerun, which costs little for an endpoint that refuses at once."""
+    try:
+        return _connected(repr(current), current)
+    except _NotConnected as failed:
+        return failed.found
+
+
+def stop_unreachable(found: aws.Connection) -> None:
+    """Stop the page with the connection check's one message (and the underlying error, small)."""
+    st.error(found.message, icon="🚫")
+    if found.detail:
+        st.caption(f"Details: {escape_markdown(found.detail)}")
+    st.stop()
+
+
+def lost_connection(current: Settings, exc: BaseException) -> None:
+    """A call found the endpoint gone after the check passed: the same message, and the check forgotten so
+    that the next rerun checks again."""
+    _connected.clear()
+    stop_unreachable(aws.Connection(False, aws.cannot_reach(current), str(exc)))
 
 
 def target_label(current: Settings) -> str:
@@ -172,14 +214,17 @@ def target_label(current: Settings) -> str:
     return f"AWS · {current.region}"
 
 
-def sidebar(current: Settings | None = None) -> None:
+def sidebar(current: Settings | None = None, found: aws.Connection | None = None) -> None:
     """Target, connection check and who is signed in; shown on every page."""
     current = current or settings()
+    found = found or connection(current)
     with st.sidebar:
         st.caption("Target")
         st.markdown(f"**{target_label(current)}**")
-        ok, message = _connection_check(repr(current), current)
-        (st.success if ok else st.error)(message, icon="✅" if ok else "🚫")
+        if found.ok:
+            st.success(found.message, icon="✅")
+        else:  # the page itself says why
+            st.error("Not connected", icon="🚫")
         visitor = current_access(current)
         if visitor.email:
             role = " (admin)" if visitor.is_admin else ""
@@ -187,6 +232,15 @@ def sidebar(current: Settings | None = None) -> None:
             st.button("Sign out", on_click=st.logout)
         if visitor.notice:
             st.caption(notice(visitor))
+
+
+# --- layout -------------------------------------------------------------------------------------------
+
+
+def metric_row() -> Any:
+    """A row for ``st.metric(…, width="content")``: each metric as wide as its value, the row wrapping
+    where it is full, so that no value is cut short ("SUCCEE…") in a narrow column or window."""
+    return st.container(horizontal=True, gap="medium")
 
 
 # --- shared short-lived reads ---------------------------------------------------------------------------

@@ -59,6 +59,12 @@ def list_executions(sfn: Any, machine_arn: str, limit: int = 200) -> list[dict[s
     return found[:limit]
 
 
+def latest(executions: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The run to open when none is named: the newest RUNNING one, else the newest; None without runs."""
+    running = [e for e in executions if e.get("status") == "RUNNING"]
+    return max(running or executions, key=lambda e: e["startDate"], default=None)
+
+
 def describe(sfn: Any, arn: str) -> dict[str, Any]:
     described = sfn.describe_execution(executionArn=arn)
     described.pop("ResponseMetadata", None)

@@ -251,17 +251,28 @@ def _dot_id(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dot_graph(asl: Mapping[str, Any], statuses: Mapping[str, str]) -> str:
-    """Graphviz DOT of the state machine, each state filled with the colour of its status."""
+def dot_graph(asl: Mapping[str, Any], statuses: Mapping[str, str], path_only: bool = False) -> str:
+    """Graphviz DOT of the state machine, each state filled with the colour of its status.
+
+    ``path_only``: only the states the run visited and the ways out between them, a short chain whose
+    labels stay readable in a narrow column; the whole machine is about 1,600 px wide at its natural size.
+    """
+    shown = [
+        name
+        for name in asl.get("States", {})
+        if not path_only or statuses.get(name, NOT_VISITED) != NOT_VISITED
+    ]
     lines = [
         "digraph ETL {",
-        '  graph [rankdir=TB, bgcolor="transparent", fontname="Helvetica"];',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, fontcolor="white"];',
+        '  graph [rankdir=TB, bgcolor="transparent", fontname="Helvetica", ranksep=0.25, nodesep=0.2];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, fontcolor="white",',
+        '        height=0.3, margin="0.12,0.03"];',
         '  edge [color="#757575", arrowsize=0.6];',
-        '  __start [label="", shape=circle, width=0.2, style=filled, fillcolor="#424242"];',
+        '  __start [label="", shape=circle, width=0.15, height=0.15, style=filled, fillcolor="#424242"];',
         f"  __start -> {_dot_id(asl['StartAt'])};",
     ]
-    for name, state in asl.get("States", {}).items():
+    for name in shown:
+        state = asl["States"][name]
         status = statuses.get(name, NOT_VISITED)
         font = "black" if status in (NOT_VISITED, RUNNING) else "white"
         shape = "diamond" if state.get("Type") == "Choice" else "box"
@@ -272,6 +283,8 @@ def dot_graph(asl: Mapping[str, Any], statuses: Mapping[str, str]) -> str:
         )
         ways = dict.fromkeys((edge.target, edge.kind) for edge in checks.ways_out(name, state))
         for target, kind in ways:  # two rules with one target: one arrow
+            if target not in shown:
+                continue
             style = {"catch": ' [style=dashed, color="#c62828"]', "default": " [style=dotted]"}.get(kind, "")
             lines.append(f"  {_dot_id(name)} -> {_dot_id(target)}{style};")
     lines.append("}")

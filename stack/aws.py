@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
+import botocore.exceptions
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
@@ -26,6 +27,10 @@ LOCAL_CREDENTIALS_FILE = "credentials"
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, ignore_configured_endpoint_urls=True)
 # Presigned URLs in SigV4 (boto3 still makes SigV2 ones for S3 by default), which the local AWS verifies.
 _S3_CONFIG = _CONFIG.merge(Config(signature_version="s3v4"))
+# The connection check: one attempt, short timeouts (a retried refusal would hold every page for seconds).
+_CHECK_CONFIG = _CONFIG.merge(
+    Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=5)
+)
 
 
 _loader_lock = threading.Lock()
@@ -77,27 +82,74 @@ def client(settings: Settings, service: str, boto_session: boto3.Session | None 
     return boto_session.client(service, endpoint_url=settings.endpoint_url, config=config)
 
 
-def check_connection(settings: Settings) -> tuple[bool, str]:
-    """(ok, message) for the sidebar: who we are on AWS, or whether the local AWS answers."""
+# What an endpoint that does not answer raises: no connection, a timeout, a connection closed mid-call.
+UNREACHABLE = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+
+
+class Connection(NamedTuple):
+    """What the connection check found: ``message`` is one line for the user, the same on every page;
+    ``detail`` the underlying error, if any."""
+
+    ok: bool
+    message: str
+    detail: str = ""
+
+
+def cannot_reach(settings: Settings) -> str:
+    """The one message for an endpoint that does not answer (the connection check, and any call that finds
+    the endpoint gone since)."""
+    if settings.target == "local":
+        return f"Cannot reach the local AWS at {settings.endpoint_url} — start it with `make run`."
+    where = f" at {settings.endpoint_url}" if settings.endpoint_url else ""
+    return (
+        f"Cannot reach AWS in {settings.region}{where} — check the network, the region (ECOMMERCE_REGION) "
+        "and the endpoint."
+    )
+
+
+def check_connection(settings: Settings) -> Connection:
+    """Who we are on AWS, or whether the local AWS answers: one STS call, one attempt, short timeouts, so
+    that a stopped local AWS or an unreachable network is reported at once."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
-        identity = client(settings, "sts").get_caller_identity()
-    except NoCredentialsError:
+        sts = session(settings).client("sts", endpoint_url=settings.endpoint_url, config=_CHECK_CONFIG)
+        identity = sts.get_caller_identity()
+    except NoCredentialsError as exc:
         if settings.target == "local":
-            return False, (
-                f"No credentials for the local AWS at {local_credentials_file(settings)}: "
-                "start it with `make run` (or set ECOMMERCE_LOCAL_STATE_DIR to its state dir)."
+            return Connection(
+                False,
+                f"No credentials for the local AWS at {local_credentials_file(settings)} — start it with "
+                "`make run` (or set ECOMMERCE_LOCAL_STATE_DIR to its state dir).",
+                str(exc),
             )
-        return False, (
-            "No AWS credentials found. Set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
-            "or run `make run` for the local AWS."
+        return Connection(
+            False,
+            "No AWS credentials found — set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "or run `make run` for the local AWS.",
+            str(exc),
         )
-    except (BotoCoreError, ClientError) as exc:
-        where = settings.endpoint_url or f"AWS in {settings.region}"
-        hint = " Is `make run` running?" if settings.target == "local" else ""
-        return False, f"Cannot reach {where}: {exc}.{hint}"
-    return True, f"Connected · account {identity['Account']}"
+    except ClientError as exc:  # it answered, but refused us
+        if settings.target == "local":
+            return Connection(
+                False,
+                f"The local AWS at {settings.endpoint_url} refused the keys in "
+                f"{local_credentials_file(settings)} ({error_code(exc)}) — is ECOMMERCE_LOCAL_STATE_DIR "
+                "the state dir of the `make run` that serves it?",
+                str(exc),
+            )
+        return Connection(
+            False,
+            f"AWS in {settings.region} refused the credentials ({error_code(exc)}) — renew them "
+            "(e.g. `aws sso login`) or set AWS_PROFILE.",
+            str(exc),
+        )
+    except UNREACHABLE as exc:
+        return Connection(False, cannot_reach(settings), str(exc))
+    except BotoCoreError as exc:  # e.g. a profile or SSO token that cannot be loaded
+        where = "the local AWS" if settings.target == "local" else f"AWS in {settings.region}"
+        return Connection(False, f"Cannot use {where}: {exc}", str(exc))
+    return Connection(True, f"Connected · account {identity['Account']}")
 
 
 # Step Functions execution statuses after which nothing more happens to a run.

@@ -897,8 +897,8 @@ def test_local_target_without_its_credentials_file_says_so(aws_env, monkeypatch,
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     settings = Settings(target="local", endpoint_url="http://127.0.0.1:1", local_state_dir=str(tmp_path))
-    ok, message = aws_clients.check_connection(settings)
-    assert not ok and str(tmp_path / "credentials") in message and "make run" in message
+    found = aws_clients.check_connection(settings)
+    assert not found.ok and str(tmp_path / "credentials") in found.message and "make run" in found.message
 
 
 def test_tls_only_policy_needs_a_tls_endpoint():

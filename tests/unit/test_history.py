@@ -194,3 +194,13 @@ def test_naive_utc_keeps_the_utc_wall_time(frame):
     assert shown["start"].dt.tz is None
     assert shown.loc[shown["name"] == "a", "start"].item() == pd.Timestamp("2026-11-20T10:00:00")
     assert frame["start"].dt.tz is not None  # the input is left alone
+
+
+def test_the_latest_run_is_the_newest_running_one_else_the_newest():
+    old_running = described("old-running", "RUNNING", "2026-11-20T10:00:00", None)
+    new_running = described("new-running", "RUNNING", "2026-11-21T10:00:00", None)
+    newest = described("newest", "FAILED", "2026-11-22T10:00:00", 5)
+    assert reads.latest([newest, old_running, new_running])["name"] == "new-running"
+    assert reads.latest([old_running, newest])["name"] == "old-running"
+    assert reads.latest([described("a", "SUCCEEDED", "2026-11-20T10:00:00", 1), newest])["name"] == "newest"
+    assert reads.latest([]) is None

@@ -287,6 +287,10 @@ def test_statuses_and_graph_colour_every_state():
     assert '"FilesExist" -> "CheckForFiles" [style=dotted]' in dot
     assert '__start -> "Init"' in dot
 
+    path = rd.dot_graph(ASL, statuses, path_only=True)  # only where the run has been, and ways between
+    assert '"Init" -> "CheckForFiles"' in path and '__start -> "Init"' in path
+    assert "RecordCheckForFilesError" not in path and "FilesExist" not in path
+
 
 def test_mark_failure_and_state_frame_mark_the_attributed_state():
     rows = rd.state_rows(FAILED_RUN, "FAILED")

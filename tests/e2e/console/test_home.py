@@ -53,6 +53,9 @@ def test_sidebar_says_when_the_local_aws_is_not_running(console_env, monkeypatch
     monkeypatch.setenv("ECOMMERCE_ENDPOINT_URL", "http://127.0.0.1:9")
     app = page("home.py").run()
     assert not app.exception, app.exception
-    shown = [str(getattr(e, "value", "")) for e in app.sidebar]
-    assert any("Is `make run` running?" in text for text in shown), shown
-    assert any("Cannot read the pipeline's state" in e.value for e in app.error)
+    assert [e.value for e in app.sidebar.error] == ["Not connected"]
+    # The page stops with the connection check's one message (ADR 0021), not a botocore error.
+    assert [e.value for e in app.main.error] == [
+        "Cannot reach the local AWS at http://127.0.0.1:9 — start it with `make run`."
+    ]
+    assert not app.main.metric

@@ -13,6 +13,8 @@ from tests.support import batches
 
 pytestmark = pytest.mark.spark
 
+EMPTY_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+EMPTY_ACCOUNT = "123456789012"
 NO_ORDER_ID = b"Returned,Order Reference\nYes,CA-2017-153822\nYes,CA-2017-129707\n"
 
 
@@ -65,10 +67,11 @@ def test_shows_the_seed_run(console_env, seed_run):
     assert metrics["rows out"] == "20" and metrics["rows in"] == "20"
     assert metrics["returned"] == "10"
 
-    (graph,) = app.get("graphviz_chart")
-    dot = graph.proto.spec
-    assert '"NotifySuccess" [fillcolor="#2e7d32"' in dot  # succeeded: green
-    assert '"NotifyFailure" [fillcolor="#bdbdbd"' in dot  # not visited: grey
+    path, machine = (graph.proto.spec for graph in app.get("graphviz_chart"))
+    assert '"NotifySuccess" [fillcolor="#2e7d32"' in path  # succeeded: green
+    assert '"NotifySuccess" [fillcolor="#2e7d32"' in machine
+    assert '"NotifyFailure" [fillcolor="#bdbdbd"' in machine  # not visited: grey, in the whole machine
+    assert '"NotifyFailure"' not in path  # the run's path: only where it went
     assert not app.error
     assert not [b for b in app.button if b.key in ("stop", "rerun", "redrive")]  # nothing to do on success
 
@@ -87,8 +90,8 @@ def test_failed_run_banner_names_the_failed_state_and_the_cause(console_env, fai
     assert table.loc["CheckGlueJobStatus", "status"] == "failed"
     assert table.loc["ETLFailed", "status"] == "failed"
     assert table.loc["TriggerGlueJob", "status"] == "succeeded"
-    (graph,) = app.get("graphviz_chart")
-    assert '"CheckGlueJobStatus" [fillcolor="#c62828"' in graph.proto.spec
+    for graph in app.get("graphviz_chart"):  # the run's path and the whole machine
+        assert '"CheckGlueJobStatus" [fillcolor="#c62828"' in graph.proto.spec
     assert {m.label: m.value for m in app.metric}["Status"] == "FAILED"
 
 
@@ -134,15 +137,65 @@ def test_redrive_on_an_endpoint_without_it_says_so(console_env, failed_run):
     )
 
 
-def test_without_an_execution_a_select_box_lists_recent_runs(console_env, seed_run):
+def newest_first(sfn, machine: str) -> list[dict]:
+    return sorted(batches.executions(sfn, machine), key=lambda e: e["startDate"], reverse=True)
+
+
+def test_opened_without_an_execution_it_shows_the_latest_run(console_env, seed_run, failed_run, local_aws):
+    """From the sidebar (no ?execution=): the newest running run, else the newest run, already open."""
+    sfn = aws.client(local_aws.settings, "stepfunctions")
+    listed = newest_first(sfn, seed_run["stateMachineArn"])
+    running = [e for e in listed if e["status"] == "RUNNING"]
+    latest = (running or listed)[0]
+
     app = page("monitor.py").run()
 
     assert not app.exception, app.exception
     (select,) = app.selectbox
-    assert seed_run["executionArn"] in select.options or any(seed_run["name"] in o for o in select.options)
-    select.select(seed_run["executionArn"]).run()
-    assert app.query_params.get("execution") == seed_run["executionArn"]
-    assert {m.label: m.value for m in app.metric}["Status"] == "SUCCEEDED"
+    assert select.value == latest["executionArn"]
+    assert any(latest["name"] in plain(m.value) for m in app.markdown), [m.value for m in app.markdown]
+    assert {m.label: m.value for m in app.metric}["Status"] == latest["status"]
+    assert "execution" not in app.query_params  # "the latest run" stays the latest on reload
+
+
+def test_the_picker_switches_runs_and_puts_the_choice_in_the_url(console_env, seed_run, failed_run):
+    app = page("monitor.py").run()
+    (select,) = app.selectbox
+    for run in (failed_run, seed_run):  # the options as shown: icon, name, status, start
+        assert any(run["name"] in option and run["status"] in option for option in select.options)
+
+    for run in (failed_run, seed_run):
+        app.selectbox[0].select(run["executionArn"]).run()
+
+        assert not app.exception, app.exception
+        assert app.query_params.get("execution") == run["executionArn"]
+        assert {m.label: m.value for m in app.metric}["Status"] == run["status"]
+        assert app.selectbox[0].value == run["executionArn"]  # the picker shows the run it opened
+
+
+def test_a_bookmarked_run_opens_with_the_picker_on_it(console_env, failed_run):
+    app = monitor(failed_run["executionArn"])
+
+    assert not app.exception, app.exception
+    assert app.selectbox[0].value == failed_run["executionArn"]
+    assert {m.label: m.value for m in app.metric}["Status"] == "FAILED"
+
+
+def test_without_any_run_it_says_so_and_points_to_upload(console_env, local_aws, monkeypatch):
+    """A state machine with no executions yet (a fresh deploy): say so, link the Upload page."""
+    sfn = aws.client(local_aws.settings, "stepfunctions")
+    name = f"Empty-{uuid.uuid4().hex[:8]}"
+    role = f"arn:aws:iam::{EMPTY_ACCOUNT}:role/empty"
+    sfn.create_state_machine(name=name, definition=json.dumps(EMPTY_MACHINE), roleArn=role)
+    monkeypatch.setenv("ECOMMERCE_STATE_MACHINE", name)
+
+    app = page("monitor.py").run()
+
+    assert not app.exception, app.exception
+    assert any("No runs yet" in i.value and "Upload page" in i.value for i in app.info), app.info
+    assert not app.selectbox and not app.metric and not app.error
+    links = [link.proto.page for link in app.get("page_link")]
+    assert [link.removesuffix(".py") for link in links] == ["upload"], links
 
 
 def test_an_execution_of_another_state_machine_is_refused(console_env, seed_run, local_aws):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from urllib.parse import parse_qs
 
 import pytest
@@ -49,8 +50,15 @@ def test_the_seed_run_success_is_in_the_inbox(console_env, seed_run):
     ]
 
 
-def test_newest_first_filter_and_a_line_being_written(console_env, tmp_path, monkeypatch):
+def inbox_dir(local_aws, tmp_path, monkeypatch):
+    """A state dir of its own (its inbox) with the local AWS's credentials: the page checks the connection
+    first, with the keys of the state dir it is given."""
+    shutil.copy(local_aws.state_dir / "credentials", tmp_path / "credentials")
     monkeypatch.setenv("ECOMMERCE_LOCAL_STATE_DIR", str(tmp_path))
+
+
+def test_newest_first_filter_and_a_line_being_written(console_env, local_aws, tmp_path, monkeypatch):
+    inbox_dir(local_aws, tmp_path, monkeypatch)
     lines = [
         record("2025-03-01T08:00:00.000+00:00", "etl-success-topic", "ETL run succeeded", "first run ok"),
         record("2025-03-03T08:00:00.000+00:00", "etl-failure-topic", "ETL run failed at GlueJob", "third"),
@@ -76,8 +84,8 @@ def test_newest_first_filter_and_a_line_being_written(console_env, tmp_path, mon
     assert [t.value for t in app.text] == ["third"]
 
 
-def test_a_missing_or_empty_inbox_says_so(console_env, tmp_path, monkeypatch):
-    monkeypatch.setenv("ECOMMERCE_LOCAL_STATE_DIR", str(tmp_path))
+def test_a_missing_or_empty_inbox_says_so(console_env, local_aws, tmp_path, monkeypatch):
+    inbox_dir(local_aws, tmp_path, monkeypatch)
     app = page("notifications.py").run()
     assert not app.exception
     assert "No inbox at" in texts(app.info)
