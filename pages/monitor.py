@@ -58,6 +58,11 @@ def header(described: dict, outcome: str) -> None:
     cols[1].metric("Outcome", outcome)
     cols[2].metric("Started (UTC)", f"{described['startDate']:%Y-%m-%d %H:%M:%S}")
     cols[3].metric("Duration", duration(described["startDate"], described.get("stopDate")))
+    if described.get("redriveCount"):  # the same execution, resumed: its history holds every attempt
+        st.caption(
+            f"Redriven {described['redriveCount']}× · last redrive "
+            f"{described['redriveDate']:%Y-%m-%d %H:%M:%S} UTC"
+        )
 
 
 def failure_banner(failure: run_detail.Failure) -> None:
@@ -146,7 +151,7 @@ def quality_section(reference: dict | None) -> None:
         st.json(report)
 
 
-def actions_section(described: dict) -> None:
+def actions_section(described: dict, events: list) -> None:
     status = described["status"]
     visitor = console.current_access(settings)
     if not visitor.is_admin:
@@ -158,11 +163,23 @@ def actions_section(described: dict) -> None:
             sfn, described["executionArn"], console.user_email(), console.client("glue"), settings.glue_job
         )
         st.toast("Stop requested" + (f"; Glue run {', '.join(stopped)} stopped" if stopped else ""))
-    if status in ("FAILED", "TIMED_OUT", "ABORTED"):
-        if cols[1].button("Redrive", key="redrive", help="Resume from the failed state (RedriveExecution)"):
+    redriven_key = f"redriven:{described['executionArn']}"
+    if st.session_state.pop(redriven_key, False):
+        st.success("Redrive started: this page follows it.")
+    fail_state = run_detail.redrive_reenters(events) if status == "FAILED" else None
+    if fail_state is not None:
+        cols[1].caption(
+            f"No redrive: it would re-enter the Fail state {fail_state} and fail again (Step Functions "
+            "redrives from the unsuccessful state). Fix the cause, then rerun."
+        )
+    elif status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        resume_help = "Resume from the state it stopped in (RedriveExecution)"
+        if cols[1].button("Redrive", key="redrive", help=resume_help):
             try:
                 run_detail.redrive(sfn, described["executionArn"])
-                st.success("Redrive started: this page follows it.")
+                st.session_state[redriven_key] = True
+                recent.clear()
+                st.rerun()  # the whole page: it follows the running execution again
             except ClientError as exc:
                 if run_detail.redrive_unsupported(exc):
                     st.warning(
@@ -223,7 +240,7 @@ def show(arn: str) -> None:
         with outputs.expander("Execution output"):
             st.json(current.get("output") or "null")
         st.subheader("Actions")
-        actions_section(current)
+        actions_section(current, events)
 
     body()
 
