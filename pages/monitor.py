@@ -151,6 +151,32 @@ def quality_section(reference: dict | None) -> None:
         st.json(report)
 
 
+def redrive_action(col, described: dict, events: list) -> None:
+    fail_state = run_detail.redrive_reenters(events) if described["status"] == "FAILED" else None
+    if fail_state is not None:  # ADR 0018
+        col.caption(
+            f"No redrive: it would re-enter the Fail state {fail_state} and fail again (Step Functions "
+            "redrives from the unsuccessful state). Fix the cause, then rerun."
+        )
+        return
+    if not col.button("Redrive", key="redrive", help="Resume where it stopped (RedriveExecution)"):
+        return
+    try:
+        run_detail.redrive(sfn, described["executionArn"])
+    except ClientError as exc:
+        if run_detail.redrive_unsupported(exc):
+            st.warning(
+                f"This Step Functions endpoint does not support RedriveExecution "
+                f"({settings.endpoint_url or 'AWS'} answered: {exc}). Use Rerun instead."
+            )
+        else:
+            st.error(f"Redrive refused: {exc}")
+        return
+    st.session_state[f"redriven:{described['executionArn']}"] = True
+    recent.clear()
+    st.rerun()  # the whole page, which follows the running execution again
+
+
 def actions_section(described: dict, events: list) -> None:
     status = described["status"]
     visitor = console.current_access(settings)
@@ -163,31 +189,10 @@ def actions_section(described: dict, events: list) -> None:
             sfn, described["executionArn"], console.user_email(), console.client("glue"), settings.glue_job
         )
         st.toast("Stop requested" + (f"; Glue run {', '.join(stopped)} stopped" if stopped else ""))
-    redriven_key = f"redriven:{described['executionArn']}"
-    if st.session_state.pop(redriven_key, False):
+    if st.session_state.pop(f"redriven:{described['executionArn']}", False):
         st.success("Redrive started: this page follows it.")
-    fail_state = run_detail.redrive_reenters(events) if status == "FAILED" else None
-    if fail_state is not None:
-        cols[1].caption(
-            f"No redrive: it would re-enter the Fail state {fail_state} and fail again (Step Functions "
-            "redrives from the unsuccessful state). Fix the cause, then rerun."
-        )
-    elif status in ("FAILED", "TIMED_OUT", "ABORTED"):
-        resume_help = "Resume from the state it stopped in (RedriveExecution)"
-        if cols[1].button("Redrive", key="redrive", help=resume_help):
-            try:
-                run_detail.redrive(sfn, described["executionArn"])
-                st.session_state[redriven_key] = True
-                recent.clear()
-                st.rerun()  # the whole page: it follows the running execution again
-            except ClientError as exc:
-                if run_detail.redrive_unsupported(exc):
-                    st.warning(
-                        f"This Step Functions endpoint does not support RedriveExecution "
-                        f"({settings.endpoint_url or 'AWS'} answered: {exc}). Use Rerun instead."
-                    )
-                else:
-                    st.error(f"Redrive refused: {exc}")
+    if status in ("FAILED", "TIMED_OUT", "ABORTED"):
+        redrive_action(cols[1], described, events)
         if cols[2].button(
             "Rerun",
             key="rerun",
