@@ -411,6 +411,7 @@ def _run_from(execution: Any, state: str, state_input: Any, why: str) -> None:
 REDRIVABLE_PERIOD = timedelta(days=14)  # from the stop date
 REDRIVE_HISTORY_LIMIT = 24_999  # room for ExecutionRedriven and at least one more event (of 25,000)
 _REDRIVABLE_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+_redrive_lock = threading.Lock()
 
 
 def not_redrivable_reason(
@@ -510,9 +511,6 @@ def redrive(execution: Any, now: datetime) -> datetime:
         )
     _run_from(execution, state, state_input, "redrive")
     return now
-
-
-_redrive_lock = threading.Lock()
 
 
 def _event_manager(execution: Any) -> Any:
