@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from localaws import codec, events
@@ -64,6 +64,39 @@ def install(ctx: Context) -> None:
         return answer
 
     ctx.patcher.set(StepFunctionResponse, "stop_execution", stop_execution)
+
+    # moto has no RedriveExecution (its server answers an HTML 500): resume from the unsuccessful state.
+    def redrive_execution(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        return ActionResult({"redriveDate": redrive(execution, datetime.now(UTC))})
+
+    ctx.patcher.set(StepFunctionResponse, "redrive_execution", redrive_execution)
+    original_describe_execution = StepFunctionResponse.describe_execution
+
+    # moto's DescribeExecution has no redrive fields; AWS reports the count, date and redrivability.
+    def describe_execution(self: Any) -> Any:
+        answer = original_describe_execution(self)
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        answer.result.update(redrive_fields(execution, datetime.now(UTC)))
+        return answer
+
+    ctx.patcher.set(StepFunctionResponse, "describe_execution", describe_execution)
+    original_list_executions = StepFunctionResponse.list_executions
+
+    # moto's ListExecutions items have no redriveCount/redriveDate; AWS lists them.
+    def list_executions(self: Any) -> Any:
+        answer = original_list_executions(self)
+        backend = self.stepfunction_backend
+        for item in answer.result["executions"]:
+            execution = backend.describe_execution(item["executionArn"])
+            item["redriveCount"] = redrive_count(execution)
+            if redrive_date(execution) is not None:
+                item["redriveDate"] = redrive_date(execution)
+        return answer
+
+    ctx.patcher.set(StepFunctionResponse, "list_executions", list_executions)
     from moto.stepfunctions.parser.asl.eval.environment import Environment
     from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 
@@ -176,6 +209,8 @@ class StepFunctionsState:
             "cause": execution.cause,
             "history": json.loads(json.dumps(history, default=str)),
             "next_event_id": next_id,
+            "redrive_count": redrive_count(execution),
+            "redrive_date": redrive_date(execution).isoformat() if redrive_date(execution) else None,
         }
 
     def restore(self, records: dict[tuple[str, str], str]) -> None:
@@ -230,6 +265,9 @@ class StepFunctionsState:
         execution.stop_date = datetime.fromisoformat(data["stop"]) if data["stop"] else None
         execution.output, execution.output_details = data["output"], data["output_details"]
         execution.error, execution.cause = data["error"], data["cause"]
+        execution.redrive_count = data.get("redrive_count", 0)
+        redriven = data.get("redrive_date")
+        execution.redrive_date = datetime.fromisoformat(redriven) if redriven else None
         # A real worker and environment that never start: every path that reads exec_worker.env works.
         worker = execution._get_start_execution_worker()
         worker.env = worker._get_evaluation_environment()
@@ -292,13 +330,7 @@ def parked_state(execution: Any) -> Parked | None:
     history = events.get_event_history() if events is not None else []
     if not history or str(history[-1]["type"]) in _TERMINAL_EVENTS:
         return None
-    open_states: list[dict[str, Any]] = []
-    for event in history:
-        kind = str(event["type"])
-        if kind.endswith("StateEntered"):
-            open_states.append(event)
-        elif kind.endswith("StateExited") and open_states:
-            open_states.pop()
+    open_states = _open_states(history)
     if not open_states:
         return None
     entered = open_states[-1]
@@ -313,6 +345,24 @@ def parked_state(execution: Any) -> Parked | None:
     if isinstance(timeout_path, str):
         _shorten(state_input, timeout_path, (datetime.now(UTC) - moment).total_seconds())
     return Parked(details["name"], state_input, moment)
+
+
+def _open_states(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The StateEntered events of the latest attempt (since the last redrive) whose states were not
+    exited, innermost last."""
+    open_states: list[dict[str, Any]] = []
+    for event in _latest_attempt(history):
+        kind = str(event["type"])
+        if kind.endswith("StateEntered"):
+            open_states.append(event)
+        elif kind.endswith("StateExited") and open_states:
+            open_states.pop()
+    return open_states
+
+
+def _latest_attempt(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    redriven = [i for i, e in enumerate(history) if str(e["type"]) == "ExecutionRedriven"]
+    return history[redriven[-1] + 1 :] if redriven else history
 
 
 def _timestamp(value: Any) -> datetime:
@@ -333,21 +383,134 @@ def _shorten(data: Any, path: str, waited: float) -> None:
 
 
 def _resume(execution: Any, parked: Parked) -> None:
+    _run_from(execution, parked.state, parked.state_input, "resume")
+
+
+def _run_from(execution: Any, state: str, state_input: Any, why: str) -> None:
+    """Run the execution's program again from ``state`` entered with ``state_input``, in its own
+    environment (so its history goes on), on a thread as moto runs executions."""
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     worker = execution.exec_worker
     program = worker._get_evaluation_entrypoint()
-    program.start_at.start_at_name = parked.state  # type: ignore[misc]  # moto marks it Final
+    program.start_at.start_at_name = state  # type: ignore[misc]  # moto marks it Final
     env = worker.env
-    env.states.reset(input_value=parked.state_input)
+    env.states.reset(input_value=state_input)
 
     def run() -> None:
         program.eval(env)
         worker._execution_communication.terminated()
 
-    thread = threading.Thread(target=run, name=f"resume-{execution.name}", daemon=True)
+    thread = threading.Thread(target=run, name=f"{why}-{execution.name}", daemon=True)
     TMP_THREADS.append(thread)
     thread.start()
+
+
+# ------------------------------------------------------------------------------------------------ redrive
+
+REDRIVABLE_PERIOD = timedelta(days=14)  # from the stop date
+REDRIVE_HISTORY_LIMIT = 24_999  # room for ExecutionRedriven and at least one more event (of 25,000)
+_REDRIVABLE_STATUSES = ("FAILED", "TIMED_OUT", "ABORTED")
+_redrive_lock = threading.Lock()
+
+
+def not_redrivable_reason(
+    status: str | None, machine_type: str, stop_date: datetime | None, history_length: int, now: datetime
+) -> str | None:
+    """Why RedriveExecution refuses an execution (AWS's eligibility rules), or None when it may."""
+    if machine_type != "STANDARD":
+        return "Execution of an EXPRESS state machine cannot be redriven"
+    if status not in _REDRIVABLE_STATUSES:
+        return f"Execution is {status} and cannot be redriven"
+    if stop_date is None or now - _timestamp(stop_date) > REDRIVABLE_PERIOD:
+        return "Execution ended more than 14 days ago and cannot be redriven"
+    if history_length >= REDRIVE_HISTORY_LIMIT:
+        return f"Execution has {history_length} history events and cannot be redriven"
+    return None
+
+
+def redrive_count(execution: Any) -> int:
+    return getattr(execution, "redrive_count", 0)
+
+
+def redrive_date(execution: Any) -> datetime | None:
+    return getattr(execution, "redrive_date", None)
+
+
+def redrive_fields(execution: Any, now: datetime) -> dict[str, Any]:
+    """DescribeExecution's redrive fields: redriveCount, redriveDate, redriveStatus(Reason)."""
+    reason = _reason(execution, now)
+    fields: dict[str, Any] = {
+        "redriveCount": redrive_count(execution),
+        "redriveStatus": "REDRIVABLE" if reason is None else "NOT_REDRIVABLE",
+    }
+    if redrive_date(execution) is not None:
+        fields["redriveDate"] = redrive_date(execution)
+    if reason is not None:
+        fields["redriveStatusReason"] = reason
+    return fields
+
+
+def _reason(execution: Any, now: datetime) -> str | None:
+    events = _event_manager(execution)
+    length = len(events._history_event_list) if events is not None else 0
+    status = execution.exec_status.value if execution.exec_status else None
+    return not_redrivable_reason(status, execution.sm_type, execution.stop_date, length, now)
+
+
+def unsuccessful_state(definition: dict[str, Any], history: list[dict[str, Any]]) -> tuple[str, Any]:
+    """The state a redrive restarts from and the input it entered it with: the state the execution was
+    in when it failed, was stopped or timed out. A Fail state is re-entered (and fails again), as on AWS;
+    an execution that failed before entering any state starts over with its own input."""
+    entered = _open_states(history) or [
+        e for e in _latest_attempt(history) if str(e["type"]).endswith("StateEntered")
+    ]
+    if entered:
+        details = entered[-1].get("stateEnteredEventDetails") or {}
+        return details["name"], json.loads(details.get("input") or "{}")
+    started = next((e for e in history if str(e["type"]) == "ExecutionStarted"), {})
+    details = started.get("executionStartedEventDetails") or {}
+    return definition["StartAt"], json.loads(details.get("input") or "{}")
+
+
+def redrive(execution: Any, now: datetime) -> datetime:
+    """RedriveExecution: the same execution (ARN, history) RUNNING again from its unsuccessful state,
+    with an ExecutionRedriven event and the redrive count and date; ExecutionNotRedrivable if it may not."""
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser.api import (
+        ExecutionRedrivenEventDetails,
+        ExecutionStatus,
+        HistoryEventType,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramRunning
+
+    with _redrive_lock:  # two redrives of one execution: the second finds it RUNNING
+        reason = _reason(execution, now)
+        if reason is not None:
+            raise AWSError(reason, exception_type="ExecutionNotRedrivable")
+        env = execution.exec_worker.env
+        state, state_input = unsuccessful_state(
+            json.loads(execution.state_machine.definition), env.event_manager.get_event_history()
+        )
+        execution.redrive_count = redrive_count(execution) + 1
+        execution.redrive_date = now
+        execution.exec_status = ExecutionStatus.RUNNING
+        execution.stop_date = None
+        execution.output = execution.error = execution.cause = None
+        env._program_state = ProgramRunning()
+        env.event_manager.add_event(
+            context=env.event_history_context,
+            event_type=HistoryEventType.ExecutionRedriven,
+            event_details=EventDetails(
+                executionRedrivenEventDetails=ExecutionRedrivenEventDetails(
+                    redriveCount=execution.redrive_count
+                )
+            ),
+            timestamp=now,
+        )
+    _run_from(execution, state, state_input, "redrive")
+    return now
 
 
 def _event_manager(execution: Any) -> Any:

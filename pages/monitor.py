@@ -81,6 +81,11 @@ def header(described: dict, outcome: str) -> None:
         st.metric("Outcome", outcome, width="content")
         st.metric("Started (UTC)", f"{described['startDate']:%Y-%m-%d %H:%M:%S}", width="content")
         st.metric("Duration", duration(described["startDate"], described.get("stopDate")), width="content")
+    if described.get("redriveCount"):  # the same execution, resumed: its history holds every attempt
+        st.caption(
+            f"Redriven {described['redriveCount']}× · last redrive "
+            f"{described['redriveDate']:%Y-%m-%d %H:%M:%S} UTC"
+        )
 
 
 def failure_banner(failure: run_detail.Failure) -> None:
@@ -172,7 +177,33 @@ def quality_section(reference: dict | None) -> None:
         st.json(report)
 
 
-def actions_section(described: dict) -> None:
+def redrive_action(col, described: dict, events: list) -> None:
+    fail_state = run_detail.redrive_reenters(events) if described["status"] == "FAILED" else None
+    if fail_state is not None:  # ADR 0018
+        col.caption(
+            f"No redrive: it would re-enter the Fail state {fail_state} and fail again (Step Functions "
+            "redrives from the unsuccessful state). Fix the cause, then rerun."
+        )
+        return
+    if not col.button("Redrive", key="redrive", help="Resume where it stopped (RedriveExecution)"):
+        return
+    try:
+        run_detail.redrive(sfn, described["executionArn"])
+    except ClientError as exc:
+        if run_detail.redrive_unsupported(exc):
+            st.warning(
+                f"This Step Functions endpoint does not support RedriveExecution "
+                f"({settings.endpoint_url or 'AWS'} answered: {exc}). Use Rerun instead."
+            )
+        else:
+            st.error(f"Redrive refused: {exc}")
+        return
+    st.session_state[f"redriven:{described['executionArn']}"] = True
+    recent.clear()
+    st.rerun()  # the whole page, which follows the running execution again
+
+
+def actions_section(described: dict, events: list) -> None:
     status = described["status"]
     visitor = console.current_access(settings)
     if not visitor.is_admin:
@@ -184,19 +215,10 @@ def actions_section(described: dict) -> None:
             sfn, described["executionArn"], console.user_email(), console.client("glue"), settings.glue_job
         )
         st.toast("Stop requested" + (f"; Glue run {', '.join(stopped)} stopped" if stopped else ""))
+    if st.session_state.pop(f"redriven:{described['executionArn']}", False):
+        st.success("Redrive started: this page follows it.")
     if status in ("FAILED", "TIMED_OUT", "ABORTED"):
-        if cols[1].button("Redrive", key="redrive", help="Resume from the failed state (RedriveExecution)"):
-            try:
-                run_detail.redrive(sfn, described["executionArn"])
-                st.success("Redrive started: this page follows it.")
-            except ClientError as exc:
-                if run_detail.redrive_unsupported(exc):
-                    st.warning(
-                        f"This Step Functions endpoint does not support RedriveExecution "
-                        f"({settings.endpoint_url or 'AWS'} answered: {exc}). Use Rerun instead."
-                    )
-                else:
-                    st.error(f"Redrive refused: {exc}")
+        redrive_action(cols[1], described, events)
         if cols[2].button(
             "Rerun",
             key="rerun",
@@ -249,7 +271,7 @@ def show(arn: str) -> None:
         with outputs.expander("Execution output"):
             st.json(current.get("output") or "null")
         st.subheader("Actions")
-        actions_section(current)
+        actions_section(current, events)
 
     body()
 

@@ -39,6 +39,7 @@ CATEGORIES = (
     EXPORT_MISSING,
 )
 PARKED_STATE = "AwaitCounterpart"
+REDRIVEN = "ExecutionRedriven"  # a redrive appends the next attempt to the same history
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -77,6 +78,12 @@ def history(sfn: Any, arn: str) -> list[dict[str, Any]]:
     return [event for page in pages for event in page["events"]]
 
 
+def latest_attempt(events: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The events since the last redrive (all of them for an execution never redriven)."""
+    redriven = [i for i, event in enumerate(events) if event["type"] == REDRIVEN]
+    return events[redriven[-1] + 1 :] if redriven else events
+
+
 def json_object(text: Any) -> dict[str, Any]:
     """The JSON object of an execution's input or output text; {} for anything else."""
     if not isinstance(text, str):
@@ -94,7 +101,7 @@ def json_object(text: Any) -> dict[str, Any]:
 def waiting_for(events: Sequence[Mapping[str, Any]]) -> str | None:
     """ "orders" or "returns" while the execution is parked in AwaitCounterpart, else None."""
     open_state: Mapping[str, Any] | None = None
-    for event in events:
+    for event in latest_attempt(events):
         if event["type"].endswith("StateEntered"):
             open_state = event["stateEnteredEventDetails"]
         elif event["type"].endswith("StateExited"):

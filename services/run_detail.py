@@ -124,6 +124,10 @@ def state_rows(events: Sequence[Mapping[str, Any]], execution_status: str = "RUN
             row.status = FAILED if row.type == "Fail" else RUNNING
             row._open_since, row._attempts, row._last_task_failed = when, 0, False
             open_states.append(name)
+        elif kind == reads.REDRIVEN:  # the states the last attempt ended in failed; a redrive goes on
+            for name in open_states:
+                rows[name].status, rows[name]._open_since = FAILED, None
+            open_states.clear()
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
             row = rows[name]
@@ -192,7 +196,8 @@ def root_cause(events: Sequence[Mapping[str, Any]]) -> Failure | None:
     observed the failure. Without a record (an abort, a timeout, an uncaught error) the execution's own
     error and the state that was open or failed last are reported.
     """
-    ended = next((e for e in reversed(events) if e["type"] in reads.EXECUTION_ENDED), None)
+    attempt = reads.latest_attempt(events)  # a redriven run that succeeded did not fail
+    ended = next((e for e in reversed(attempt) if e["type"] in reads.EXECUTION_ENDED), None)
     if ended is None:
         return None
     ended_details = ended.get(reads.EXECUTION_ENDED[ended["type"]], {})
@@ -437,7 +442,21 @@ def rerun(sfn: Any, described: Mapping[str, Any], now: datetime) -> str:
 
 
 def redrive(sfn: Any, arn: str) -> None:
+    """RedriveExecution: the same execution goes on from the state it failed, stopped or timed out in."""
     sfn.redrive_execution(executionArn=arn)
+
+
+def redrive_reenters(events: Sequence[Mapping[str, Any]]) -> str | None:
+    """The Fail state that a redrive would re-enter, and fail in again, or None.
+
+    Step Functions redrives from the unsuccessful state, and re-enters a Fail state as it is. Every caught
+    failure of this state machine ends in ETLFailed after NotifyFailure, so only runs that were stopped
+    (or timed out) resume anything (ADR 0018).
+    """
+    entered = [e for e in reads.latest_attempt(events) if e["type"].endswith("StateEntered")]
+    if entered and entered[-1]["type"] == "FailStateEntered":
+        return str(entered[-1]["stateEnteredEventDetails"]["name"])
+    return None
 
 
 def redrive_unsupported(exc: BaseException) -> bool:

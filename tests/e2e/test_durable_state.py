@@ -263,6 +263,56 @@ def test_a_parked_run_survives_a_sigkill_and_its_counterpart_resumes_it(stack, s
     assert not [m for m in stack.inbox() if m["topic_name"] == "etl-failure-topic" and name in m["message"]]
 
 
+def parked_token(s3, name: str, other_than: str | None = None, timeout: float = 60) -> str:
+    """The task token in the pairing ledger for ``name`` (once it is not ``other_than``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            body = s3.get_object(Bucket="ecommerce-processed", Key=f"pairing/waiting/{name}.json")["Body"]
+            token = json.loads(body.read())["task_token"]
+        except s3.exceptions.NoSuchKey:
+            token = None
+        if token and token != other_than:
+            return token
+        assert time.monotonic() < deadline, "never parked"
+        time.sleep(0.2)
+
+
+def test_a_redriven_run_keeps_its_redrive_through_a_sigkill(stack, seed):
+    """A run stopped while it waited, redriven (it waits again), then a restart: still the same redriven
+    run (count, date, history), still waiting; its counterpart's upload completes it."""
+    from pipeline.lambdas import runs
+
+    if stack.process is None:  # this test alone
+        stack.start()
+    sfn, s3, folder = stack.client("stepfunctions"), stack.client("s3"), f"redrive-{uuid.uuid4().hex[:6]}"
+    etag = s3.put_object(Bucket="ecommerce-returns-raw", Key=f"{folder}/returns.csv", Body=seed[1])["ETag"]
+    lone = runs.S3Object.create("ecommerce-returns-raw", f"{folder}/returns.csv", etag, "2026-01-01", 1)
+    name = runs.execution_name(None, lone)
+    arn = runs.execution_arn(stack.machine, name)
+    parked = wait_parked(sfn, arn)
+    first_token = parked_token(s3, name)
+    sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: stopped by mistake")
+    assert batches.wait_execution(sfn, arn)["status"] == "ABORTED"
+    run_detail.redrive(sfn, arn)
+    redriven = wait_parked(sfn, arn, len(parked) + 2)
+    parked_token(s3, name, other_than=first_token)
+    before = sfn.describe_execution(executionArn=arn)
+    time.sleep(1)  # the history written outside requests is persisted within 0.2 s (ADR 0002)
+
+    stack.kill()
+    stack.start()
+
+    after = sfn.describe_execution(executionArn=arn)
+    assert after["status"] == "RUNNING" and after["redriveCount"] == 1
+    assert after["redriveDate"] == before["redriveDate"] and after["startDate"] == before["startDate"]
+    again = wait_parked(sfn, arn, len(redriven))  # the restart resumed the redriven attempt's wait
+    assert [e["type"] for e in again].count("ExecutionRedriven") == 1
+    s3.put_object(Bucket="ecommerce-orders-raw", Key=f"{folder}/orders.csv", Body=seed[0])
+    described = batches.wait_execution(sfn, arn, timeout=180)
+    assert described["status"] == "SUCCEEDED" and described["redriveCount"] == 1, described
+
+
 def test_a_state_dir_of_another_format_is_refused_with_a_message(tmp_path):
     state_dir = tmp_path / "old"
     state_dir.mkdir()

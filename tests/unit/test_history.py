@@ -109,6 +109,11 @@ def test_waiting_for_reads_the_parked_state():
     assert reads.waiting_for(parked) == "orders"
     resumed = [*parked, {"type": "TaskStateExited", "stateExitedEventDetails": {}}, entered("CheckForFiles")]
     assert reads.waiting_for(resumed) is None
+    stopped = [*parked, {"type": "ExecutionAborted"}]
+    assert reads.waiting_for(stopped) is None
+    # Redriven, it re-enters AwaitCounterpart and waits again (the same history goes on).
+    redriven = [*stopped, {"type": "ExecutionRedriven"}, parked[-1]]
+    assert reads.waiting_for(redriven) == "orders"
 
 
 def test_every_upload_of_a_burst_is_in_a_run_or_superseded():

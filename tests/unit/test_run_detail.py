@@ -344,6 +344,48 @@ def client_error(code: str, status: int, message: str) -> ClientError:
     return ClientError(response, "RedriveExecution")
 
 
+def test_a_failed_run_redriven_re_enters_etl_failed_and_keeps_its_root_cause():
+    assert rd.redrive_reenters(FAILED_RUN) == "ETLFailed"  # every caught failure ends there
+    again = [
+        *FAILED_RUN,
+        event("22:10:00.000", "ExecutionRedriven"),
+        event("22:10:00.001", "FailStateEntered", "ETLFailed"),
+        event("22:10:00.002", "ExecutionFailed", error="ETLFailed", cause="again"),
+    ]
+
+    assert rd.redrive_reenters(again) == "ETLFailed"
+    assert rd.root_cause(again).failed_state == "GlueJob"
+    rows = by_state(rd.state_rows(again, "FAILED"))
+    assert rows["ETLFailed"].visits == 2 and rows["ETLFailed"].status == rd.FAILED
+    assert rows["NotifyFailure"].visits == 1  # not run again
+
+
+def test_a_stopped_run_redriven_to_success_shows_no_failure():
+    stopped = [
+        event("09:00:00.000", "ExecutionStarted"),
+        *task("09:00:00.001", "09:00:00.100", "CheckForFiles"),
+        event("09:00:00.100", "TaskStateEntered", "AwaitCounterpart"),
+        event("09:00:00.101", "TaskScheduled"),
+        event("09:00:00.102", "TaskStarted"),
+        event("09:00:05.000", "ExecutionAborted"),
+    ]
+    assert rd.redrive_reenters(stopped) is None  # an aborted Task is rerun: redrive resumes it
+    assert rd.root_cause(stopped).graph_state == "AwaitCounterpart"
+    redriven = [
+        *stopped,
+        event("09:01:00.000", "ExecutionRedriven"),
+        *task("09:01:00.001", "09:02:00.000", "AwaitCounterpart"),
+        event("09:02:00.001", "SucceedStateEntered", "ETLSucceeded"),
+        event("09:02:00.002", "SucceedStateExited", "ETLSucceeded"),
+        event("09:02:00.003", "ExecutionSucceeded"),
+    ]
+
+    assert rd.root_cause(redriven) is None
+    rows = by_state(rd.state_rows(redriven, "SUCCEEDED"))
+    assert rows["AwaitCounterpart"].status == rd.SUCCEEDED and rows["AwaitCounterpart"].visits == 2
+    assert rows["AwaitCounterpart"].retries == 0  # a redrive is no retry
+
+
 def test_redrive_unsupported_tells_a_missing_api_from_a_refusal():
     moto_page = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>"
     assert rd.redrive_unsupported(client_error("500", 500, moto_page))

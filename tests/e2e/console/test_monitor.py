@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -123,18 +124,53 @@ def test_rerun_of_a_failed_run_starts_a_new_execution(console_env, failed_run, l
     batches.wait_all_ended(sfn, machine, timeout=120)
 
 
-def test_redrive_on_an_endpoint_without_it_says_so(console_env, failed_run):
-    """The local AWS (moto) has no RedriveExecution: the page says so and points to Rerun."""
+def test_a_failed_run_offers_rerun_not_a_redrive_that_would_fail_again(console_env, failed_run):
+    """Its failure was caught and it ended in ETLFailed: a redrive re-enters that Fail state (AWS)."""
     app = monitor(failed_run["executionArn"])
+
+    assert not app.exception, app.exception
+    assert not [b for b in app.button if b.key == "redrive"]
+    assert [b for b in app.button if b.key == "rerun"]
+    assert any("re-enter the Fail state ETLFailed and fail again" in c.value for c in app.caption)
+
+
+def test_redrive_resumes_a_stopped_run_where_it_stopped(console_env, local_aws, sample_data):
+    """A run stopped while it waited for its orders export: Redrive resumes the same execution, which
+    waits again; the page follows it and shows the redrive."""
+    from pipeline.lambdas import runs
+
+    settings = local_aws.settings
+    s3, sfn = aws.client(settings, "s3"), aws.client(settings, "stepfunctions")
+    machine = batches.state_machine_arn(sfn, settings.state_machine)
+    batches.wait_all_ended(sfn, machine, timeout=120)
+    key, body = f"monitor-redrive-{uuid.uuid4().hex[:8]}/returns.csv", (sample_data / "seed/returncsv.csv")
+    etag = s3.put_object(Bucket=settings.returns_bucket, Key=key, Body=body.read_bytes())["ETag"]
+    lone = runs.S3Object.create(settings.returns_bucket, key, etag, "2026-01-01T00:00:00Z", 0)
+    arn = runs.execution_arn(machine, runs.execution_name(None, lone))
+    deadline = time.monotonic() + 60
+    while not (batches.describe(sfn, arn) and batches.parked(sfn, arn)):
+        assert time.monotonic() < deadline, "the lone upload's run did not park"
+        time.sleep(0.2)
+    sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: stopped by mistake")
+    assert batches.wait_execution(sfn, arn)["status"] == "ABORTED"
+    app = monitor(arn)
 
     app.button(key="redrive").click().run()
 
     assert not app.exception, app.exception
-    warnings = [plain(w.value) for w in app.warning]
-    assert any("does not support RedriveExecution" in w and "Use Rerun instead" in w for w in warnings), (
-        warnings,
-        [e.value for e in app.error],
-    )
+    assert not app.warning and not app.error, ([w.value for w in app.warning], [e.value for e in app.error])
+    assert any("Redrive started" in s.value for s in app.success)
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "RUNNING" and described["redriveCount"] == 1
+    assert {m.label: m.value for m in app.metric}["Status"] == "RUNNING"
+    assert any(c.value.startswith("Redriven 1×") for c in app.caption)
+    deadline = time.monotonic() + 60
+    while not batches.parked(sfn, arn):  # AwaitCounterpart again
+        assert time.monotonic() < deadline, "the redriven run did not park again"
+        time.sleep(0.2)
+    assert any("Waiting for the orders export" in i.value for i in monitor(arn).info)
+    sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: leave nothing waiting")
+    assert batches.wait_execution(sfn, arn)["status"] == "ABORTED"
 
 
 def newest_first(sfn, machine: str) -> list[dict]:
