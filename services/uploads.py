@@ -181,7 +181,7 @@ def check_head(
         raise UploadRefused(refusal)
     if unreadable:
         raise UploadRefused(
-            f"{name} could not be read to its end ({unreadable}); a .csv.gz file may be truncated or "
+            f"{name} could not be read to its end ({unreadable[:200]}); a .csv.gz file may be truncated or "
             "corrupt: compress the export again and upload it again"
         )
     head = head[:PROFILE_HEAD_BYTES]
