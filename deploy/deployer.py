@@ -51,6 +51,8 @@ GLUE_TIMEOUT_MINUTES = 60
 GLUE_MAX_CONCURRENT_RUNS = 3
 GLUE_SCRIPT_NAME = "ecommerce_join_data.py"
 GLUE_EXTRA_PY_NAME = "job_modules.zip"
+# Every created object, no key filter: .csv and .csv.gz exports (ADR 0019) alike reach the on-upload Lambda,
+# which keeps the keys under the configured prefix; the Glue job's profile, not a suffix, says what a file is.
 NOTIFICATION_EVENTS = ["s3:ObjectCreated:*"]
 SECURE_TRANSPORT_SID = "DenyInsecureTransport"
 ENCRYPTION_ALGORITHMS_OK = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})  # never downgrade KMS

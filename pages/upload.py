@@ -13,8 +13,8 @@ if not console.require_operator(settings):  # read-only console: says why
     st.stop()
 st.caption(
     "Each team uploads its own export. An upload starts a run that joins the newest orders file with the "
-    "newest returns file; when one of them is missing, the run waits for it. Files go from your browser "
-    "straight to S3, in parts."
+    "newest returns file; when one of them is missing, the run waits for it. CSV files may be "
+    "gzip-compressed (`.csv.gz`). Files go from your browser straight to S3, in parts."
 )
 with st.expander("No export at hand? Download demo files"):
     st.caption(
@@ -34,10 +34,13 @@ with st.expander("No export at hand? Download demo files"):
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def check(kind: str, token: str, name: str, size: int, rows: int, _head: str) -> uploads.CheckedFile | str:
+def check(
+    kind: str, token: str, name: str, size: int, rows: int, _head: str, unreadable: str | None
+) -> uploads.CheckedFile | str:
     """The check result for one chosen file (cached per token: reruns do not profile it again)."""
     try:
-        return uploads.check_head(kind, name, size, base64.b64decode(_head), rows, settings)
+        head = base64.b64decode(_head)
+        return uploads.check_head(kind, name, size, head, rows, settings, unreadable=unreadable)
     except uploads.UploadRefused as exc:
         return str(exc)
 
@@ -51,7 +54,7 @@ def show_check(checked: uploads.CheckedFile) -> None:
     cols[3].metric("Delimiter", summary["delimiter"])
     st.markdown(
         f"**Date formats:** {summary['date formats']} · **decimal mark:** `{summary['decimal mark']}` · "
-        f"**repairs:** {summary['repairs']}"
+        f"**compression:** {summary['compression']} · **repairs:** {summary['repairs']}"
     )
     st.success(
         f"Required columns present: {', '.join(uploads.csv_profile.REQUIRED[checked.kind])}", icon="✅"
@@ -96,7 +99,9 @@ def upload_slot(kind: str) -> None:
     # Another file in the slot: the previous file's upload will never complete, abort it now.
     for stale in uploads.abandon_plans(s3, plans, kind, keep=token):
         st.caption(f"Cancelled the unfinished upload of `{stale.key}`.")
-    result = check(kind, token, picked["name"], picked["size"], picked["rows"], picked["head"])
+    result = check(
+        kind, token, picked["name"], picked["size"], picked["rows"], picked["head"], picked.get("unreadable")
+    )
     if isinstance(result, str):
         st.error(f"Refused: {console.escape_markdown(result)}", icon="🚫")
         return

@@ -287,7 +287,7 @@ _S3_UPLOAD = st.components.v2.component(
     "s3_upload",
     html=(
         '<div class="slot"><label class="label"></label>'
-        '<input type="file" accept=".csv,.txt,.tsv,text/csv,text/plain">'
+        '<input type="file" accept=".csv,.txt,.tsv,.gz,text/csv,text/plain,application/gzip">'
         '<progress hidden value="0"></progress><div class="status"></div></div>'
     ),
     css=(
@@ -300,7 +300,8 @@ _S3_UPLOAD = st.components.v2.component(
 
 def s3_upload(key: str, label: str, head_bytes: int, plan: dict[str, Any] | None) -> Any:
     """The file slot (services/s3_upload.js): ``.picked`` once a file is chosen (name, size, base64 head,
-    rows, token); with ``plan`` (presigned part URLs) it uploads and fires ``.uploaded`` or ``.failed``."""
+    rows, token; ``unreadable`` when a gzip stream failed); with ``plan`` (presigned part URLs) it uploads
+    and fires ``.uploaded`` or ``.failed``."""
     return _S3_UPLOAD(
         key=key,
         data={"label": label, "head_bytes": head_bytes, "plan": plan},

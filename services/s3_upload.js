@@ -1,5 +1,7 @@
 // The Upload page's file slot (st.components.v2): the file stays in the browser.
-// 1. A file is chosen: send its name, size, first bytes (base64) and row count to Python ("picked").
+// 1. A file is chosen: send its name, size, first bytes (base64) and row count to Python ("picked"). A gzip
+//    file (.csv.gz, told by its magic bytes) is sent as it is; its rows are counted over the decompressed
+//    stream (DecompressionStream: bounded memory), and a stream that fails is reported as "unreadable".
 // 2. Python answers with presigned part URLs (data.plan): PUT each slice of the file, with a progress bar,
 //    then tell Python ("uploaded", or "failed" with the reason).
 // 3. Another file chosen meanwhile: stop sending the old one (Python aborts its multipart upload).
@@ -14,9 +16,14 @@ function toBase64(bytes) {
   return btoa(text);
 }
 
+function isGzip(head) {
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+}
+
 // Data rows: line feeds outside double quotes (RFC 4180, doubled quotes toggle twice), minus the header.
-async function countRows(file) {
-  const reader = file.stream().getReader();
+async function countRows(file, gzip) {
+  const stream = gzip ? file.stream().pipeThrough(new DecompressionStream("gzip")) : file.stream();
+  const reader = stream.getReader();
   let records = 0;
   let quoted = false;
   let last = 10;
@@ -89,7 +96,14 @@ export default function (component) {
     root.querySelector("progress").hidden = true;
     status.textContent = `Reading ${file.name}…`;
     const head = new Uint8Array(await file.slice(0, data.head_bytes).arrayBuffer());
-    const rows = await countRows(file);
+    let rows = 0;
+    let unreadable = null;
+    try {
+      rows = await countRows(file, isGzip(head));
+    } catch (error) {
+      unreadable = String(error.message || error);
+    }
+    if (root.file !== file) return; // another file was chosen while this one was read
     status.textContent = `${file.name}: ${file.size.toLocaleString()} bytes`;
     setStateValue("picked", {
       name: file.name,
@@ -97,6 +111,7 @@ export default function (component) {
       last_modified: file.lastModified,
       head: toBase64(head),
       rows,
+      unreadable,
       token: `${file.name}:${file.size}:${file.lastModified}:${Date.now()}`,
     });
   };

@@ -2,8 +2,10 @@
 straight to S3 in parts.
 
 The console never holds the file: the browser (services/s3_upload.js) sends the first bytes and the row count
-for the check, and then PUTs the parts to presigned multipart-upload URLs that ``start_upload`` makes. The
-console completes the upload after checking the parts S3 received. Plain functions over boto3 clients.
+for the check (for a gzip-compressed export, the compressed first bytes, which the check decompresses to at
+most ``PROFILE_HEAD_BYTES`` of text, and the rows counted over the decompressed stream; ADR 0019), and then
+PUTs the parts to presigned multipart-upload URLs that ``start_upload`` makes. The console completes the
+upload after checking the parts S3 received. Plain functions over boto3 clients.
 
 The browser's word is not trusted for size: ``start_upload`` issues URLs only for a file within
 ``Settings.max_upload_bytes`` (each URL signs its part's Content-Length, so S3 refuses a bigger body), and
@@ -38,6 +40,10 @@ KINDS: tuple[Kind, ...] = ("orders", "returns")
 # The Glue job profiles the first 8 MB (ecommerce_join_data.HEAD_BYTES); the console checks the first 2 MB,
 # which keeps the check's memory small; Glue's own check of the rest still guards the run.
 PROFILE_HEAD_BYTES = 2 * 1024 * 1024
+# A .csv.gz object is stored as the gzip file it is: Content-Encoding: gzip would make browsers and HTTP
+# clients decompress it on download, so that the bytes read differ from the object's size and ETag.
+CONTENT_TYPES = {None: "text/csv", "gzip": "application/gzip"}
+SUFFIXES = {None: ".csv", "gzip": ".csv.gz"}
 PART_BYTES = 8 * 1024 * 1024
 MAX_PARTS = 10_000  # S3's limit
 URL_SECONDS = 3600  # how long the presigned part URLs stay valid
@@ -56,6 +62,10 @@ class CheckedFile:
     rows: int  # data rows (records after the header), counted by the browser over the whole file
     profile: csv_profile.CsvProfile
 
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.profile.compression]
+
     def profile_repairs(self) -> list[str]:
         report = self.profile.to_report()
         repairs = [f"{name}: time dropped" for name in report["dates_with_time"]]
@@ -65,6 +75,7 @@ class CheckedFile:
     def summary(self) -> dict[str, Any]:
         return {
             "encoding": self.profile.encoding,
+            "compression": self.profile.compression or "none",
             "delimiter": repr(self.profile.delimiter),
             "decimal mark": self.profile.decimal,
             "date formats": ", ".join(
@@ -108,22 +119,28 @@ class UploadResult:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def safe_file_name(name: str) -> str:
-    """The base name only (no folders, no ``..``), in safe characters, ending in ``.csv``."""
+def safe_file_name(name: str, compression: str | None = None) -> str:
+    """The base name only (no folders, no ``..``), in safe characters, ending in ``.csv``, or ``.csv.gz``
+    for a gzip-compressed file: the suffix says what the bytes are (the check looked), whatever the name
+    said; Spark decompresses a file by its ``.gz`` suffix."""
     base = PureWindowsPath(PurePosixPath(name or "").name).name  # strips both / and \ folders
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    if base.lower().endswith(".gz"):
+        base = base[: -len(".gz")]
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = suffix, ""
     stem = _UNSAFE.sub("-", stem).strip(".-_")[:100] or "upload"
-    return f"{stem}.csv"
+    return stem + SUFFIXES[compression]
 
 
-def object_key(kind: Kind, file_name: str, now: datetime | None = None) -> str:
-    """``uploads/<yyyy/mm/dd>/<kind>-<safe name>``: the same file uploaded twice on one day is one key
-    (and, with the same bytes, the same ETag: one run); another day keeps its own object."""
+def object_key(
+    kind: Kind, file_name: str, now: datetime | None = None, compression: str | None = None
+) -> str:
+    """``uploads/<yyyy/mm/dd>/<kind>-<safe name>`` (``.csv`` or ``.csv.gz``): the same file uploaded twice
+    on one day is one key (and, with the same bytes, the same ETag: one run); another day keeps its own."""
     now = now or datetime.now(UTC)
-    return f"uploads/{now:%Y/%m/%d}/{kind}-{safe_file_name(file_name)}"
+    return f"uploads/{now:%Y/%m/%d}/{kind}-{safe_file_name(file_name, compression)}"
 
 
 def too_large(name: str, size: int, settings: Settings) -> str | None:
@@ -139,11 +156,27 @@ def too_large(name: str, size: int, settings: Settings) -> str | None:
     return None
 
 
-def check_head(kind: Kind, name: str, size: int, head: bytes, rows: int, settings: Settings) -> CheckedFile:
-    """Profile the file's first bytes with the Glue job's own profiler; raise UploadRefused with a reason."""
+def check_head(
+    kind: Kind,
+    name: str,
+    size: int,
+    head: bytes,
+    rows: int,
+    settings: Settings,
+    unreadable: str | None = None,
+) -> CheckedFile:
+    """Profile the file's first bytes with the Glue job's own profiler; raise UploadRefused with a reason.
+
+    ``unreadable``: why the browser could not read the whole file (a gzip stream that is corrupt or ends
+    early, found while counting the rows)."""
     refusal = too_large(name, size, settings)
     if refusal:
         raise UploadRefused(refusal)
+    if unreadable:
+        raise UploadRefused(
+            f"{name} could not be read to its end ({unreadable[:200]}); a .csv.gz file may be truncated or "
+            "corrupt: compress the export again and upload it again"
+        )
     head = head[:PROFILE_HEAD_BYTES]
     try:
         profile = csv_profile.profile_bytes(
@@ -151,6 +184,7 @@ def check_head(kind: Kind, name: str, size: int, head: bytes, rows: int, setting
             kind=kind,
             complete=len(head) >= size,
             max_bad_fraction=settings.max_quarantine_fraction,
+            max_text_bytes=PROFILE_HEAD_BYTES,  # a gzip head is decompressed to no more than this
         )
     except csv_profile.ProfileError as exc:
         raise UploadRefused(f"{name}: {exc}") from exc
@@ -163,7 +197,7 @@ def check_head(kind: Kind, name: str, size: int, head: bytes, rows: int, setting
     rows -= profile.sep_hint  # the browser counts Excel's "sep=" line as a row; it is no data
     if rows <= 0:
         raise UploadRefused(f"{name} has a header but no data rows.")
-    return CheckedFile(kind, safe_file_name(name), size, rows, profile)
+    return CheckedFile(kind, safe_file_name(name, profile.compression), size, rows, profile)
 
 
 def wrong_slot(kind: Kind, profile: csv_profile.CsvProfile) -> Kind | None:
@@ -199,10 +233,12 @@ def start_upload(
     refusal = too_large(checked.name, checked.size, settings)
     if refusal:  # checked again here: this is where URLs are issued, whatever made ``checked``
         raise UploadRefused(refusal)
-    bucket, key = bucket_for(checked.kind, settings), object_key(checked.kind, checked.name, now)
+    bucket = bucket_for(checked.kind, settings)
+    key = object_key(checked.kind, checked.name, now, checked.profile.compression)
     part_size = part_size_for(checked.size)
     sizes = part_sizes(checked.size, part_size)
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType="text/csv")["UploadId"]
+    created = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=checked.content_type)
+    upload_id = created["UploadId"]
     urls = tuple(
         s3.generate_presigned_url(
             "upload_part",

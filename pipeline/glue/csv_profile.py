@@ -8,6 +8,10 @@ format, with or without a time; decimal mark, currency, grouping), which the Glu
 expressions (``DateFormat.spark_pattern``, ``DATE_TIME_REGEX``, ``NumberFormat.regex``); lines whose values
 do not convert are quarantined there. A file that cannot be read at all is refused here, with a message a
 person can act on (docs/DATA_CONTRACT.md).
+
+A gzip-compressed export (``.csv.gz``, told by its magic bytes) is profiled on its decompressed head, never
+more than ``max_text_bytes`` of text however well it compresses; ``check_gzip`` reads a whole stream to
+its end for the truncation or corruption that a head cannot show (ADR 0019).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import csv
 import datetime
 import io
 import re
+import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from operator import itemgetter
@@ -34,9 +40,12 @@ __all__ = [
     "ColumnProfile",
     "CsvProfile",
     "DateFormat",
+    "GZIP_MAGIC",
     "NumberFormat",
     "ProfileError",
+    "check_gzip",
     "contract_kind",
+    "gunzip_head",
     "profile_bytes",
     "snake_case",
 ]
@@ -69,6 +78,12 @@ PREVIEW_LIMIT = 1000  # parsed rows kept on the profile for preview()
 # The share of lines that may be bad (a head's values here; quarantined lines in the job) before a file is
 # refused. The job's and the upload check's default; a deployment sets its own (max_quarantine_fraction).
 MAX_BAD_FRACTION = 0.01
+# The most decompressed text a gzip head is profiled on (a gzip bomb cannot make it more); callers that
+# read fewer compressed bytes pass their own limit.
+MAX_TEXT_BYTES = 8 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer (CRC-32, length) around the deflate data
+_INFLATE_STEP = 1024 * 1024  # decompressed bytes per step: memory stays bounded whatever the ratio
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _ALIASES = {"orderid": "order_id", "orderdate": "order_date"}
@@ -268,6 +283,7 @@ class CsvProfile:
     multiline: bool = False  # some quoted field spans lines (Spark needs multiLine=true)
     warnings: tuple[str, ...] = ()  # tolerated problems, worth showing to a person
     sep_hint: bool = False  # Excel's "sep=X" first line set the delimiter; that line is no data
+    compression: str | None = None  # "gzip" when the file is gzip-compressed (profiled decompressed)
     _rows: tuple[tuple[str, ...], ...] = field(default=(), repr=False, compare=False)
 
     @property
@@ -323,6 +339,7 @@ class CsvProfile:
                 c.name for c in self.columns if c.number_format and c.number_format.formatted
             ],
             "sep_hint": self.sep_hint,
+            "compression": self.compression,
             "columns": [{"name": c.name, "source": c.source, "kind": c.kind} for c in self.columns],
             "sample_rows": self.sample_rows,
             "complete": self.complete,
@@ -334,7 +351,8 @@ class CsvProfile:
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "it looks like an Excel workbook (.xls), export it as CSV"),
-    (b"\x1f\x8b", "it looks like a gzip archive, decompress it first"),
+    # Only seen after one decompression: profile_bytes decompresses a gzip file itself.
+    (GZIP_MAGIC, "it is gzip-compressed twice, compress the CSV itself once"),
     (b"BZh", "it looks like a bzip2 archive, decompress it first"),
     (b"7z\xbc\xaf\x27\x1c", "it looks like a 7-Zip archive, extract the CSV first"),
     (b"%PDF", "it looks like a PDF document, export the data as CSV"),
@@ -555,19 +573,89 @@ def _number_result(values: Counter[str], fmt: NumberFormat, kind: str) -> tuple[
     return NumberFormat(fmt.decimal, formatted), bad, example
 
 
+# --------------------------------------------------------------------------------------------- gzip
+
+
+def _inflate(chunks: Iterable[bytes], keep: int, what: str, to_end: bool) -> tuple[bytes, bool, bool]:
+    """(the first ``keep`` decompressed bytes, whether more text followed them, whether the last gzip member
+    ended cleanly at the end of ``chunks``). Stops once ``keep`` bytes are out, unless ``to_end``: then it
+    reads on, keeping nothing more (memory stays bounded, whatever the ratio). Members may follow one
+    another (``cat a.gz b.gz``, pigz); zlib checks each member's CRC-32 and length. Raises ProfileError on
+    bytes that are not gzip data."""
+    inflater = zlib.decompressobj(_GZIP_WBITS)
+    text = bytearray()
+    more = False
+    for chunk in chunks:
+        data = chunk
+        while data:
+            room = keep - len(text)
+            if room <= 0 and not to_end:
+                return bytes(text), True, False
+            if inflater.eof:  # the member ended: another one follows
+                inflater = zlib.decompressobj(_GZIP_WBITS)
+            try:
+                out = inflater.decompress(data, min(room, _INFLATE_STEP) if room > 0 else _INFLATE_STEP)
+            except zlib.error as exc:
+                raise ProfileError(
+                    f"{what} is a corrupt gzip file ({exc}); compress the export again and upload it again"
+                ) from None
+            text += out[: max(room, 0)]
+            more = more or len(out) > room
+            data = inflater.unconsumed_tail or (inflater.unused_data if inflater.eof else b"")
+    return bytes(text), more, inflater.eof
+
+
+def _truncated(what: str) -> ProfileError:
+    return ProfileError(
+        f"{what} is a truncated gzip file (the compressed data ends before the end of its stream); "
+        "upload the whole file again"
+    )
+
+
+def gunzip_head(
+    head: bytes, *, complete: bool, limit: int = MAX_TEXT_BYTES, what: str = "file"
+) -> tuple[bytes, bool]:
+    """The decompressed text of a gzip file's first bytes, at most ``limit`` bytes, and whether that text is
+    the whole file. When ``head`` is the whole compressed file (``complete``), it is read to its end (text
+    beyond ``limit`` is not kept). Raises ProfileError when the data is corrupt, or when the whole file ends
+    before its gzip stream does."""
+    text, more, ended = _inflate([head], limit, what, to_end=complete)
+    if complete and not ended:
+        raise _truncated(what)
+    return text, complete and not more
+
+
+def check_gzip(chunks: Iterable[bytes], what: str = "file") -> None:
+    """Read a whole gzip stream (in bounded memory, keeping nothing) and raise ProfileError when it is
+    corrupt or truncated: a head cannot show what is wrong at the end of a big file."""
+    _, _, ended = _inflate(chunks, 0, what, to_end=True)
+    if not ended:
+        raise _truncated(what)
+
+
 # --------------------------------------------------------------------------------------------- entry point
 
 
 def profile_bytes(
-    head: bytes, *, kind: str, complete: bool = True, max_bad_fraction: float = MAX_BAD_FRACTION
+    head: bytes,
+    *,
+    kind: str,
+    complete: bool = True,
+    max_bad_fraction: float = MAX_BAD_FRACTION,
+    max_text_bytes: int = MAX_TEXT_BYTES,
 ) -> CsvProfile:
     """Profile a CSV export from its first bytes (``complete``: they are the whole file).
 
+    A gzip-compressed head is decompressed first, to at most ``max_text_bytes`` of text.
     Raises ProfileError with a message for a person when the file cannot be loaded as it is.
     """
     if kind not in REQUIRED:
         raise ValueError(f"kind must be one of {sorted(REQUIRED)}, not {kind!r}")
     what = f"{kind} file"
+    compression = None
+    if head.startswith(GZIP_MAGIC):
+        head, complete = gunzip_head(head, complete=complete, limit=max_text_bytes, what=what)
+        compression = "gzip"
     encoding, text = _decode_head(head, complete, what)
     line_terminator = _line_terminator(text)
     delimiter, text, sep_hint = _sniff_dialect(text, what)
@@ -590,6 +678,7 @@ def profile_bytes(
         multiline=multiline,
         warnings=tuple(warnings),
         sep_hint=sep_hint,
+        compression=compression,
         _rows=records.preview,
     )
 

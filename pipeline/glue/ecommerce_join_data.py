@@ -302,6 +302,17 @@ def read_head(path: str, size: int | None = None) -> tuple[bytes, bool]:
     return data[:size], len(data) <= size
 
 
+def read_chunks(path: str, size: int = 1024 * 1024):
+    """A local or S3 file's bytes, chunk by chunk (bounded memory)."""
+    if is_s3(path):
+        bucket, key = split_s3(path)
+        yield from aws_client("s3").get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(size)
+    else:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(size):
+                yield chunk
+
+
 def write_text(uri: str, text: str) -> None:
     if is_s3(uri):
         bucket, key = split_s3(uri)
@@ -389,8 +400,25 @@ class Report:
 
 
 def profile_file(path: str, kind: str, max_bad_fraction: float) -> CsvProfile:
+    """The file's profile; a gzip file (by its magic bytes) is profiled decompressed and read to its end
+    once here (csv_profile.check_gzip when the head is not all of it), so that a corrupt or truncated one
+    fails with a clear message, not in Spark's reader."""
     head, complete = read_head(path)
-    return csv_profile.profile_bytes(head, kind=kind, complete=complete, max_bad_fraction=max_bad_fraction)
+    profile = csv_profile.profile_bytes(
+        head, kind=kind, complete=complete, max_bad_fraction=max_bad_fraction, max_text_bytes=HEAD_BYTES
+    )
+    # Spark (Hadoop's codec factory) decompresses a file by its name's ".gz" suffix only.
+    name = path.rsplit("/", 1)[-1]
+    if profile.compression == "gzip" and not name.endswith(".gz"):
+        raise JobError(
+            f"{path} is gzip-compressed but its name does not end in .gz (Spark decompresses by the name); "
+            "upload it as a .csv.gz file"
+        )
+    if profile.compression is None and name.lower().endswith(".gz"):
+        raise JobError(f"{path} is named .gz but is not gzip-compressed; upload it as a .csv file")
+    if profile.compression == "gzip" and not complete:
+        csv_profile.check_gzip(read_chunks(path), what=f"{kind} file")
+    return profile
 
 
 def new_report(args: JobArgs) -> Report:
@@ -482,11 +510,18 @@ def _pin(path: str, version: str | None, etag: str | None, into: str) -> str:
     if etag and head["ETag"].strip('"') != etag.strip('"'):
         found = head["ETag"].strip('"')
         raise JobError(f"{path} {seen} has ETag {found}, not the checked {etag}")
-    target_bucket, target_key = split_s3(into + (key.rsplit("/", 1)[-1].lstrip("._") or "input.csv"))
+    target_bucket, target_key = split_s3(into + pinned_name(key))
     # Managed copy: multipart for inputs over 5 GB; the IfMatch guards an unversioned source on AWS.
     extra = {} if version else {"CopySourceIfMatch": quoted}
     s3.copy(source, target_bucket, target_key, ExtraArgs=extra)
     return f"s3://{target_bucket}/{target_key}"
+
+
+def pinned_name(key: str) -> str:
+    """The copy's file name: the key's, without a leading ``_`` or ``.`` (Spark skips such files), and a
+    ``.gz`` suffix in lower case, which is how Spark knows to decompress it."""
+    name = key.rsplit("/", 1)[-1].lstrip("._") or "input.csv"
+    return name[: -len(".gz")] + ".gz" if name.lower().endswith(".gz") else name
 
 
 def unpin_inputs(pinned: JobArgs, args: JobArgs) -> None:

@@ -9,6 +9,7 @@ the table, so the order of the tests does not matter.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import time
 from contextlib import contextmanager
 
@@ -148,6 +149,54 @@ def test_us_superstore_upload_to_table(pipeline, sample_data, wrangler, mail_cat
     mail = mail_for(mail_catcher, execution["name"], "succeeded")
     assert "Rows out: 9994." in body(mail)
     assert "Returned lines: 800." in body(mail)
+
+
+def test_a_csv_gz_pair_uploads_to_the_table_of_the_plain_pair(pipeline, sample_data, wrangler, mail_catcher):
+    """.csv.gz exports (issue #12): the notification, pairing, pinned copies and the local Glue take them."""
+    us = sample_data / "superstore-us"
+    folder = unique("gzip")
+
+    batch, execution = pipeline.upload(
+        (f"{folder}/orders.csv.gz", gzip.compress((us / "orders.csv").read_bytes())),
+        (f"{folder}/returns.csv.gz", gzip.compress((us / "returns.csv").read_bytes())),
+    )
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert pipeline.counts() == {"n": 9994, "r": 800}
+    expected = exports.expected_us(sample_data)
+    assert pipeline.sales() == pytest.approx(expected.sales)
+    mail = mail_for(mail_catcher, execution["name"], "succeeded")
+    assert f"Orders file: s3://{pipeline.settings.orders_bucket}/{folder}/orders.csv.gz" in body(mail)
+    inputs = pipeline.aws.s3.list_objects_v2(
+        Bucket=pipeline.settings.processed_bucket, Prefix="joined-data/_inputs/"
+    )
+    assert "Contents" not in inputs  # the pinned copies are gone
+
+
+def test_a_truncated_csv_gz_fails_with_a_clear_message_and_stays_in_place(
+    pipeline, sample_data, wrangler, mail_catcher
+):
+    if pipeline.table() is None:  # run on its own: publish something first
+        assert pipeline.upload(*seed(sample_data))[1]["status"] == "SUCCEEDED"
+    pipeline.settle()
+    before = pipeline.table()
+    folder = unique("gzip-cut")
+    cut = gzip.compress((sample_data / "superstore-us/orders.csv").read_bytes())[:-500]
+    key = f"{folder}/orders.csv.gz"
+
+    batch, execution = pipeline.upload(
+        (key, cut), (f"{folder}/returns.csv", (sample_data / "superstore-us/returns.csv").read_bytes())
+    )
+
+    assert execution["status"] == "FAILED"
+    assert "orders file is a truncated gzip file" in execution["cause"]
+    mail = mail_for(mail_catcher, execution["name"], "failed")
+    assert "orders file is a truncated gzip file" in body(mail) and "upload the whole file again" in body(
+        mail
+    )
+    raw = pipeline.aws.s3.get_object(Bucket=pipeline.settings.orders_bucket, Key=key)["Body"].read()
+    assert raw == cut  # the raw file stays where it was
+    assert pipeline.table()["Parameters"]["run_id"] == before["Parameters"]["run_id"]
 
 
 @pytest.mark.parametrize("kind", list(exports.KINDS))
@@ -467,7 +516,7 @@ def test_four_pairs_within_a_second_publish_the_last_pair_and_every_file_is_acco
             s3.put_object(Bucket=settings.orders_bucket, Key=f"{folder}/{name}-orders.csv", Body=rows)
         for name in names:
             s3.put_object(Bucket=settings.returns_bucket, Key=f"{folder}/{name}-returns.csv", Body=returns)
-        # A burst: all eight PUTs well inside the settle window (about a second here; more on a loaded machine).
+        # A burst: all eight PUTs well inside the settle window (about a second; more on a loaded machine).
         assert time.monotonic() - started < 30
         pipeline.settle()
 

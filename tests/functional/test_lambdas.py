@@ -9,6 +9,7 @@ moto facts these tests rely on (moto 5.2.5):
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -836,3 +837,32 @@ def test_the_same_bytes_again_after_a_resumed_run_start_nothing(moto_pipeline):
         again = on_upload.process(upload_event(s3, bucket, key, f"2026-11-23T{at}:00.000Z"), cfg(), s3, sfn)
         assert (again["reason"], again["execution_name"]) == ("duplicate", waiting["execution_name"])
     assert len(executions(moto_pipeline)) == 1
+
+
+def test_csv_gz_uploads_pair_and_reach_the_glue_job_as_they_are(moto_pipeline):
+    """No key suffix is special: a .csv.gz upload is newer than the .csv before it, pairs, and the Glue job
+    is told its key (the job decompresses it, by its magic bytes and its .gz suffix)."""
+    from pipeline.lambdas import pairing
+
+    s3, sfn = moto_pipeline["s3"], FakeTokens(moto_pipeline["sfn"])
+    gz = gzip.compress(b"Order ID,Order Date\nO1,2016-01-05\n")
+    uploaded = [
+        (ORDERS_BUCKET, "x/orders.csv", "2026-11-23T09:00:00.000Z", b"a,b\n1,2\n"),
+        (ORDERS_BUCKET, "x/orders.csv.gz", "2026-11-23T09:00:01.000Z", gz),
+        (RETURNS_BUCKET, "x/returns.csv.gz", "2026-11-23T09:00:02.000Z", gz),
+    ]
+    for bucket, key, at, body in uploaded:
+        on_upload.process(upload_event(s3, bucket, key, at, body), cfg(), s3, sfn)
+
+    decision = pairing.decision(cfg(), s3, datetime(2026, 11, 23, 9, 1, tzinfo=UTC))
+    assert decision.pair and (decision.orders.key, decision.returns.key) == (
+        "x/orders.csv.gz",
+        "x/returns.csv.gz",
+    )
+    seen = check_files.process(cfg(), s3, {"execution_input": pairing.paired_output(decision)})
+    started = trigger_glue.handler({**seen, "execution_name": "batch-gz"}, None)
+    arguments = moto_pipeline["glue"].get_job_run(JobName=JOB, RunId=started["job_run_id"])["JobRun"][
+        "Arguments"
+    ]
+    assert arguments["--orders_path"] == f"s3://{ORDERS_BUCKET}/x/orders.csv.gz"
+    assert arguments["--returns_path"] == f"s3://{RETURNS_BUCKET}/x/returns.csv.gz"

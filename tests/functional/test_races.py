@@ -7,6 +7,7 @@ boto3 calls as on AWS go over HTTP, and a test can interleave two writers exactl
 from __future__ import annotations
 
 import contextlib
+import gzip
 from collections.abc import Iterator
 
 import boto3
@@ -232,3 +233,27 @@ def test_a_version_that_is_gone_is_refused_clearly(s3):
     s3.delete_object(Bucket=RAW, Key="in/gone.csv", VersionId=seen["version_id"])
     with pytest.raises(job.JobError, match="is gone since it was checked"):
         job.pin_inputs(pin_args("in/gone.csv", orders_version_id=seen["version_id"]))
+
+
+def test_a_gzip_input_is_pinned_with_a_gz_suffix_and_checked_to_its_end_on_s3(s3, monkeypatch):
+    """Spark decompresses by the ".gz" suffix only (case-sensitive): the copy it reads keeps one."""
+    lines = b"Order ID,Order Date\n" + b"".join(b"O%d,2016-01-02\n" % i for i in range(5000))
+    packed = gzip.compress(lines)
+    s3.put_object(Bucket=RAW, Key="in/Orders.CSV.GZ", Body=packed)
+    s3.put_object(Bucket=RAW, Key="in/cut.csv.gz", Body=packed[:-50])
+    monkeypatch.setattr(job, "HEAD_BYTES", 4096)  # a head that is not the whole file: read on to the end
+    for key in ("in/Orders.CSV.GZ", "in/cut.csv.gz"):
+        etag = s3.head_object(Bucket=RAW, Key=key)["ETag"].strip('"')
+        args = pin_args(key, orders_etag=etag)
+        pinned = job.pin_inputs(args)
+        assert pinned.orders_path.endswith(
+            "/orders/Orders.CSV.gz" if "Orders" in key else "/orders/cut.csv.gz"
+        )
+        if key == "in/cut.csv.gz":
+            with pytest.raises(job.ProfileError, match="^orders file is a truncated gzip file"):
+                job.profile_file(pinned.orders_path, "orders", 0.01)
+        else:
+            profile = job.profile_file(pinned.orders_path, "orders", 0.01)
+            assert profile.compression == "gzip" and not profile.complete
+        job.unpin_inputs(pinned, args)
+    assert s3.get_object(Bucket=RAW, Key="in/cut.csv.gz")["Body"].read() == packed[:-50]  # raw file in place

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
@@ -44,6 +45,50 @@ def test_safe_file_name_strips_folders_and_odd_characters(name, expected):
 
 def test_object_key_is_per_day_and_kind():
     assert uploads.object_key("orders", "../x/Orders.csv", DAY) == "uploads/2026/11/25/orders-Orders.csv"
+
+
+@pytest.mark.parametrize(
+    ("name", "compression", "expected"),
+    [
+        ("orders.csv.gz", "gzip", "orders.csv.gz"),
+        ("Orders 2024.CSV.GZ", "gzip", "Orders-2024.csv.gz"),
+        ("orders.csv", "gzip", "orders.csv.gz"),  # the bytes decide: gzip inside, .csv.gz outside
+        ("export.gz", "gzip", "export.csv.gz"),
+        ("orders.csv.gz", None, "orders.csv"),  # named .gz, but plain text
+        ("../../.gz", "gzip", "upload.csv.gz"),
+    ],
+)
+def test_the_safe_name_of_a_gzip_file_ends_in_csv_gz(name, compression, expected):
+    assert uploads.safe_file_name(name, compression) == expected
+    assert uploads.object_key("returns", name, DAY, compression) == f"uploads/2026/11/25/returns-{expected}"
+
+
+def test_a_gzip_export_is_checked_decompressed():
+    checked = uploads.check_head("orders", "a/orders.csv.gz", 99, gzip.compress(ORDERS), 2, SETTINGS)
+    assert (checked.name, checked.content_type, checked.rows) == ("orders.csv.gz", "application/gzip", 2)
+    assert checked.summary()["compression"] == "gzip"
+    assert checked.profile.names == check("orders", ORDERS).profile.names
+    assert check("orders", ORDERS).content_type == "text/csv"
+
+
+def test_a_gzip_export_the_browser_could_not_read_to_its_end_is_refused():
+    packed = gzip.compress(ORDERS)
+    with pytest.raises(uploads.UploadRefused) as err:
+        uploads.check_head(
+            "orders",
+            "o.csv.gz",
+            len(packed),
+            packed,
+            0,
+            SETTINGS,
+            unreadable="Compressed input was truncated.",
+        )
+    assert str(err.value) == (
+        "o.csv.gz could not be read to its end (Compressed input was truncated.); a .csv.gz file may be "
+        "truncated or corrupt: compress the export again and upload it again"
+    )
+    with pytest.raises(uploads.UploadRefused, match="^o.csv.gz: orders file is a truncated gzip file"):
+        uploads.check_head("orders", "o.csv.gz", len(packed) - 4, packed[:-4], 2, SETTINGS)
 
 
 def test_check_reports_the_profile():
@@ -92,9 +137,8 @@ def job_verdict(path) -> str:
 
 def console_verdict(data: bytes, rows: int) -> str:
     try:
-        uploads.check_head(
-            "orders", "export.csv", len(data), data[: uploads.PROFILE_HEAD_BYTES], rows, SETTINGS
-        )
+        head = data[: uploads.PROFILE_HEAD_BYTES]
+        uploads.check_head("orders", "export.csv", len(data), head, rows, SETTINGS)
     except uploads.UploadRefused as exc:
         return str(exc).removeprefix("export.csv: ")
     return "ok"
@@ -125,6 +169,37 @@ def test_the_console_accepts_and_refuses_the_files_the_job_does(sample_data, tmp
         "sales: 20 of 200 values (10.0%) are not numbers (e.g. 'see invoice')"
         in verdicts["unparsed sales"][0]
     )
+
+
+def test_the_console_and_the_job_give_gzip_exports_the_same_verdict(sample_data, tmp_path):
+    """A .csv.gz export of each kind: accepted by both when whole; a cut or damaged one refused by both."""
+    header, rows = exports.us_rows(sample_data)
+    packed = {kind: gzip.compress(build(sample_data)) for kind, build in exports.KINDS.items()}
+    clean = gzip.compress((sample_data / "superstore-us/orders.csv").read_bytes())
+    damaged = bytearray(clean)
+    damaged[len(damaged) // 2] ^= 0xFF
+    files = packed | {"clean": clean, "truncated": clean[:-100], "damaged": bytes(damaged)}
+    verdicts = {}
+    for kind, data in files.items():
+        path = tmp_path / f"{kind}.csv.gz"
+        path.write_bytes(data)
+        verdicts[kind] = (console_verdict(data, len(rows)), job_verdict(path))
+    assert {k: c == j for k, (c, j) in verdicts.items()} == dict.fromkeys(files, True), verdicts
+    assert {k for k, (c, _) in verdicts.items() if c == "ok"} == {*exports.KINDS, "clean"}
+    assert verdicts["truncated"][0].startswith("orders file is a truncated gzip file")
+    assert verdicts["damaged"][0].startswith("orders file is a corrupt gzip file")
+
+
+def test_a_big_gzip_export_is_checked_on_a_bounded_decompressed_head(sample_data):
+    data = (sample_data / "superstore-global/orders.csv").read_bytes()
+    packed = gzip.compress(data)
+    assert len(packed) > uploads.PROFILE_HEAD_BYTES  # the browser sends a cut head
+    checked = uploads.check_head(
+        "orders", "g.csv.gz", len(packed), packed[: uploads.PROFILE_HEAD_BYTES], 51290, SETTINGS
+    )
+    assert checked.profile.compression == "gzip" and not checked.profile.complete
+    # No more than PROFILE_HEAD_BYTES of text was profiled (the rest is the job's to read).
+    assert checked.profile.sample_rows < data[: uploads.PROFILE_HEAD_BYTES].count(b"\n")
 
 
 def test_the_sep_hint_line_is_not_counted_as_a_row(sample_data):
@@ -226,6 +301,21 @@ def test_presigned_multipart_upload_end_to_end(s3):
     result = uploads.finish_upload(client, upload)
     assert result.etag.endswith('-3"')  # a multipart ETag: three parts
     assert client.get_object(Bucket=result.bucket, Key=result.key)["Body"].read() == data
+
+
+def test_a_gzip_export_is_stored_as_a_csv_gz_object_without_content_encoding(s3):
+    client, settings = s3
+    data = gzip.compress(ORDERS)
+    checked = uploads.check_head("orders", "Orders.csv.gz", len(data), data, 2, settings)
+    upload = uploads.start_upload(client, settings, checked, now=DAY)
+    assert upload.key == "uploads/2026/11/25/orders-Orders.csv.gz"
+
+    put_parts(upload, data)
+    result = uploads.finish_upload(client, upload)
+    stored = client.get_object(Bucket=result.bucket, Key=result.key)
+    # The object is the gzip file itself: no Content-Encoding, so no client decompresses it on the way.
+    assert (stored["ContentType"], stored.get("ContentEncoding")) == ("application/gzip", None)
+    assert stored["Body"].read() == data and stored["ContentLength"] == len(data)
 
 
 def test_an_incomplete_upload_is_aborted_and_stores_nothing(s3):

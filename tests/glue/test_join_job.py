@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -180,6 +181,92 @@ def test_demo_exports_join_whole(spark, tmp_path):
     assert sorted(out["postal_code"]) == sorted(source["Postal Code"])  # leading zeros kept
     assert sorted(out["product_name"]) == sorted(source["Product Name"])  # doubled quotes inside one field
     assert_contract_schema(parquet_schema(report))
+
+
+def table_of(report) -> pd.DataFrame:
+    """The run's rows without what differs per run, in one order."""
+    out = read_output(report).drop(columns=["run_id", "processed_at"])
+    return out.sort_values(["row_id"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("head_bytes", [None, 4096], ids=["whole-head", "partial-head"])
+def test_a_gzip_pair_gives_the_table_of_the_plain_pair(spark, tmp_path, sample_data, monkeypatch, head_bytes):
+    """.csv.gz exports (read by Spark's codec, profiled decompressed) publish the same table as the .csv
+    pair; with a head that is not the whole file, the job reads the stream to its end before Spark."""
+    orders, returns = sample_data / "superstore-us/orders.csv", sample_data / "superstore-us/returns.csv"
+    plain = run(spark, tmp_path / "plain", orders, returns)
+    packed = {}
+    for name, source in (("orders", orders), ("returns", returns)):
+        packed[name] = tmp_path / f"{name}.csv.gz"
+        packed[name].write_bytes(gzip.compress(source.read_bytes()))
+    if head_bytes:
+        monkeypatch.setattr(ecommerce_join_data, "HEAD_BYTES", head_bytes)
+
+    report = run(spark, tmp_path / "gz", packed["orders"], packed["returns"])
+
+    assert report.orders["compression"] == report.returns["compression"] == "gzip"
+    assert plain.orders["compression"] is None
+    assert report.orders["complete"] is (head_bytes is None)
+    assert (report.rows_in, report.rows_out, report.returned_lines) == (9994, 9994, 800)
+    pd.testing.assert_frame_equal(table_of(report), table_of(plain))
+
+
+def test_a_gzip_utf16_export_reads_as_one_stream(spark, tmp_path, sample_data):
+    """Excel's Unicode Text, gzip-compressed: Spark's multiLine reader decompresses it too."""
+    orders = tmp_path / "unicode.csv.gz"
+    orders.write_bytes(gzip.compress(exports.unicode_text(sample_data)))
+    expected = exports.expected_us(sample_data)
+    report = run(spark, tmp_path, orders, sample_data / "superstore-us/returns.csv")
+    assert report.orders["encoding"].startswith("utf-16") and report.orders["compression"] == "gzip"
+    assert (report.rows_out, report.returned_lines, report.quarantined_lines) == (
+        expected.rows,
+        expected.returned_lines,
+        0,
+    )
+    assert report.sales_out == pytest.approx(expected.sales)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_fails_before_spark_with_a_clear_message(
+    spark, tmp_path, sample_data, monkeypatch, damage
+):
+    packed = bytearray(gzip.compress((sample_data / "superstore-us/orders.csv").read_bytes()))
+    if damage == "truncated":
+        del packed[-1000:]
+    else:
+        packed[-1000] ^= 0xFF
+    orders = tmp_path / "orders.csv.gz"
+    orders.write_bytes(bytes(packed))
+    monkeypatch.setattr(ecommerce_join_data, "HEAD_BYTES", 4096)  # the damage is beyond the profiled head
+    with pytest.raises(ProfileError, match=f"^orders file is a {damage} gzip file"):
+        run(spark, tmp_path, orders, sample_data / "superstore-us/returns.csv")
+    assert not (tmp_path / "out").exists()
+    assert orders.read_bytes() == packed  # the input stays as it was
+
+
+def test_a_name_that_does_not_say_gzip_is_refused(spark, tmp_path):
+    lines = "Order ID,Order Date\nO1,2016-01-02\n"
+    returns = write(tmp_path / "returns.csv", "Order ID\nO1\n")
+    hidden = tmp_path / "orders.csv"
+    hidden.write_bytes(gzip.compress(lines.encode()))
+    with pytest.raises(JobError, match="is gzip-compressed but its name does not end in .gz"):
+        run(spark, tmp_path, hidden, returns)
+    claimed = write(tmp_path / "orders.csv.gz", lines)
+    with pytest.raises(JobError, match="is named .gz but is not gzip-compressed"):
+        run(spark, tmp_path, claimed, returns)
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("a/orders.csv.gz", "orders.csv.gz"),
+        ("a/Orders.CSV.GZ", "Orders.CSV.gz"),
+        ("a/_x.csv", "x.csv"),
+        ("a/", "input.csv"),
+    ],
+)
+def test_the_pinned_copy_keeps_a_lower_case_gz_suffix(key, name):
+    assert ecommerce_join_data.pinned_name(key) == name
 
 
 WRITTEN = {

@@ -585,11 +585,12 @@ def test_xlsx_signature_is_named():
     assert str(err.value) == "orders file is not CSV text (it looks like an Excel workbook, export it as CSV)"
 
 
-def test_zip_and_gzip_signatures_are_named():
+def test_zip_signature_and_gzip_twice_are_named():
     with pytest.raises(ProfileError, match=r"^returns file is not CSV text \(it looks like a zip archive"):
         profile_bytes(zipped({"returns.csv": b"Order ID\n1\n"}), kind="returns")
-    with pytest.raises(ProfileError, match=r"^orders file is not CSV text \(it looks like a gzip archive"):
-        profile_bytes(gzip.compress(b"Order ID,Order Date\n1,2016-01-05\n"), kind="orders")
+    twice = gzip.compress(gzip.compress(b"Order ID,Order Date\n1,2016-01-05\n"))
+    with pytest.raises(ProfileError, match=r"^orders file is not CSV text \(it is gzip-compressed twice"):
+        profile_bytes(twice, kind="orders")
 
 
 def test_utf16_without_a_bom_is_refused():
@@ -809,3 +810,90 @@ def test_returns_samples(sample_data, relative, names, rows):
 def test_returns_sample_in_the_orders_slot(sample_data):
     with pytest.raises(ProfileError, match="is this a returns file"):
         profile_bytes(read(sample_data, "superstore-us/returns.csv"), kind="orders")
+
+
+# --------------------------------------------------------------------------------------------- gzip
+
+GZ_ORDERS = b"Order ID,Order Date,Sales\n" + b"".join(
+    b"O%d,2016-01-%02d,%d.5\n" % (i, i % 28 + 1, i) for i in range(50)
+)
+
+
+def test_a_gzip_file_is_profiled_decompressed():
+    plain, packed = (
+        profile_bytes(GZ_ORDERS, kind="orders"),
+        profile_bytes(gzip.compress(GZ_ORDERS), kind="orders"),
+    )
+    assert packed.compression == "gzip" and plain.compression is None
+    assert packed.to_report() == {**plain.to_report(), "compression": "gzip"}
+    assert packed.complete and packed.preview(50) == plain.preview(50)
+
+
+def test_gzip_members_one_after_another_are_one_file():
+    half = GZ_ORDERS.index(b"O25,")
+    p = profile_bytes(gzip.compress(GZ_ORDERS[:half]) + gzip.compress(GZ_ORDERS[half:]), kind="orders")
+    assert (p.compression, p.complete, p.sample_rows) == ("gzip", True, 50)
+
+
+def test_a_gzip_bomb_is_profiled_on_a_bounded_head():
+    bomb = gzip.compress(GZ_ORDERS + b"O9,2016-01-05,1.5\n" * 3_000_000, compresslevel=9)  # ~57 MB of text
+    assert len(bomb) < 200_000
+    p = profile_bytes(bomb, kind="orders", max_text_bytes=64 * 1024)
+    assert p.compression == "gzip" and not p.complete
+    assert p.sample_rows < 64 * 1024 // 18  # no more text than the limit was read
+
+
+def test_a_partial_gzip_head_is_a_partial_profile():
+    data = GZ_ORDERS * 40
+    packed = gzip.compress(data)
+    p = profile_bytes(packed[: len(packed) // 2], kind="orders", complete=False)
+    assert p.compression == "gzip" and not p.complete and 0 < p.sample_rows < data.count(b"\n")
+
+
+def test_a_truncated_gzip_file_is_refused():
+    packed = gzip.compress(GZ_ORDERS)
+    with pytest.raises(ProfileError) as err:
+        profile_bytes(packed[:-12], kind="orders")  # the whole file, its end cut off
+    assert str(err.value) == (
+        "orders file is a truncated gzip file (the compressed data ends before the end of its stream); "
+        "upload the whole file again"
+    )
+
+
+@pytest.mark.parametrize("where", ["data", "crc"])
+def test_a_corrupt_gzip_file_is_refused(where):
+    packed = bytearray(gzip.compress(GZ_ORDERS))
+    packed[len(packed) // 2 if where == "data" else -6] ^= 0xFF
+    with pytest.raises(
+        ProfileError, match=r"^returns file is a corrupt gzip file \(Error -3 while decompressing"
+    ):
+        profile_bytes(bytes(packed), kind="returns")
+
+
+def chunks(data: bytes, size: int = 1000):
+    return (data[i : i + size] for i in range(0, len(data), size))
+
+
+def test_check_gzip_reads_a_stream_to_its_end():
+    packed = gzip.compress(GZ_ORDERS * 200)
+    csv_profile.check_gzip(chunks(packed + gzip.compress(b"O1,2016-01-01,1\n")))
+    with pytest.raises(ProfileError, match="^orders file is a truncated gzip file"):
+        csv_profile.check_gzip(chunks(packed[:-3]), what="orders file")
+    broken = bytearray(packed)
+    broken[-7] ^= 0x01  # the CRC-32 in the trailer
+    with pytest.raises(ProfileError, match="corrupt gzip file .*incorrect data check"):
+        csv_profile.check_gzip(chunks(bytes(broken)))
+    with pytest.raises(ProfileError, match="corrupt gzip file"):
+        csv_profile.check_gzip(chunks(packed + b"junk after the end"))
+
+
+def test_gunzip_head_keeps_memory_to_its_limit():
+    packed = gzip.compress(b"x" * 50_000_000)  # 50 MB of text in ~50 KB
+    text, complete = csv_profile.gunzip_head(packed, complete=True, limit=100_000)
+    assert (len(text), complete) == (100_000, False)
+
+
+def test_a_gzip_sample_profiles_as_the_plain_sample(sample_data):
+    data = read(sample_data, "superstore-us/orders.csv")
+    plain, packed = profile_bytes(data, kind="orders"), profile_bytes(gzip.compress(data), kind="orders")
+    assert packed.to_report() == {**plain.to_report(), "compression": "gzip"}

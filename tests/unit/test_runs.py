@@ -223,6 +223,9 @@ def test_upload_records_filters():
 
     assert runs.upload_records(variant(s3__bucket__name="other-bucket"), PREFIXES) == []
     assert runs.upload_records(variant(s3__object__key="folder/"), PREFIXES) == []
+    # No key suffix is special: .csv and .csv.gz (ADR 0019) exports alike are uploads.
+    for key in ("r.csv", "r.csv.gz", "exports/r.CSV.GZ"):
+        assert [r["key"] for r in runs.upload_records(variant(s3__object__key=key), PREFIXES)] == [key]
     assert runs.upload_records(variant(s3__object__size=0), PREFIXES) == []
     assert runs.upload_records(variant(eventName="ObjectRemoved:Delete"), PREFIXES) == []
     assert runs.upload_records(variant(), {"ecommerce-returns-raw": "incoming/"}) == []

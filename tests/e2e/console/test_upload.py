@@ -8,6 +8,7 @@ presigned URLs the page made. The browser test (tests/browser) runs the real scr
 from __future__ import annotations
 
 import base64
+import gzip
 import urllib.error
 import urllib.request
 import uuid
@@ -16,19 +17,22 @@ import pytest
 
 from services import demo_data, uploads
 from stack import aws
-from tests.e2e.console.conftest import page
+from tests.e2e.console.conftest import page, plain
 
 pytestmark = pytest.mark.spark
 
 
-def pick(app, kind: str, name: str, data: bytes, **extra) -> dict:
-    """What the slot's script reports once a file is chosen."""
+def pick(app, kind: str, name: str, data: bytes, text: bytes | None = None, unreadable=None, **extra) -> dict:
+    """What the slot's script reports once a file is chosen (``text``: a gzip file's decompressed bytes,
+    which the script counts the rows of)."""
+    text = data if text is None else text
     picked = {
         "name": name,
         "size": len(data),
         "last_modified": 0,
         "head": base64.b64encode(data[: uploads.PROFILE_HEAD_BYTES]).decode(),
-        "rows": max(data.rstrip(b"\n").count(b"\n"), 0) if data.strip() else 0,
+        "rows": max(text.rstrip(b"\n").count(b"\n"), 0) if text.strip() else 0,
+        "unreadable": unreadable,
         "token": f"{name}:{uuid.uuid4().hex}",
     }
     app.session_state[f"upload-{kind}"] = {"picked": picked, **extra}
@@ -94,6 +98,46 @@ def test_uploads_once_through_presigned_parts_and_shows_the_run(
     assert app.get("page_link"), "no link to the run monitor"
     assert picked["token"] not in app.session_state["upload_plans"]
     assert local_aws.wait_idle(120)
+
+
+def test_a_csv_gz_export_is_checked_decompressed_and_stored_as_csv_gz(
+    console_env, seed_run, sample_data, local_aws
+):
+    settings = local_aws.settings
+    s3 = aws.client(settings, "s3")
+    text = (sample_data / "seed/returncsv.csv").read_bytes()
+    packed = gzip.compress(text)
+    app = page("upload.py").run()
+    picked = pick(app, "returns", "returncsv.csv.gz", packed, text=text)
+    app.run()
+    assert not app.error, errors(app)
+    assert str(text.count(b"\n") - 1) in [m.value for m in app.metric]  # rows of the decompressed file
+    assert any("**compression:** gzip" in m.value for m in app.markdown), [m.value for m in app.markdown]
+
+    app.button(key="start-returns").click().run()
+    plan = app.session_state["upload_plans"][picked["token"]]
+    assert plan.key == uploads.object_key("returns", "returncsv.csv.gz", compression="gzip")
+    assert plan.key.endswith("/returns-returncsv.csv.gz")
+    put_parts(plan, packed)
+    app.session_state["upload-returns"] = {"picked": picked, "uploaded": {"upload_id": plan.upload_id}}
+    app.run()
+    assert not app.exception and not app.error, (app.exception, errors(app))
+    stored = s3.get_object(Bucket=settings.returns_bucket, Key=plan.key)
+    assert stored["Body"].read() == packed
+    assert (stored["ContentType"], stored.get("ContentEncoding")) == ("application/gzip", None)
+    assert local_aws.wait_idle(120)
+
+
+def test_refuses_a_gzip_export_the_browser_could_not_read_to_its_end(console_env, seed_run, sample_data):
+    packed = gzip.compress((sample_data / "seed/ordercsv.csv").read_bytes())
+    app = page("upload.py").run()
+    pick(app, "orders", "orders.csv.gz", packed, unreadable="Compressed input was truncated.")
+    pick(app, "returns", "returns.csv.gz", gzip.compress(b"Order ID\nO1\n")[:-6])
+    app.run()
+    shown = [plain(e) for e in errors(app)]
+    assert any("could not be read to its end (Compressed input was truncated.)" in e for e in shown), shown
+    assert any("returns file is a truncated gzip file" in e for e in shown), shown
+    assert not [b for b in app.button if b.key in ("start-orders", "start-returns")]
 
 
 def test_a_failed_browser_upload_is_aborted(console_env, seed_run, sample_data, local_aws):
