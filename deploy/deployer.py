@@ -129,8 +129,10 @@ class Context:
 
 
 def lambda_environment(settings: Settings, arns: iam.Arns) -> dict[str, str]:
-    """The environment of every Lambda (the variables pipeline/lambdas/config.py reads)."""
+    """The environment of every Lambda (the variables pipeline/lambdas/config.py reads). CONSOLE_URL only
+    when the settings name the console's address: without it the emails carry no link."""
     return {
+        **({"CONSOLE_URL": settings.console_url} if settings.console_url else {}),
         "ORDERS_BUCKET": settings.orders_bucket,
         "RETURNS_BUCKET": settings.returns_bucket,
         "STATE_MACHINE_ARN": arns.state_machine,
@@ -184,6 +186,7 @@ def state_machine_substitutions(settings: Settings, arns: iam.Arns) -> dict[str,
         "CheckGlueStatusFunctionArn": arns.function(settings.check_glue_status_function),
         "StopGlueFunctionArn": arns.function(settings.stop_glue_function),
         "AwaitCounterpartFunctionArn": arns.function(settings.await_counterpart_function),
+        "RenderEmailFunctionArn": arns.function(settings.render_email_function),
         "SuccessTopicArn": arns.success_topic,
         "FailureTopicArn": arns.failure_topic,
         "PairingWindowSeconds": settings.pairing_window_seconds,
