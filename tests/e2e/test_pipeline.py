@@ -130,7 +130,7 @@ def body(mail) -> str:
 
 def subject(mail) -> str:
     """The Subject as sent (a long header arrives folded over lines)."""
-    return "".join(str(mail["Subject"] or "").splitlines())
+    return "".join(str(mail["Subject"] or "").splitlines()).strip()
 
 
 def mail_for(mail_catcher, execution_name: str, outcome: str):
@@ -141,6 +141,7 @@ def mail_for(mail_catcher, execution_name: str, outcome: str):
 
 def counts(mail) -> dict[str, str]:
     """The email's Counts section: label → the number as written."""
+    assert "Counts:\n" in body(mail), body(mail)
     lines = body(mail).split("Counts:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     return dict(tuple(part.strip() for part in line.split(":", 1)) for line in lines)
 
