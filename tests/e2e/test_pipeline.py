@@ -125,7 +125,8 @@ def seed(sample_data) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
 
 
 def body(mail) -> str:
-    return mail.get_payload(decode=True).decode()
+    """The text as sent (SMTP carries it with CRLF line ends)."""
+    return mail.get_payload(decode=True).decode().replace("\r\n", "\n")
 
 
 def subject(mail) -> str:
