@@ -275,3 +275,12 @@ def test_the_handler_takes_the_console_url_from_the_environment() -> None:
     assert "Open the run" not in no_link["message"]
     with pytest.raises(ValueError, match="unknown email kind"):
         render_email.process({"kind": "other"}, cfg)
+
+
+def test_the_console_url_setting_comes_from_the_environment_and_must_be_http() -> None:
+    from stack.settings import Settings
+
+    assert Settings.from_env({"ECOMMERCE_CONSOLE_URL": CONSOLE}).console_url == CONSOLE
+    assert Settings.from_env({}).console_url == ""  # no link unless someone says where the console is
+    with pytest.raises(ValueError, match="console_url must be an http"):
+        Settings.from_env({"ECOMMERCE_CONSOLE_URL": "javascript:alert(1)"})
