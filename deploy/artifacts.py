@@ -22,7 +22,7 @@ GLUE_SCRIPT = GLUE_DIR / "ecommerce_join_data.py"
 GLUE_EXTRA_PY = (GLUE_DIR / "csv_profile.py", GLUE_DIR / "run_lineage.py")
 
 LAMBDA_PACKAGE = "lambdas"
-SHARED_MODULES = ("__init__", "config", "pairing", "runs")
+SHARED_MODULES = ("__init__", "config", "emails", "pairing", "runs")
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 

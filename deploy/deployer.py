@@ -131,8 +131,10 @@ class Context:
 
 
 def lambda_environment(settings: Settings, arns: iam.Arns) -> dict[str, str]:
-    """The environment of every Lambda (the variables pipeline/lambdas/config.py reads)."""
+    """The environment of every Lambda (the variables pipeline/lambdas/config.py reads). CONSOLE_URL only
+    when the settings name the console's address: without it the emails carry no link."""
     return {
+        **({"CONSOLE_URL": settings.console_url} if settings.console_url else {}),
         "ORDERS_BUCKET": settings.orders_bucket,
         "RETURNS_BUCKET": settings.returns_bucket,
         "STATE_MACHINE_ARN": arns.state_machine,
@@ -187,6 +189,7 @@ def state_machine_substitutions(settings: Settings, arns: iam.Arns) -> dict[str,
         "CheckGlueStatusFunctionArn": arns.function(settings.check_glue_status_function),
         "StopGlueFunctionArn": arns.function(settings.stop_glue_function),
         "AwaitCounterpartFunctionArn": arns.function(settings.await_counterpart_function),
+        "RenderEmailFunctionArn": arns.function(settings.render_email_function),
         "SuccessTopicArn": arns.success_topic,
         "FailureTopicArn": arns.failure_topic,
         "PairingWindowSeconds": settings.pairing_window_seconds,
@@ -688,15 +691,22 @@ def interrupted_run_pattern(arns: iam.Arns) -> dict[str, Any]:
     }
 
 
-def interrupted_run_message() -> dict[str, Any]:
-    """The email text: which run, how it ended and why, and the files it was processing (its input)."""
+def interrupted_run_message(settings: Settings) -> dict[str, Any]:
+    """The email text: which run, how it ended and why, the files it was processing (its input) and, with
+    a console address, the link to the run. EventBridge fills it in (no Lambda runs for these runs), as one
+    line: an SNS target takes no Subject."""
     fields = {"name": "name", "status": "status", "error": "error", "cause": "cause", "input": "input",
               "arn": "executionArn"}  # fmt: skip
+    link = (
+        f" Open the run: {settings.console_url.rstrip('/')}/monitor?execution=<arn>"
+        if settings.console_url
+        else ""
+    )
     return {
         "InputPathsMap": {k: f"$.detail.{v}" for k, v in fields.items()},
         "InputTemplate": (
             '"ETL run <name> ended <status> before its own failure notification. Error: <error>. '
-            'Cause: <cause>. Input (files): <input>. Execution: <arn>"'
+            f'Cause: <cause>. Input (files): <input>. Execution: <arn>.{link}"'
         ),
     }
 
@@ -746,7 +756,9 @@ class InterruptedRunRule(Resource):
         differences = []
         if current["pattern"] != interrupted_run_pattern(ctx.arns) or current["state"] != "ENABLED":
             differences.append("event pattern")
-        if current["targets"] != [ctx.arns.failure_topic] or current["message"] != interrupted_run_message():
+        if current["targets"] != [ctx.arns.failure_topic] or current["message"] != interrupted_run_message(
+            ctx.settings
+        ):
             differences.append("target")
         if not current["allowed"]:
             differences.append("failure topic policy")
@@ -766,7 +778,7 @@ class InterruptedRunRule(Resource):
         target = {
             "Id": self.target_id,
             "Arn": ctx.arns.failure_topic,
-            "InputTransformer": interrupted_run_message(),
+            "InputTransformer": interrupted_run_message(ctx.settings),
         }
         client.put_targets(Rule=self.rule, Targets=[target])
         if "failure topic policy" in differences:

@@ -262,6 +262,11 @@ def stop_glue_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     )
 
 
+def render_email_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
+    # Pure rendering of what the state machine hands it: no AWS access but its own logs.
+    return _document(_lambda_logs(arns, settings.render_email_function))
+
+
 def glue_job_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
     scripts, processed = settings.scripts_bucket, settings.processed_bucket
     raw = [settings.orders_bucket, settings.returns_bucket]
@@ -316,10 +321,11 @@ def state_machine_policy(settings: Settings, arns: Arns) -> dict[str, Any]:
             settings.check_glue_status_function,
             settings.stop_glue_function,
             settings.await_counterpart_function,
+            settings.render_email_function,
         )
     ]
     return _document(
-        # "<arn>:*" covers qualified invocations (versions and aliases) of the same three functions.
+        # "<arn>:*" covers qualified invocations (versions and aliases) of the same functions.
         _statement("InvokeTasks", ["lambda:InvokeFunction"], [*functions, *(f"{f}:*" for f in functions)]),
         _statement("Notify", ["sns:Publish"], [arns.success_topic, arns.failure_topic]),
     )
@@ -332,11 +338,12 @@ _LAMBDA_POLICIES = {
     "check_glue_status_function": check_glue_status_policy,
     "stop_glue_function": stop_glue_policy,
     "await_counterpart_function": await_counterpart_policy,
+    "render_email_function": render_email_policy,
 }
 
 
 def role_specs(settings: Settings, arns: Arns) -> list[RoleSpec]:
-    """The eight roles: one per Lambda, one for the Glue job, one for the state machine."""
+    """The nine roles: one per Lambda, one for the Glue job, one for the state machine."""
     roles = [
         (
             lambda_role_name(getattr(settings, field)),

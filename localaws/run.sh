@@ -29,6 +29,8 @@ trap cleanup INT TERM EXIT
 
 # The raw buckets accept the browser's presigned uploads from the console's address (CORS).
 export ECOMMERCE_CONSOLE_ORIGINS="${ECOMMERCE_CONSOLE_ORIGINS:-http://127.0.0.1:$CONSOLE_PORT,http://localhost:$CONSOLE_PORT}"
+# The emails link each run to this console's run monitor.
+export ECOMMERCE_CONSOLE_URL="${ECOMMERCE_CONSOLE_URL:-http://127.0.0.1:$CONSOLE_PORT}"
 echo "starting the local AWS on port $PORT (log: $LOG) …"
 ECOMMERCE_LOCAL_PORT="$PORT" "$PY" -m localaws --port "$PORT" --state-dir "$STATE_DIR" "${reset_flag[@]}" >"$LOG" 2>&1 &
 pids+=($!)

@@ -17,8 +17,9 @@ from typing import Any, Literal
 from stack.settings import Settings
 
 INBOX_NAME = "notifications.jsonl"
-# The pipeline's messages name their execution: "… Execution: <name>. …" (pipeline/asl NotifySuccess/Failure).
-EXECUTION_IN_MESSAGE = re.compile(r"\bExecution: (\S+?)\.(?:\s|$)")
+# The pipeline's messages name their execution on a line "Execution: <name>" (pipeline/lambdas/emails.py), or
+# "… Execution: <name>. …" in a plain stand-in (pipeline/asl Plain…Email). Names are [A-Za-z0-9_-].
+EXECUTION_IN_MESSAGE = re.compile(r"\bExecution: ([A-Za-z0-9_-]+)(?=\.?(?:\s|$))")
 Kind = Literal["success", "failure", "other"]
 KINDS: tuple[Kind, ...] = ("success", "failure", "other")
 

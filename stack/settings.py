@@ -37,6 +37,8 @@ class Settings:
     stop_glue_function: str = "ecommerce-stop-glue"
     # Parks a lone upload's execution on its task token until the counterpart's upload resumes it.
     await_counterpart_function: str = "ecommerce-await-counterpart"
+    # Renders the subject and body of every notification email (pipeline/lambdas/emails.py).
+    render_email_function: str = "ecommerce-render-email"
     glue_job: str = "ecommerce_join_data"
     state_machine: str = "ETL-StepFunction-Controller"
     success_topic: str = "etl-success-topic"
@@ -82,6 +84,9 @@ class Settings:
     # Origins the console is served from: the raw buckets accept the browser's presigned part uploads from
     # them (CORS). Add the console's address when it runs elsewhere.
     console_origins: tuple[str, ...] = ("http://127.0.0.1:8501", "http://localhost:8501")
+    # The console's address as people open it (e.g. https://etl.example.com): the emails link each run to
+    # <console_url>/monitor?execution=<arn>. Empty: the emails carry no link. `make run` sets the local one.
+    console_url: str = ""
     # The largest file the Upload page accepts: enforced when it issues part URLs and again on the bytes S3
     # received before it completes the upload.
     max_upload_bytes: int = 5 * 1024**3
@@ -98,6 +103,8 @@ class Settings:
         for name in ("max_upload_bytes", "raw_noncurrent_version_days", "pairing_window_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.console_url and not self.console_url.lower().startswith(("http://", "https://")):
+            raise ValueError(f"console_url must be an http(s) address, not {self.console_url!r}")
 
     def bucket(self, base: str) -> str:
         if self.target == "local":
@@ -130,6 +137,7 @@ class Settings:
             "check_glue_status": self.check_glue_status_function,
             "stop_glue": self.stop_glue_function,
             "await_counterpart": self.await_counterpart_function,
+            "render_email": self.render_email_function,
         }
 
     @property

@@ -491,30 +491,62 @@ def _format_template(expr: str) -> str | None:
 _SUBJECT_FORMAT_RE = re.compile(r"States\.Format\('.*?'(,\s*\$\.(failure\.failed_state|missing\.export))*\)")
 
 
+# The rendered email a Notify state publishes: ResultPath of the Render…Email task (and of its plain
+# stand-in), read by the SNS task as Subject.$ / Message.$.
+RENDERED_EMAIL = "$.email"
+
+
+def _subject_problem(name: str, params: Mapping[str, Any], field: str) -> str | None:
+    """Whether the Subject in ``params[field]`` / ``params[field + ".$"]`` may exceed the limit or
+    interpolate an unbounded value (None: fine)."""
+    if field in params:
+        subject, slack = params[field], 0
+    elif f"{field}.$" in params:
+        subject = _format_template(params[f"{field}.$"])
+        if subject is None:
+            return f"{name}: {field}.$ must be a States.Format with a literal template"
+        slack = subject.count("{}") * (STATE_NAME_MAX - 2)
+        if not _SUBJECT_FORMAT_RE.fullmatch(params[f"{field}.$"]):
+            return f"{name}: {field}.$ may only interpolate $.failure.failed_state, $.missing.export"
+    else:
+        return f"{name}: SNS publish without {field}"
+    if not isinstance(subject, str) or not subject.isascii() or len(subject) + slack > SNS_SUBJECT_MAX:
+        return f"{name}: {field} may exceed {SNS_SUBJECT_MAX} ASCII characters"
+    return None
+
+
 def check_sns_subjects(definition: Mapping[str, Any]) -> list[str]:
-    """SNS Subjects are ASCII and at most 100 characters, even with the longest interpolated state name."""
+    """SNS Subjects are ASCII and at most 100 characters, even with the longest interpolated state name.
+
+    A Subject may also be the rendered email's (``$.email.subject``): then every state that writes
+    ``$.email`` is either a Lambda task (the renderer, pipeline/lambdas/emails.py, bounds its subjects and
+    its unit tests hold it to that) or a Pass state whose ``subject`` obeys the rules above.
+    """
     problems = []
-    for name, state in definition.get("States", {}).items():
+    states = definition.get("States", {})
+    rendered = False
+    for name, state in states.items():
         if not is_sns_publish(state):
             continue
         params = state.get("Parameters", {})
-        if "Subject" in params:
-            subject, slack = params["Subject"], 0
-        elif "Subject.$" in params:
-            subject = _format_template(params["Subject.$"])
-            if subject is None:
-                problems.append(f"{name}: Subject.$ must be a States.Format with a literal template")
-                continue
-            slack = subject.count("{}") * (STATE_NAME_MAX - 2)
-            if not _SUBJECT_FORMAT_RE.fullmatch(params["Subject.$"]):
-                problems.append(
-                    f"{name}: Subject.$ may only interpolate $.failure.failed_state, $.missing.export"
-                )
-        else:
-            problems.append(f"{name}: SNS publish without Subject")
+        if params.get("Subject.$") == f"{RENDERED_EMAIL}.subject":
+            rendered = True
             continue
-        if not subject.isascii() or len(subject) + slack > SNS_SUBJECT_MAX:
-            problems.append(f"{name}: Subject may exceed {SNS_SUBJECT_MAX} ASCII characters")
+        problem = _subject_problem(name, params, "Subject")
+        if problem:
+            problems.append(problem)
+    if rendered:
+        for name, state in states.items():
+            if state.get("ResultPath") != RENDERED_EMAIL:
+                continue
+            if state.get("Type") == "Task" and state.get("Resource") == LAMBDA_INVOKE:
+                continue
+            if state.get("Type") != "Pass" or not isinstance(state.get("Parameters"), dict):
+                problems.append(f"{name}: writes {RENDERED_EMAIL} but is neither the renderer nor a Pass")
+                continue
+            problem = _subject_problem(name, state["Parameters"], "subject")
+            if problem:
+                problems.append(problem)
     return problems
 
 

@@ -27,6 +27,7 @@ ARN_PLACEHOLDERS = frozenset(
         "CheckGlueStatusFunctionArn",
         "StopGlueFunctionArn",
         "AwaitCounterpartFunctionArn",
+        "RenderEmailFunctionArn",
         "SuccessTopicArn",
         "FailureTopicArn",
     }

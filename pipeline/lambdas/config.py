@@ -34,6 +34,7 @@ _ENV = {
     "keep_runs": "KEEP_RUNS",
     "pairing_path": "PAIRING_PATH",
     "pairing_settle_seconds": "PAIRING_SETTLE_SECONDS",
+    "console_url": "CONSOLE_URL",
 }
 # S3's answers for a key that does not exist (GetObject: NoSuchKey; HeadObject: 404).
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -59,6 +60,7 @@ class LambdaConfig:
     keep_runs: int | None = None
     pairing_path: str | None = None  # e.g. s3://ecommerce-processed/pairing/ (ADR 0004)
     pairing_settle_seconds: float | None = None
+    console_url: str | None = None  # the emails' link to the run monitor; unset: no link
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:

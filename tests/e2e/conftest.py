@@ -20,6 +20,7 @@ from tests.support.stack import free_port, start_deployed_local_aws
 
 HERE = Path(__file__).resolve().parent
 NOTIFY = "team@example.com"
+CONSOLE_URL = "http://127.0.0.1:8501"
 _RUNNING: dict[str, object] = {}
 
 
@@ -68,7 +69,11 @@ def local_aws(spark, mail_catcher, tmp_path_factory):
     # No pairing settle time: each test's first upload waits for its own counterpart instead of pairing
     # with the previous test's file (ADR 0004); the burst test deploys one.
     settings = Settings(
-        target="local", notification_emails=(NOTIFY,), glue_wait_seconds=1, pairing_settle_seconds=0
+        target="local",
+        notification_emails=(NOTIFY,),
+        glue_wait_seconds=1,
+        pairing_settle_seconds=0,
+        console_url=CONSOLE_URL,  # the emails link each run to it, as `make run` sets it
     )
     local = start_deployed_local_aws(
         0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 import time
 from contextlib import contextmanager
 
@@ -17,7 +18,7 @@ import pytest
 
 from pipeline.lambdas import runs
 from tests import exports
-from tests.e2e.conftest import NOTIFY
+from tests.e2e.conftest import CONSOLE_URL, NOTIFY
 from tests.e2e.test_local_aws import Aws
 from tests.support import batches
 
@@ -115,13 +116,35 @@ def seed(sample_data) -> tuple[tuple[str, bytes], tuple[str, bytes]]:
 
 
 def body(mail) -> str:
-    return mail.get_payload(decode=True).decode()
+    """The text as sent (SMTP carries it with CRLF line ends)."""
+    return mail.get_payload(decode=True).decode().replace("\r\n", "\n")
 
 
-def mail_for(mail_catcher, execution_name: str, subject: str):
+def subject(mail) -> str:
+    """The Subject as sent (a long header arrives folded over lines)."""
+    return "".join(str(mail["Subject"] or "").splitlines()).strip()
+
+
+def mail_for(mail_catcher, execution_name: str, outcome: str):
     return mail_catcher.wait_for(
-        lambda m: m["To"] == NOTIFY and subject in (m["Subject"] or "") and execution_name in body(m)
+        lambda m: m["To"] == NOTIFY and outcome.lower() in subject(m).lower() and execution_name in body(m)
     )
+
+
+def counts(mail) -> dict[str, str]:
+    """The email's Counts section: label → the number as written."""
+    assert "Counts:\n" in body(mail), body(mail)
+    lines = body(mail).split("Counts:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    return dict(tuple(part.strip() for part in line.split(":", 1)) for line in lines)
+
+
+def file_line(side: str, obj: dict) -> str:
+    """How the email lists an input file: its S3 URI with the version the run read."""
+    return f"  {side + ':':<9}s3://{obj['bucket']}/{obj['key']}  (version {obj['version_id']}, "
+
+
+def monitor_line(execution: dict) -> str:
+    return f"Open the run: {CONSOLE_URL}/monitor?execution={execution['executionArn']}"
 
 
 def test_seed_upload_to_table(pipeline, sample_data, wrangler, mail_catcher):
@@ -132,8 +155,44 @@ def test_seed_upload_to_table(pipeline, sample_data, wrangler, mail_catcher):
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert pipeline.counts() == {"n": 20, "r": 10}
     mail = mail_for(mail_catcher, execution["name"], "succeeded")
-    assert "Rows out: 20." in body(mail)
-    assert f"Orders file: s3://{pipeline.settings.orders_bucket}/seed/orders.csv" in body(mail)
+    assert counts(mail)["Rows out"] == "20"
+    assert f"s3://{pipeline.settings.orders_bucket}/seed/orders.csv" in body(mail)
+
+
+def test_the_success_email_as_the_mail_server_received_it(pipeline, sample_data, wrangler, mail_catcher):
+    us = sample_data / "superstore-us"
+    folder = unique("email")
+
+    batch, execution = pipeline.upload(
+        (f"{folder}/orders.csv", (us / "orders.csv").read_bytes()),
+        (f"{folder}/returns.csv", (us / "returns.csv").read_bytes()),
+    )
+
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    output = json.loads(execution["output"])
+    mail = mail_for(mail_catcher, execution["name"], "succeeded")
+    assert subject(mail) == f"ETL succeeded: {output['glue']['run_id']} - 9,994 in, 9,994 out, 0 quarantined"
+    lines = body(mail).splitlines()
+    assert lines[0] == f"ETL run {output['glue']['run_id']} succeeded: the table now shows this run."
+    assert monitor_line(execution) in lines
+    # The versions the run read: those CheckForFiles saw, which are the objects' versions in S3.
+    for side, bucket in (
+        ("orders", pipeline.settings.orders_bucket),
+        ("returns", pipeline.settings.returns_bucket),
+    ):
+        seen = output["files"][side]
+        head = pipeline.aws.s3.head_object(Bucket=bucket, Key=f"{folder}/{side}.csv")
+        assert seen["version_id"] == head["VersionId"]
+        assert any(line.startswith(file_line(side, seen)) for line in lines), (file_line(side, seen), lines)
+    assert counts(mail) == {
+        "Rows in": "9,994",
+        "Rows out": "9,994",
+        "Returned lines": "800",
+        "Unmatched returns": "0",
+        "Quarantined lines": "0",
+    }
+    assert "Warnings" not in body(mail)  # none
+    assert f"Execution: {execution['name']}" in lines
 
 
 def test_us_superstore_upload_to_table(pipeline, sample_data, wrangler, mail_catcher):
@@ -147,8 +206,8 @@ def test_us_superstore_upload_to_table(pipeline, sample_data, wrangler, mail_cat
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert pipeline.counts() == {"n": 9994, "r": 800}
     mail = mail_for(mail_catcher, execution["name"], "succeeded")
-    assert "Rows out: 9994." in body(mail)
-    assert "Returned lines: 800." in body(mail)
+    assert counts(mail)["Rows out"] == "9,994"
+    assert counts(mail)["Returned lines"] == "800"
 
 
 def test_a_csv_gz_pair_uploads_to_the_table_of_the_plain_pair(pipeline, sample_data, wrangler, mail_catcher):
@@ -166,7 +225,7 @@ def test_a_csv_gz_pair_uploads_to_the_table_of_the_plain_pair(pipeline, sample_d
     expected = exports.expected_us(sample_data)
     assert pipeline.sales() == pytest.approx(expected.sales)
     mail = mail_for(mail_catcher, execution["name"], "succeeded")
-    assert f"Orders file: s3://{pipeline.settings.orders_bucket}/{folder}/orders.csv.gz" in body(mail)
+    assert f"s3://{pipeline.settings.orders_bucket}/{folder}/orders.csv.gz" in body(mail)
     inputs = pipeline.aws.s3.list_objects_v2(
         Bucket=pipeline.settings.processed_bucket, Prefix="joined-data/_inputs/"
     )
@@ -269,8 +328,21 @@ def test_returns_without_order_id_fail_and_keep_the_published_table(
     assert execution["status"] == "FAILED"
     assert "GlueJobFailed" in execution["cause"] and "order id column" in execution["cause"]
     mail = mail_for(mail_catcher, execution["name"], "failed")
-    assert "returns file has no order id column (found: returned, order_reference)" in body(mail)
-    assert "Failed state: GlueJob." in body(mail)
+    assert subject(mail).startswith("ETL FAILED at GlueJob: ") and subject(mail).endswith(" - GlueJobFailed")
+    run_id = subject(mail).removeprefix("ETL FAILED at GlueJob: ").removesuffix(" - GlueJobFailed")
+    assert run_id.endswith(run_suffix(execution["name"]))  # the run id the trigger gave the Glue run
+    lines = body(mail).splitlines()
+    assert lines[0] == f"ETL run {run_id} FAILED at GlueJob."
+    assert monitor_line(execution) in lines
+    assert "Failed state: GlueJob" in lines and "Error: GlueJobFailed" in lines
+    (cause,) = [line for line in lines if line.startswith("Cause: ")]
+    assert "returns file has no order id column (found: returned, order_reference)" in cause
+    assert any(line.startswith("What to do next: Read the cause: fix the file") for line in lines)
+    for side, obj in (("orders", batch.orders), ("returns", batch.returns)):
+        version = pipeline.aws.s3.head_object(Bucket=obj.bucket, Key=obj.key)["VersionId"]
+        assert any(
+            line.startswith(file_line(side, {**obj.to_dict(), "version_id": version})) for line in lines
+        )
     after = pipeline.table()
     assert after["Parameters"]["run_id"] == before["Parameters"]["run_id"]
     assert after["StorageDescriptor"]["Location"] == before["StorageDescriptor"]["Location"]
@@ -331,6 +403,7 @@ def test_a_run_stopped_by_an_admin_sends_the_failure_email_with_who_and_why(
     assert "ended ABORTED" in body(mail) and "Cause: Stopped from the console by ops@example.com." in body(
         mail
     )
+    assert f"Open the run: {CONSOLE_URL}/monitor?execution={arn}" in body(mail)
     # The files in its input: a run stopped while it waited for its counterpart names its lone file.
     assert f"stopped-{tag}/orders.csv" in body(mail) or f"stopped-{tag}/returns.csv" in body(mail)
     pipeline.settle()
@@ -493,7 +566,7 @@ def test_a_lone_upload_waits_silently_and_its_counterpart_resumes_it(pipeline, s
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     mail = mail_for(mail_catcher, name, "succeeded")
-    assert f"Orders file: s3://{settings.orders_bucket}/{folder}/orders.csv" in body(mail)
+    assert f"  orders:  s3://{settings.orders_bucket}/{folder}/orders.csv  (version " in body(mail)
     assert len(mails_naming(mail_catcher, name)) == 1
     assert pipeline.table()["Parameters"]["run_id"].endswith(run_suffix(name))
     assert wait_category(pipeline, name, "processed")["category"] == "processed"
@@ -550,8 +623,9 @@ def test_when_the_window_passes_one_missing_export_alert_goes_out(pipeline, samp
 
     assert execution["status"] == "SUCCEEDED"  # not a failed run
     assert wait_category(pipeline, name, "export missing")
-    mail = mail_catcher.wait_for(lambda m: name in body(m) and "export missing" in m["Subject"])
-    assert mail["Subject"] == "ETL returns export missing"
-    assert body(mail).startswith("returns export missing: orders arrived at ")
+    mail = mail_catcher.wait_for(lambda m: name in body(m) and "export missing" in subject(m))
+    assert subject(mail).startswith("ETL returns export missing: orders.csv - waiting since ")
+    assert body(mail).startswith("The returns export is missing: the orders file arrived at ")
+    assert monitor_line(execution) in body(mail).splitlines()
     time.sleep(2)
     assert len(mails_naming(mail_catcher, name)) == 1  # once

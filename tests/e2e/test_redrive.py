@@ -101,7 +101,7 @@ def test_a_run_stopped_while_it_waited_is_redriven_and_its_counterpart_publishes
     pipeline.settle()
     assert pipeline.table()["Parameters"]["run_id"].endswith(run_suffix(name))
     mail = mail_for(mail_catcher, name, "succeeded")
-    assert f"Orders file: s3://{settings.orders_bucket}/{folder}/orders.csv" in body(mail)
+    assert f"s3://{settings.orders_bucket}/{folder}/orders.csv" in body(mail)
     # What the monitor shows: one row per state, no failure left over from the stopped attempt.
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     assert run_detail.root_cause(events) is None

@@ -7,7 +7,8 @@ moto 5.2.5 facts this module relies on (docs/adr/0006-local-aws-is-moto-plus-pat
 - the interpreter calls Lambda and SNS through boto3 at ``http://localhost:$MOTO_PORT``, so ``MOTO_PORT``
   must be the port of the server hosting the state machine;
 - Lambda code cannot run without Docker: every invocation ends in ``LambdaFunction._invoke_lambda``, which
-  is replaced here by scripted test doubles (the real Lambdas are tested elsewhere).
+  is replaced here by scripted test doubles (the real Lambdas are tested elsewhere), except the email
+  renderer: its double is the real ``render_email.process``, so the messages asserted here are the real ones.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import boto3
 import pytest
 
 from pipeline.asl.render import render_definition
+from pipeline.lambdas import render_email
+from pipeline.lambdas.config import LambdaConfig
 from stack import aws
 from stack.settings import Settings
 
@@ -39,6 +42,8 @@ TRIGGER_GLUE = "ecommerce-trigger-glue"
 CHECK_GLUE = "check-glue-job-status"
 STOP_GLUE = "ecommerce-stop-glue"
 AWAIT = "ecommerce-await-counterpart"
+RENDER = "ecommerce-render-email"
+CONSOLE_URL = "http://127.0.0.1:8501"
 MAX_FILE_CHECKS = 3
 MAX_GLUE_POLLS = 3
 TERMINAL = aws.TERMINAL_STATUSES
@@ -49,6 +54,7 @@ ORDERS = {
     "etag": "etag-orders",
     "last_modified": "2024-05-01T10:00:00+00:00",
     "size": 1234,
+    "version_id": "v-orders-1",
 }
 RETURNS = {
     "bucket": "ecommerce-returns-raw",
@@ -56,6 +62,7 @@ RETURNS = {
     "etag": "etag-returns",
     "last_modified": "2024-05-01T10:01:00+00:00",
     "size": 56,
+    "version_id": "v-returns-1",
 }
 EXECUTION_INPUT = {
     "orders": ORDERS,
@@ -63,7 +70,7 @@ EXECUTION_INPUT = {
     "trigger": {"bucket": RETURNS["bucket"], "key": RETURNS["key"], "event_name": "ObjectCreated:Put"},
 }
 QUALITY = {
-    "rows_in": 9994,
+    "rows_in": 19994,
     "rows_out": 9990,
     "returned_lines": 800,
     "unmatched_returns": 2,
@@ -256,6 +263,7 @@ class Env:
                     "CheckGlueStatusFunctionArn": self.function_arns[CHECK_GLUE],
                     "StopGlueFunctionArn": self.function_arns[STOP_GLUE],
                     "AwaitCounterpartFunctionArn": self.function_arns[AWAIT],
+                    "RenderEmailFunctionArn": self.function_arns[RENDER],
                     "SuccessTopicArn": success_topic,
                     "FailureTopicArn": failure_topic,
                     "PairingWindowSeconds": 86400,
@@ -351,7 +359,7 @@ def env() -> Iterator[Env]:
                 Handler="handler.handler",
                 Code={"ZipFile": b"not used: _invoke_lambda is replaced"},
             )["FunctionArn"]
-            for name in (CHECK_FILES, TRIGGER_GLUE, CHECK_GLUE, STOP_GLUE, AWAIT)
+            for name in (CHECK_FILES, TRIGGER_GLUE, CHECK_GLUE, STOP_GLUE, AWAIT, RENDER)
         }
         yield Env(endpoint, lambdas, sfn, sns, sqs, topics[0], topics[1], queues, function_arns)
     finally:
@@ -365,9 +373,18 @@ def env() -> Iterator[Env]:
 @pytest.fixture
 def etl(env: Env) -> Env:
     env.lambdas.handlers.clear()
+    env.lambdas.handlers[RENDER] = real_renderer
     env.lambdas.calls.clear()
     env.drain()
     return env
+
+
+def real_renderer(payload: dict[str, Any]) -> dict[str, str]:
+    return render_email.process(payload, LambdaConfig(console_url=CONSOLE_URL))
+
+
+def link(described: dict[str, Any]) -> str:
+    return f"Open the run: {CONSOLE_URL}/monitor?execution={described['executionArn']}"
 
 
 def _only_notification(env: Env) -> tuple[str, dict[str, Any]]:
@@ -400,23 +417,28 @@ def test_happy_path_notifies_success_once(etl: Env) -> None:
 
     topic, body = _only_notification(etl)
     assert topic == etl.success_topic
-    assert body["Subject"] == "ETL run succeeded"
-    message = body["Message"]
+    assert body["Subject"] == (
+        f"ETL succeeded with 1 warning: run-{execution_name} - 19,994 in, 9,990 out, 4 quarantined"
+    )
+    lines = body["Message"].splitlines()
     for expected in (
-        f"ETL run run-{execution_name} succeeded",
+        f"ETL run run-{execution_name} succeeded: the table now shows this run.",
+        link(described),
+        "  orders:  s3://ecommerce-orders-raw/orders/Orders.csv  (version v-orders-1, 1,234 bytes)",
+        "  returns: s3://ecommerce-returns-raw/returns/Returns.csv  (version v-returns-1, 56 bytes)",
+        "  Rows in:           19,994",
+        "  Rows out:           9,990",
+        "  Returned lines:       800",
+        "  Unmatched returns:      2",
+        "  Quarantined lines:      4",
+        "Warnings (1):",
+        "  - 4 lines quarantined (0.04%)",
+        "Glue job ecommerce_join_data run jr_0123456789abcdef took 42 s.",
         f"Execution: {execution_name}",
-        "Orders file: s3://ecommerce-orders-raw/orders/Orders.csv",
-        "Returns file: s3://ecommerce-returns-raw/returns/Returns.csv",
-        "Rows in: 9994",
-        "Rows out: 9990",
-        "Returned lines: 800",
-        "Unmatched returns: 2",
-        "Quarantined lines: 4",
-        "Published: true",
-        "4 lines quarantined (0.04%)",
-        "took 42 s",
     ):
-        assert expected in message, (expected, message)
+        assert expected in lines, (expected, lines)
+    (render,) = [p for n, p in etl.lambdas.calls if n == RENDER]
+    assert render["kind"] == "success" and render["execution_arn"] == described["executionArn"]
 
 
 def _entered(env: Env, arn: str) -> list[str]:
@@ -464,12 +486,14 @@ def test_when_the_window_passes_one_missing_export_alert_goes_out(etl: Env) -> N
     assert etl.lambdas.count(TRIGGER_GLUE) == 0
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic
-    assert body["Subject"] == "ETL returns export missing"
+    assert body["Subject"] == "ETL returns export missing: Orders.csv - waiting since 2024-05-01T09:00:00Z"
     message = body["Message"]
     assert message.startswith(
-        "returns export missing: orders arrived at 2024-05-01T09:00:00Z, nothing by 2024-05-02T09:00:00Z."
+        "The returns export is missing: the orders file arrived at 2024-05-01T09:00:00Z and no returns file "
+        "came by 2024-05-02T09:00:00Z"
     )
-    assert f"Execution: {described['name']}" in message
+    assert f"Execution: {described['name']}" in message and link(described) in message
+    assert "  orders:  s3://ecommerce-orders-raw/orders/Orders.csv  (version v-orders-1" in message
     assert "failed" not in message.lower()
 
 
@@ -507,9 +531,10 @@ def test_files_still_missing_after_max_checks_fails(etl: Env) -> None:
     assert etl.lambdas.count(CHECK_FILES) == MAX_FILE_CHECKS
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic
-    assert body["Subject"] == "ETL run failed at CheckForFiles"
+    assert body["Subject"] == f"ETL FAILED at CheckForFiles: {described['name']} - FilesMissing"
     assert f"after {MAX_FILE_CHECKS} checks" in body["Message"]
-    assert "Execution input: {}" in body["Message"]
+    assert "What to do next: Upload the missing export" in body["Message"]
+    assert "  returns: (none)" in body["Message"]
 
 
 def test_glue_failure_notifies_the_glue_error(etl: Env) -> None:
@@ -530,13 +555,17 @@ def test_glue_failure_notifies_the_glue_error(etl: Env) -> None:
     assert glue_error in described["cause"]
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic
-    message = body["Message"]
-    assert "Failed state: GlueJob" in message and "Error: GlueJobFailed" in message
-    assert glue_error in message
-    assert "ended in state FAILED" in message
-    assert "s3://ecommerce-orders-raw/orders/Orders.csv" in message
-    # the input files, as the execution input (States.JsonToString($$.Execution.Input))
-    assert '"key":"orders/Orders.csv"' in message.replace(" ", "")
+    assert body["Subject"] == f"ETL FAILED at GlueJob: run-{described['name']} - GlueJobFailed"
+    lines = body["Message"].splitlines()
+    assert "Failed state: GlueJob" in lines and "Error: GlueJobFailed" in lines
+    (cause,) = [line for line in lines if line.startswith("Cause: ")]
+    assert glue_error in cause and "ended in state FAILED" in cause
+    assert any(line.startswith("What to do next: Read the cause") for line in lines)
+    # the input files with the versions CheckForFiles saw
+    assert (
+        "  orders:  s3://ecommerce-orders-raw/orders/Orders.csv  (version v-orders-1, 1,234 bytes)" in lines
+    )
+    assert link(described) in lines
 
 
 def test_glue_running_forever_times_out(etl: Env) -> None:
@@ -571,7 +600,8 @@ def test_trigger_function_error_is_caught_and_notified(etl: Env) -> None:
     assert etl.lambdas.count(CHECK_GLUE) == 0
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic
-    assert body["Subject"] == "ETL run failed at TriggerGlueJob"
+    assert body["Subject"].startswith("ETL FAILED at TriggerGlueJob: ")
+    assert body["Subject"].endswith(" - GlueStartError")
     message = body["Message"]
     assert "Failed state: TriggerGlueJob" in message and "Error: GlueStartError" in message
     assert "ConcurrentRunsExceededException: too many runs of ecommerce_join_data" in message
@@ -612,7 +642,7 @@ def test_success_without_quality_report_still_notifies(etl: Env) -> None:
     assert described["status"] == "SUCCEEDED"
     topic, body = _only_notification(etl)
     assert topic == etl.success_topic
-    assert "Rows in: n/a" in body["Message"]
+    assert "  Rows in:           n/a" in body["Message"]
     assert "no data-quality report" in body["Message"]
 
 
@@ -644,8 +674,8 @@ def test_describe_execution_and_history_work(etl: Env) -> None:
     events = etl.sfn.get_execution_history(executionArn=described["executionArn"])["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
     assert entered[:3] == ["Init", "CheckForFiles", "CountFileCheck"]
-    assert entered[-2:] == ["NotifySuccess", "ETLSucceeded"]
-    assert sum(1 for e in events if e["type"] == "TaskSucceeded") == 4  # 3 Lambdas + 1 SNS publish
+    assert entered[-3:] == ["RenderSuccessEmail", "NotifySuccess", "ETLSucceeded"]
+    assert sum(1 for e in events if e["type"] == "TaskSucceeded") == 5  # 4 Lambdas + 1 SNS publish
     etl.drain()
 
 
@@ -667,7 +697,7 @@ def test_a_timed_out_glue_run_is_stopped_before_the_failure_is_notified(etl: Env
     assert described["cause"].startswith("GlueJobTimeout in GlueJob: ")
     (stop,) = stop_calls(etl)
     assert stop["execution_name"] == described["name"]  # the run id is derived as TriggerGlueJob does
-    assert [name for name, _ in etl.lambdas.calls][-1] == STOP_GLUE
+    assert [name for name, _ in etl.lambdas.calls][-2:] == [STOP_GLUE, RENDER]
     topic, body = _only_notification(etl)
     assert topic == etl.failure_topic and "Error: GlueJobTimeout" in body["Message"]
 
@@ -749,5 +779,36 @@ def test_state_transitions_of_a_day_with_a_lone_upload(etl: Env) -> None:
     print(f"\nstates entered: {len(parked)} until parked, {len(entered)} in all: {entered}")
 
     assert parked == ["Init", "CheckForFiles", "CountFileCheck", "FilesExist", "AwaitCounterpart"]
-    assert len(entered) == 16  # + 4 per further Glue poll (WaitForGlue … GlueJobOutcome)
+    assert len(entered) == 17  # + 4 per further Glue poll (WaitForGlue … GlueJobOutcome)
     etl.drain()
+
+
+# ------------------------------------------------------------------ the renderer never blocks an email
+
+
+def test_when_the_renderer_fails_a_plain_email_still_goes_out(etl: Env) -> None:
+    def broken_renderer(payload: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("the renderer is broken")
+
+    etl.lambdas.handlers.update(
+        {CHECK_FILES: files_exist, TRIGGER_GLUE: trigger_ok, CHECK_GLUE: glue_status("SUCCEEDED")}
+    )
+    etl.lambdas.handlers[RENDER] = broken_renderer
+
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "SUCCEEDED"  # the data was published: still a success
+    topic, body = _only_notification(etl)
+    assert topic == etl.success_topic and body["Subject"] == "ETL run succeeded"
+    assert f"Execution: {described['name']}." in body["Message"] and "Rows in: 19994." in body["Message"]
+    assert "could not be rendered: " in body["Message"] and "the renderer is broken" in body["Message"]
+
+    etl.lambdas.handlers[CHECK_GLUE] = glue_status("FAILED", error="boom in Spark")
+    described = etl.run(EXECUTION_INPUT)
+
+    assert described["status"] == "FAILED"
+    topic, body = _only_notification(etl)
+    assert topic == etl.failure_topic and body["Subject"] == "ETL run failed at GlueJob"
+    message = body["Message"]
+    assert "Failed state: GlueJob. Error: GlueJobFailed." in message and "boom in Spark" in message
+    assert "the renderer is broken" in message

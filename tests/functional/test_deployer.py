@@ -39,6 +39,7 @@ FUNCTIONS = (
     "check-glue-job-status",
     "ecommerce-stop-glue",
     "ecommerce-await-counterpart",
+    "ecommerce-render-email",
 )
 ROLES = (
     "ecommerce-on-upload-role",
@@ -47,12 +48,13 @@ ROLES = (
     "check-glue-job-status-role",
     "ecommerce-stop-glue-role",
     "ecommerce-await-counterpart-role",
+    "ecommerce-render-email-role",
     "ecommerce_join_data-glue-role",
     "ETL-StepFunction-Controller-role",
 )
 EMAILS = ("ops@example.com", "data-team@example.com")
 ON_UPLOAD_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecommerce-on-upload"
-RESOURCE_COUNT = 4 + 2 + 2 * 2 + 8 + 2 + 6 + 2 + 1 + 2 + 2  # with email subscriptions
+RESOURCE_COUNT = 4 + 2 + 2 * 2 + 9 + 2 + 7 + 2 + 1 + 2 + 2  # with email subscriptions
 
 
 def _insecure_transport_only(statement: dict) -> bool:
@@ -295,6 +297,15 @@ def test_lambdas_have_code_handler_role_and_environment(deployed):
         assert config["FunctionArn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
 
+def test_the_console_url_reaches_the_lambdas_environment(deployed):
+    deployer.up(dataclasses.replace(deployed, console_url="https://etl.example.com"))
+    config = client("lambda").get_function(FunctionName="ecommerce-render-email")["Configuration"]
+    assert config["Environment"]["Variables"]["CONSOLE_URL"] == "https://etl.example.com"
+    target = client("events").list_targets_by_rule(Rule="etl-run-interrupted")["Targets"][0]
+    template = target["InputTransformer"]["InputTemplate"]
+    assert "Open the run: https://etl.example.com/monitor?execution=<arn>" in template
+
+
 def test_glue_job_definition(deployed):
     job = client("glue").get_job(JobName="ecommerce_join_data")["Job"]
     assert job["GlueVersion"] == "5.0"
@@ -326,6 +337,7 @@ def test_state_machine_definition_is_the_rendered_template_with_real_arns(deploy
             "CheckGlueStatusFunctionArn": arn["check-glue-job-status"],
             "StopGlueFunctionArn": arn["ecommerce-stop-glue"],
             "AwaitCounterpartFunctionArn": arn["ecommerce-await-counterpart"],
+            "RenderEmailFunctionArn": arn["ecommerce-render-email"],
             "SuccessTopicArn": topics["etl-success-topic"],
             "FailureTopicArn": topics["etl-failure-topic"],
             "PairingWindowSeconds": deployed.pairing_window_seconds,
@@ -399,6 +411,14 @@ def test_up_twice_changes_nothing_the_second_time(deployed):
     [
         ({"glue_workers": 5}, {"glue job ecommerce_join_data": "update"}, "NumberOfWorkers 2 → 5"),
         ({"keep_runs": 9}, {f"lambda {f}": "update" for f in FUNCTIONS}, "environment KEEP_RUNS"),
+        (  # the emails' link to the run: the renderer's environment, the interrupted-run email
+            {"console_url": "https://etl.example.com"},
+            {
+                **{f"lambda {f}": "update" for f in FUNCTIONS},
+                "eventbridge rule etl-run-interrupted": "update",
+            },
+            None,
+        ),
         (
             {"pairing_window_seconds": 7},
             {"state machine ETL-StepFunction-Controller": "update"},
@@ -556,6 +576,7 @@ def test_generated_policies_name_their_resources():
                 "check-glue-job-status",
                 "ecommerce-stop-glue",
                 "ecommerce-await-counterpart",
+                "ecommerce-render-email",
             )
         ),
     }
@@ -625,6 +646,7 @@ def test_each_role_gets_only_what_its_code_calls():
         assert listing["Condition"] == {"StringLike": {"s3:prefix": ["pairing/*"]}}
     assert grants("ecommerce-trigger-glue-role") == {"glue:StartJobRun": {job}, "glue:GetJobRuns": {job}}
     assert grants("ecommerce-stop-glue-role") == {"glue:GetJobRuns": {job}, "glue:BatchStopJobRun": {job}}
+    assert grants("ecommerce-render-email-role") == {}  # renders what it is given: its own logs only
     assert grants("check-glue-job-status-role") == {
         "glue:GetJobRun": {job},
         "s3:GetObject": {"arn:aws:s3:::ecommerce-processed/joined-data/*"},
@@ -660,6 +682,12 @@ def test_each_role_gets_only_what_its_code_calls():
     )
     states = grants("ETL-StepFunction-Controller-role")
     assert set(states) == {"lambda:InvokeFunction", "sns:Publish"}
+    assert states["lambda:InvokeFunction"] == {
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f}{qualifier}"
+        for f in FUNCTIONS
+        if f != "ecommerce-on-upload"
+        for qualifier in ("", ":*")
+    }
     assert (
         f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:ecommerce-on-upload"
         not in states["lambda:InvokeFunction"]
@@ -836,7 +864,7 @@ def test_cli_plan_up_status_and_confirmed_down(moto_aws):
     refused = cli.main(["down", "--target", "aws"], out=out, ask=lambda q: asked.append(q) or "yes")
     assert refused == 1 and "Type 'aws' to go on" in asked[0]
     assert "not confirmed, nothing deleted" in out.getvalue()
-    assert len(client("lambda").list_functions()["Functions"]) == 6
+    assert len(client("lambda").list_functions()["Functions"]) == 7
 
     out = io.StringIO()
     assert cli.main(["down", "--target", "aws"], out=out, ask=lambda q: "aws") == 0

@@ -609,7 +609,7 @@ def test_lambda_zip_is_self_contained_and_reproducible(tmp_path, module):
     assert data == artifacts.build_lambda_zip(module)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == sorted(
-            f"lambdas/{m}.py" for m in ("__init__", "config", "pairing", "runs", module)
+            f"lambdas/{m}.py" for m in ("__init__", "config", "emails", "pairing", "runs", module)
         )
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         archive.extractall(tmp_path)

@@ -38,6 +38,7 @@ EXPECTED_PLACEHOLDERS = {
     "CheckGlueStatusFunctionArn",
     "StopGlueFunctionArn",
     "AwaitCounterpartFunctionArn",
+    "RenderEmailFunctionArn",
     "SuccessTopicArn",
     "FailureTopicArn",
     "PairingWindowSeconds",
@@ -55,6 +56,7 @@ SUBSTITUTIONS: dict[str, str | int] = {
     "AwaitCounterpartFunctionArn": (
         "arn:aws:lambda:us-east-1:123456789012:function:ecommerce-await-counterpart"
     ),
+    "RenderEmailFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:ecommerce-render-email",
     "SuccessTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-success-topic",
     "FailureTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-failure-topic",
     "PairingWindowSeconds": 86400,
@@ -208,6 +210,9 @@ def test_state_machine_shape(definition: dict[str, Any]) -> None:
         "TriggerGlueJob",
         "CheckGlueJobStatus",
         "StopGlueJob",
+        "RenderSuccessEmail",
+        "RenderExportMissingEmail",
+        "RenderFailureEmail",
         "NotifySuccess",
         "NotifyExportMissing",
         "NotifyFailure",
@@ -230,17 +235,39 @@ def test_state_machine_shape(definition: dict[str, Any]) -> None:
     assert states["NotifyFailure"]["Next"] == fail
     # A failed success notification is recorded and reported through NotifyFailure.
     catch_target = states["NotifySuccess"]["Catch"][0]["Next"]
-    assert states[catch_target]["Next"] == "NotifyFailure"
+    assert states[catch_target]["Next"] == "RenderFailureEmail"
+    # Each publish sends what its Render…Email state rendered, or its plain stand-in when that failed.
+    for outcome in ("Success", "ExportMissing", "Failure"):
+        render_state, plain = states[f"Render{outcome}Email"], states[f"Plain{outcome}Email"]
+        assert render_state["Next"] == plain["Next"] == f"Notify{outcome}"
+        assert [c["Next"] for c in render_state["Catch"]] == [f"Plain{outcome}Email"]
+        assert render_state["ResultPath"] == plain["ResultPath"] == "$.email"
+        assert states[f"Notify{outcome}"]["Parameters"] == {
+            "TopicArn": states[f"Notify{outcome}"]["Parameters"]["TopicArn"],
+            "Subject.$": "$.email.subject",
+            "Message.$": "$.email.message",
+        }
+    # Every way into a publish goes through its renderer.
+    into = {(e.target, e.source) for e in transitions(definition) if e.target.startswith("Notify")}
+    assert into == {(f"Notify{o}", f"{k}{o}Email") for o in ("Success", "ExportMissing", "Failure")
+                    for k in ("Render", "Plain")}  # fmt: skip
 
 
 def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
     states = definition["States"]
     lambdas = states_of(definition, Resource=LAMBDA_INVOKE)
-    assert set(lambdas) == {"CheckForFiles", "TriggerGlueJob", "CheckGlueJobStatus", "StopGlueJob"}
+    renderers = {"RenderSuccessEmail", "RenderExportMissingEmail", "RenderFailureEmail"}
+    assert set(lambdas) == {
+        "CheckForFiles",
+        "TriggerGlueJob",
+        "CheckGlueJobStatus",
+        "StopGlueJob",
+        *renderers,
+    }
     for name, state in lambdas.items():
         retried = {error for retry in state["Retry"] for error in retry["ErrorEquals"]}
         assert retried >= LAMBDA_RETRY_ERRORS, name
-        if name == "StopGlueJob":
+        if name == "StopGlueJob" or name in renderers:
             continue
         assert state["Catch"] == [
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"Record{name}Error"}
@@ -253,15 +280,29 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
             "cause.$": "$.error.Cause",
         }
         # Once a Glue run may exist, the failure path stops it before notifying.
-        assert record["Next"] == ("NotifyFailure" if name == "CheckForFiles" else "StopGlueJob")
+        assert record["Next"] == ("RenderFailureEmail" if name == "CheckForFiles" else "StopGlueJob")
     stop = states["StopGlueJob"]
     assert stop["Parameters"]["Payload"] == states["TriggerGlueJob"]["Parameters"]["Payload"]
-    assert stop["Next"] == "NotifyFailure"
+    assert stop["Next"] == "RenderFailureEmail"
     assert stop["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.glue_stop_error", "Next": "NotifyFailure"}
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.glue_stop_error", "Next": "RenderFailureEmail"}
     ]
     assert states["RecordGlueJobTimeout"]["Next"] == "StopGlueJob"
-    assert states["RecordGlueJobFailed"]["Next"] == "NotifyFailure"  # the run has ended already
+    assert states["RecordGlueJobFailed"]["Next"] == "RenderFailureEmail"  # the run has ended already
+    for name in renderers:
+        assert states[name]["Parameters"]["Payload"] == {
+            "kind": {"RenderSuccessEmail": "success", "RenderExportMissingEmail": "export_missing"}.get(
+                name, "failure"
+            ),
+            "execution_arn.$": "$$.Execution.Id",
+            "execution_name.$": "$$.Execution.Name",
+            "execution_input.$": "$$.Execution.Input",
+            "state.$": "$",  # everything the run gathered: files with versions, counts, the failure
+        }
+        assert states[name]["ResultSelector"] == {
+            "subject.$": "$.Payload.subject",
+            "message.$": "$.Payload.message",
+        }
     assert states["CheckForFiles"]["ResultSelector"] == {
         "both_exist.$": "$.Payload.both_exist",
         "orders.$": "$.Payload.orders",
@@ -298,13 +339,14 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "duration_seconds",
         "quality",
     }
-    result_paths = [s["ResultPath"] for s in lambdas.values()]
+    result_paths = [s["ResultPath"] for n, s in lambdas.items() if n not in renderers]
     assert len(set(result_paths)) == 4 and "$" not in result_paths
 
 
-def test_messages_carry_what_the_reader_needs(definition: dict[str, Any]) -> None:
+def test_plain_stand_ins_carry_what_the_reader_needs(definition: dict[str, Any]) -> None:
+    """When the renderer fails, the plain texts still name the run, the files and the reason."""
     states = definition["States"]
-    failure = states["NotifyFailure"]["Parameters"]["Message.$"]
+    failure = states["PlainFailureEmail"]["Parameters"]["message.$"]
     for needed in (
         "$.failure.failed_state",
         "$.failure.error",
@@ -313,7 +355,7 @@ def test_messages_carry_what_the_reader_needs(definition: dict[str, Any]) -> Non
         "$$.Execution.Name",
     ):
         assert needed in failure
-    success = states["NotifySuccess"]["Parameters"]["Message.$"]
+    success = states["PlainSuccessEmail"]["Parameters"]["message.$"]
     for needed in (
         "$.glue.run_id",
         "$.glue.orders_path",
@@ -323,9 +365,9 @@ def test_messages_carry_what_the_reader_needs(definition: dict[str, Any]) -> Non
         *(f"$.glue_status.quality.{f}" for f in QUALITY_FIELDS),
     ):
         assert needed in success
-    for state in states_of(definition, Resource=SNS_PUBLISH).values():
-        message = state["Parameters"]["Message.$"]
-        assert message.startswith("States.Format('") or message == "$.missing.message"
+    for name in ("PlainSuccessEmail", "PlainFailureEmail"):
+        assert "$.email_error.Cause" in states[name]["Parameters"]["message.$"]  # why it stands in
+    assert states["PlainExportMissingEmail"]["Parameters"]["message.$"] == "$.missing.message"
     assert states["RecordExportMissing"]["Parameters"]["message.$"].startswith(
         "States.Format('{} export missing: {} arrived at {}, nothing by {}."
     )
@@ -346,7 +388,7 @@ def test_failure_records_name_state_error_and_cause(definition: dict[str, Any]) 
             {"failed_state", "error", "cause.$"},
             {"failed_state", "error.$", "cause.$"},
         ), name
-        assert state["Next"] in ("NotifyFailure", "StopGlueJob")
+        assert state["Next"] in ("RenderFailureEmail", "StopGlueJob")
     assert records["RecordFilesMissing"]["Parameters"]["failed_state"] == "CheckForFiles"
 
 
@@ -553,17 +595,28 @@ def test_data_flow_check_catches_reads_of_absent_fields(definition: dict[str, An
         "NotifyFailure: reads ['$.glue_status'], not set on every path to it"
     ]
 
+    def publish_unrendered(states):  # a way into the publish that skips the renderer
+        states["RecordGlueJobFailed"]["Next"] = "NotifyFailure"
+
+    assert check_data_flow(broken(definition, publish_unrendered)) == [
+        "NotifyFailure: reads ['$.email'], not set on every path to it"
+    ]
+
 
 def test_subject_check_catches_long_or_unbounded_subjects(definition: dict[str, Any]) -> None:
     def long_subject(states):
-        states["NotifySuccess"]["Parameters"]["Subject"] = "x" * 101
+        states["NotifySuccess"]["Parameters"] = {"TopicArn": "t", "Subject": "x" * 101, "Message": "m"}
 
     assert check_sns_subjects(broken(definition, long_subject)) == [
         "NotifySuccess: Subject may exceed 100 ASCII characters"
     ]
 
     def non_ascii(states):
-        states["NotifySuccess"]["Parameters"]["Subject"] = "ETL run succeeded ✓"
+        states["NotifySuccess"]["Parameters"] = {
+            "TopicArn": "t",
+            "Subject": "ETL run succeeded ✓",
+            "Message": "m",
+        }
 
     assert check_sns_subjects(broken(definition, non_ascii)) == [
         "NotifySuccess: Subject may exceed 100 ASCII characters"
@@ -574,6 +627,23 @@ def test_subject_check_catches_long_or_unbounded_subjects(definition: dict[str, 
 
     assert check_sns_subjects(broken(definition, cause_in_subject)) == [
         "NotifyFailure: Subject.$ may only interpolate $.failure.failed_state, $.missing.export"
+    ]
+
+    def cause_in_plain_subject(states):  # the stand-in for the rendered email obeys the same rules
+        states["PlainFailureEmail"]["Parameters"]["subject.$"] = (
+            "States.Format('Failed: {}', $.failure.cause)"
+        )
+
+    assert check_sns_subjects(broken(definition, cause_in_plain_subject)) == [
+        "PlainFailureEmail: subject.$ may only interpolate $.failure.failed_state, $.missing.export"
+    ]
+
+    def email_from_elsewhere(states):
+        states["AddEmptyQualityReport"]["ResultPath"] = "$.email"
+        states["AddEmptyQualityReport"]["Type"] = "Wait"
+
+    assert check_sns_subjects(broken(definition, email_from_elsewhere)) == [
+        "AddEmptyQualityReport: writes $.email but is neither the renderer nor a Pass"
     ]
 
 

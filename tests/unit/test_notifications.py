@@ -91,6 +91,13 @@ def test_the_execution_named_in_the_message_becomes_its_arn():
     assert execution_arn(found, SETTINGS) == (
         "arn:aws:states:us-east-1:123456789012:execution:ETL-StepFunction-Controller:batch-0123abcd"
     )
+    rendered = "ETL run r succeeded.\n\nInput files:\n  orders: s3://o/k.csv\nExecution: batch-0123abcd\n"
+    (email,), _ = parse_inbox(
+        record("2025-01-01T10:00:00+00:00", "etl-success-topic", "s", rendered), SETTINGS
+    )
+    assert execution_arn(email, SETTINGS) == execution_arn(found, SETTINGS)
+    an_arn = record("2025-01-01T10:00:00+00:00", "etl-failure-topic", "s", "Execution: arn:aws:states:x")
+    assert execution_arn(parse_inbox(an_arn, SETTINGS)[0][0], SETTINGS) is None  # not a name
     other = record("2025-01-01T10:00:00+00:00", "etl-success-topic", "hello", "no execution here")
     (plain,), _ = parse_inbox(other, SETTINGS)
     assert execution_arn(plain, SETTINGS) is None

@@ -15,9 +15,9 @@ from tests.e2e.test_pipeline import Pipeline
 
 pytestmark = pytest.mark.spark
 
-# The 31 resources of the pipeline (six Lambdas and their roles among them), plus one email-subscriptions
+# The 33 resources of the pipeline (seven Lambdas and their roles among them), plus one email-subscriptions
 # resource per topic because the test deployment subscribes team@example.com (tests/e2e/conftest.py).
-RESOURCES = 31 + 2
+RESOURCES = 33 + 2
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "c"}
 
 
