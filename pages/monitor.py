@@ -7,7 +7,7 @@ running one first). A picker of recent runs switches between them and puts the c
 from datetime import UTC, datetime
 
 import streamlit as st
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from services import console, execution_reads, run_detail
 
@@ -146,13 +146,35 @@ def glue_section(reference: dict | None) -> None:
         st.error(f"Glue error: {console.escape_markdown(str(run['error']))}")
 
 
-def quality_section(reference: dict | None) -> None:
+def run_report(reference: dict | None) -> dict | None:
+    if reference is None or not reference.get("run_id"):
+        return None
+    return run_detail.quality_report(console.client("s3"), settings, reference["run_id"])
+
+
+PUBLICATION_BOXES = {"live": st.success, "replaced": st.info, "pending": st.info, "not published": st.warning}
+
+
+def publication_section(category: str, reference: dict | None, report: dict | None, failure) -> None:
+    """What this run did to the published table: the run it published (live or since replaced), or why
+    it published nothing."""
+    try:
+        live = console.published(settings)
+    except (BotoCoreError, ClientError):
+        live = None
+    run_id = (reference or {}).get("run_id")
+    found = run_detail.publication(category, run_id, report, live.run_id if live else None, failure)
+    PUBLICATION_BOXES[found.outcome](console.escape_markdown(found.text), icon="🗂️")
+    if found.outcome == "live":
+        st.page_link("pages/explorer.py", label="Explore the published data", icon="🔎")
+
+
+def quality_section(reference: dict | None, report: dict | None) -> None:
     st.subheader("Data quality")
     if reference is None or not reference.get("run_id"):
         st.caption("No report yet.")
         return
     uri = run_detail.quality_report_uri(settings, reference["run_id"])
-    report = run_detail.quality_report(console.client("s3"), settings, reference["run_id"])
     if report is None:
         st.caption(f"No report at {uri} (yet).")
         return
@@ -252,19 +274,22 @@ def show(arn: str) -> None:
         events = execution_reads.history(sfn, arn)
         failure = run_detail.root_cause(events) if current["status"] in execution_reads.TERMINAL else None
         waiting = execution_reads.waiting_for(events) if current["status"] == "RUNNING" else None
-        header(current, execution_reads.category(current, waiting))
+        category = execution_reads.category(current, waiting)
+        header(current, category)
         if waiting:
             st.info(f"Waiting for the {waiting} export: its upload resumes this run.", icon="⏳")
         if failure is not None:
             failure_banner(failure)
+        reference = run_detail.glue_reference(events)
+        report = run_report(reference)
+        publication_section(category, reference, report, failure)
         rows = run_detail.state_rows(events, current["status"])
         state_section(run_detail.definition(sfn, arn), rows, failure)
-        reference = run_detail.glue_reference(events)
         left, right = st.columns(2)
         with left:
             glue_section(reference)
         with right:
-            quality_section(reference)
+            quality_section(reference, report)
         inputs, outputs = st.columns(2)
         with inputs.expander("Execution input"):
             st.json(current.get("input") or "{}")
