@@ -67,6 +67,9 @@ def test_shows_the_seed_run(console_env, seed_run):
     assert metrics["State"] == "SUCCEEDED"
     assert metrics["rows out"] == "20" and metrics["rows in"] == "20"
     assert metrics["returned"] == "10"
+    run_id = json.loads(seed_run["output"])["glue"]["run_id"]
+    published = [plain(b.value) for b in [*app.success, *app.info] if "Published run" in b.value]
+    assert published and published[0].startswith(f"Published run {run_id}")  # live, or replaced since
 
     path, machine = (graph.proto.spec for graph in app.get("graphviz_chart"))
     assert '"NotifySuccess" [fillcolor="#2e7d32"' in path  # succeeded: green
@@ -94,6 +97,7 @@ def test_failed_run_banner_names_the_failed_state_and_the_cause(console_env, fai
     for graph in app.get("graphviz_chart"):  # the run's path and the whole machine
         assert '"CheckGlueJobStatus" [fillcolor="#c62828"' in graph.proto.spec
     assert {m.label: m.value for m in app.metric}["Status"] == "FAILED"
+    assert "Nothing published: it failed in GlueJob: GlueJobFailed." in [plain(w.value) for w in app.warning]
 
 
 def test_rerun_of_a_failed_run_starts_a_new_execution(console_env, failed_run, local_aws):
