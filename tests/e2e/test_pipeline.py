@@ -105,7 +105,10 @@ class Pipeline:
 
 @pytest.fixture(scope="module")
 def pipeline(local_aws) -> Pipeline:
-    return Pipeline(local_aws)
+    pipeline = Pipeline(local_aws)
+    pipeline.settle()
+    batches.stop_parked(pipeline.aws.stepfunctions, pipeline.machine)  # no earlier test's lone upload
+    return pipeline
 
 
 def seed(sample_data) -> tuple[tuple[str, bytes], tuple[str, bytes]]:

@@ -117,6 +117,19 @@ def parked(sfn: Any, arn: str) -> bool:
     return waiting_for(history(sfn, arn)) is not None
 
 
+def stop_parked(sfn: Any, machine_arn: str) -> list[str]:
+    """Stop every execution parked until its counterpart's upload: a lone test upload must not become the
+    counterpart that a later test's upload resumes (ADR 0004). The ARNs stopped."""
+    stopped = []
+    for execution in executions(sfn, machine_arn):
+        arn = execution["executionArn"]
+        if execution["status"] == "RUNNING" and parked(sfn, arn):
+            sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: leave nothing waiting")
+            wait_execution(sfn, arn)
+            stopped.append(arn)
+    return stopped
+
+
 def wait_all_ended(sfn: Any, machine_arn: str, timeout: float = 120.0) -> list[dict[str, Any]]:
     """All executions of the state machine, once none is RUNNING, except those parked until their
     counterpart's upload (they may wait for a day: ADR 0004)."""

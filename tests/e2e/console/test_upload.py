@@ -18,8 +18,19 @@ import pytest
 from services import demo_data, uploads
 from stack import aws
 from tests.e2e.console.conftest import page, plain
+from tests.support import batches
 
 pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_waiting(local_aws):
+    """These tests upload one side at a time: stop the runs that wait for the other side afterwards."""
+    yield
+    settings = local_aws.settings
+    sfn = aws.client(settings, "stepfunctions")
+    assert local_aws.wait_idle(120)
+    batches.stop_parked(sfn, batches.state_machine_arn(sfn, settings.state_machine))
 
 
 def pick(app, kind: str, name: str, data: bytes, text: bytes | None = None, unreadable=None, **extra) -> dict:
