@@ -55,6 +55,13 @@ class Pipeline:
         self.settle()
         return described
 
+    def with_nothing_waiting(self) -> Pipeline:
+        """This pipeline once no earlier test's lone upload waits for a counterpart that a test's upload
+        would then be (ADR 0004): settled, the parked runs stopped."""
+        self.settle()
+        batches.stop_parked(self.aws.stepfunctions, self.machine)
+        return self
+
     def settle(self) -> list[dict]:
         """Once no execution runs and the local AWS is idle: every execution of the state machine."""
         assert self.local.wait_idle(120)
@@ -105,10 +112,7 @@ class Pipeline:
 
 @pytest.fixture(scope="module")
 def pipeline(local_aws) -> Pipeline:
-    pipeline = Pipeline(local_aws)
-    pipeline.settle()
-    batches.stop_parked(pipeline.aws.stepfunctions, pipeline.machine)  # no earlier test's lone upload
-    return pipeline
+    return Pipeline(local_aws).with_nothing_waiting()
 
 
 def seed(sample_data) -> tuple[tuple[str, bytes], tuple[str, bytes]]:

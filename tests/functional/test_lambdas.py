@@ -656,7 +656,7 @@ def test_glue_artifacts():
     assert data == artifacts.build_glue_extra_py_zip()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == ["csv_profile.py", "run_lineage.py"]
-        assert archive.read("csv_profile.py") == artifacts.GLUE_EXTRA_PY.read_bytes()
+        assert all(archive.read(module.name) == module.read_bytes() for module in artifacts.GLUE_EXTRA_PY)
 
 
 # --- pairing: a lone upload waits, its counterpart resumes it, a burst keeps the newest (ADR 0004) ----
