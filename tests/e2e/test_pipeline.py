@@ -545,7 +545,8 @@ def wait_category(pipeline, name: str, prefix: str, timeout: float = 60.0) -> di
         row = frame[frame["name"] == name]
         if len(row) and row["category"].item().startswith(prefix):
             return row.iloc[0].to_dict()
-        assert time.monotonic() < deadline, f"{name}: {list(row['category'])}"
+        newest = frame[["name", "status", "category"]].head(5).to_dict("records")
+        assert time.monotonic() < deadline, f"{name}: {list(row['category'])}; newest: {newest}"
         time.sleep(0.2)
 
 
@@ -619,11 +620,11 @@ def test_four_pairs_within_a_second_publish_the_last_pair_and_every_file_is_acco
 def test_when_the_window_passes_one_missing_export_alert_goes_out(pipeline, sample_data, mail_catcher):
     from pipeline.lambdas import runs
 
-    (_, orders), _ = seed(sample_data)
-    settings = pipeline.settings
+    (_, orders), (_, returns) = seed(sample_data)
+    settings, folder = pipeline.settings, unique("missing")
     pipeline.settle()  # no earlier test's upload still in flight to pair with
     with deployed_with(pipeline, pairing_window_seconds=3):
-        name = lone_name(pipeline, settings.orders_bucket, f"{unique('missing')}/orders.csv", orders)
+        name = lone_name(pipeline, settings.orders_bucket, f"{folder}/orders.csv", orders)
         arn = runs.execution_arn(pipeline.machine, name)
         wait_category(pipeline, name, "")  # it exists
         execution = batches.wait_execution(pipeline.aws.stepfunctions, arn, timeout=60)
@@ -636,3 +637,20 @@ def test_when_the_window_passes_one_missing_export_alert_goes_out(pipeline, samp
     assert monitor_line(execution) in body(mail).splitlines()
     time.sleep(2)
     assert len(mails_naming(mail_catcher, name)) == 1  # once
+
+    # The orders file was never run: the late returns export still pairs with it (ADR 0004).
+    s3, keys = pipeline.aws.s3, (f"{folder}/orders.csv", f"{folder}/returns.csv")
+    orders_etag = s3.head_object(Bucket=settings.orders_bucket, Key=keys[0])["ETag"]
+    returns_etag = s3.put_object(Bucket=settings.returns_bucket, Key=keys[1], Body=returns)["ETag"]
+    batch = batches.Batch(
+        runs.S3Object.create(
+            settings.orders_bucket, keys[0], orders_etag, "2026-01-01T00:00:00Z", len(orders)
+        ),
+        runs.S3Object.create(
+            settings.returns_bucket, keys[1], returns_etag, "2026-01-01T00:00:00Z", len(returns)
+        ),
+        "orders",
+        time.monotonic(),
+    )
+    late = pipeline.follow(batch)
+    assert late["status"] == "SUCCEEDED" and late["name"] != name, late.get("cause")
