@@ -19,7 +19,7 @@ from pathlib import Path
 
 from localaws.credentials import CredentialsError
 from localaws.server import DEFAULT_PORT, DEFAULT_STATE_DIR, reset_state_dir, start_local_aws
-from localaws.store import StateFormatError
+from localaws.store import StateDirInUse, StateFormatError
 
 log = logging.getLogger("localaws")
 
@@ -55,14 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
 
-    if args.reset:
-        for path in reset_state_dir(args.state_dir):
-            print(f"--reset: deleting {path}", flush=True)
     smtp = smtp_from_env()
     started = time.monotonic()
     try:
+        if args.reset:
+            for path in reset_state_dir(args.state_dir):
+                print(f"--reset: deleting {path}", flush=True)
         local = start_local_aws(args.port, args.state_dir, smtp=smtp)
-    except (StateFormatError, CredentialsError) as exc:
+    except (StateFormatError, StateDirInUse, CredentialsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

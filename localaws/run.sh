@@ -35,13 +35,13 @@ echo "starting the local AWS on port $PORT (log: $LOG) …"
 ECOMMERCE_LOCAL_PORT="$PORT" "$PY" -m localaws --port "$PORT" --state-dir "$STATE_DIR" "${reset_flag[@]}" >"$LOG" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
-  grep -q "ready" "$LOG" 2>/dev/null && break
+  grep -q "^local AWS ready at" "$LOG" 2>/dev/null && break
   kill -0 "${pids[0]}" 2>/dev/null || { echo "the local AWS failed to start:"; tail -20 "$LOG"; exit 1; }
   sleep 0.5
 done
-grep -q "ready" "$LOG" || { echo "the local AWS did not report ready within 150 s:"; tail -20 "$LOG"; exit 1; }
+grep -q "^local AWS ready at" "$LOG" || { echo "the local AWS did not report ready within 150 s:"; tail -20 "$LOG"; exit 1; }
 grep -- "--reset: deleting" "$LOG" || true
-grep "ready" "$LOG"
+grep "^local AWS ready at" "$LOG"
 grep "^ended ABORTED" "$LOG" || true
 
 export ECOMMERCE_TARGET=local ECOMMERCE_ENDPOINT_URL="http://127.0.0.1:$PORT" ECOMMERCE_LOCAL_STATE_DIR="$STATE_DIR"

@@ -4,6 +4,7 @@ state restored from the state dir and persisted as it changes."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import shutil
 import threading
@@ -23,7 +24,7 @@ from localaws.persistence import Persistence
 from localaws.plumbing import each_backend, log
 from localaws.s3 import S3State
 from localaws.sns import SnsState
-from localaws.store import Store
+from localaws.store import CLAIM, Store, claim
 
 DEFAULT_PORT = 4566
 DEFAULT_STATE_DIR = Path(".local-aws")
@@ -59,12 +60,19 @@ def _moto_server(port: int, wrap: Any) -> Any:
     from werkzeug.serving import make_server
 
     class Server(ThreadedMotoServer):
-        def _server_entry(self) -> None:
+        def start(self) -> None:
+            # Bind in the caller's thread: a port in use raises OSError here (moto binds in its thread and
+            # start() then waits forever for a server that never came up).
             self.dispatcher = DomainDispatcherApplication(create_backend_app)
             app = wrap(self.dispatcher)
-            self._server = make_server(LOOPBACK, self._port, app, True, request_handler=MotoRequestHandler)
+            try:
+                handler = MotoRequestHandler
+                self._server = make_server(LOOPBACK, self._port, app, True, request_handler=handler)
+            except SystemExit:  # werkzeug exits the process on a port in use: say so, as an OSError
+                raise OSError(errno.EADDRINUSE, f"port {self._port} is in use by another program") from None
             self._server_ready_event.set()
-            self._server.serve_forever()
+            self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+            self._thread.start()
 
     return Server(ip_address=LOOPBACK, port=port, verbose=False)
 
@@ -116,16 +124,18 @@ def _reset_moto() -> None:
 
 
 def reset_state_dir(state_dir: Path) -> list[Path]:
-    """Delete the state dir's contents but its logs (for --reset); returns what was deleted."""
+    """Delete the state dir's contents but its logs (for --reset); returns what was deleted. Refuses
+    (StateDirInUse) while a local AWS runs on it."""
     state_dir = Path(state_dir)
     if not state_dir.exists():
         return []
-    deleted = sorted(p for p in state_dir.iterdir() if p.suffix != ".log")
-    for path in deleted:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+    with claim(state_dir):
+        deleted = sorted(p for p in state_dir.iterdir() if p.suffix != ".log" and p.name != CLAIM)
+        for path in deleted:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
     return deleted
 
 

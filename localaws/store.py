@@ -9,16 +9,19 @@ before the record that names them. The format carries a version; another version
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
+from typing import IO
 
 FORMAT_VERSION = 1
 DATABASE = "state.db"
 BLOBS = "blobs"
+CLAIM = "in-use.lock"  # flock'ed by the process that owns the state dir; holds its pid
 
 Records = Mapping[tuple[str, str], "str | tuple[Hashable, Callable[[], str]]"]
 
@@ -27,14 +30,44 @@ class StateFormatError(RuntimeError):
     """The state dir was written in another format version: refuse rather than misread it."""
 
 
+class StateDirInUse(RuntimeError):
+    """Another local AWS process owns the state dir: two writers would corrupt it."""
+
+
+def claim(state_dir: Path) -> IO[str]:
+    """This process's exclusive claim on the state dir, held until the returned file is closed. The kernel
+    drops it when the process dies, so a crash never leaves the state dir claimed."""
+    handle = open(Path(state_dir) / CLAIM, "a+", encoding="utf-8")  # noqa: SIM115 - held for the claim's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "unknown"
+        handle.close()
+        raise StateDirInUse(
+            f"the state dir {state_dir} is in use by another local AWS (pid {owner}). Nothing was changed. "
+            f"Stop that one first (Ctrl-C where it runs, or kill {owner}), or use another state dir."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 class Store:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
+        self._claim = claim(self.state_dir)  # before anything reads or writes the state
         self.blobs = self.state_dir / BLOBS
         self.path = self.state_dir / DATABASE
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._check_format()  # before anything writes to the state dir
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._check_format()  # before anything writes to the state dir
+        except BaseException:
+            self._claim.close()
+            raise
         self.blobs.mkdir(exist_ok=True)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")  # fsync at every commit
@@ -162,3 +195,4 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._claim.close()

@@ -354,6 +354,56 @@ def test_reset_says_what_it_deletes_and_starts_empty(tmp_path):
         process.wait(60)
 
 
+def localaws(state_dir: Path, port: int, *extra: str) -> list:
+    return [sys.executable, "-m", "localaws", "--port", str(port), "--state-dir", str(state_dir), *extra]
+
+
+def test_one_local_aws_per_state_dir_and_a_busy_port_is_refused_at_once(tmp_path):
+    """A second `make run` on the same state dir would be a second writer of the team's data: refused,
+    nothing changed; a port in use fails at once (it used to hang, and run.sh read "already" as "ready")."""
+    state_dir, port = tmp_path / "state", free_port()
+    state_dir.mkdir()
+    first = subprocess.Popen(
+        localaws(state_dir, port), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        for line in first.stdout:
+            if line.startswith("local AWS ready at"):
+                break
+        before = (state_dir / store.DATABASE).read_bytes()
+
+        for extra in ((), ("--reset",)):
+            second = subprocess.run(
+                localaws(state_dir, free_port(), *extra),
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert second.returncode == 2, second.stderr
+            assert f"in use by another local AWS (pid {first.pid})" in second.stderr
+            assert "ready" not in second.stdout
+        assert (state_dir / store.DATABASE).read_bytes() == before and (state_dir / owner.FILE_NAME).exists()
+
+        busy = subprocess.run(
+            localaws(tmp_path / "other", port), cwd=REPO, capture_output=True, text=True, timeout=120
+        )
+        assert (
+            busy.returncode == 1 and f"cannot start the local AWS on http://127.0.0.1:{port}" in busy.stderr
+        )
+        assert first.poll() is None  # the first one serves on
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(60)
+    # Its claim ends with it (and with a crash: the kernel drops the lock): the state dir starts again.
+    again = subprocess.Popen(localaws(state_dir, free_port()), cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert any(line.startswith("local AWS ready at") for line in again.stdout)
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(60)
+
+
 def test_an_event_not_yet_delivered_is_on_disk_until_it_is(local_aws, seed):
     """S3 answers the PUT before the notification goes out; if the process dies in between, the event is in
     the store and the next start delivers it (S3State.restore + S3Events.resume)."""

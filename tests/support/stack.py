@@ -206,7 +206,7 @@ def start_console_stack(state_dir: Path, **env: str) -> ConsoleStack:
     aws_log = state_dir / "local-aws.log"
     while not (
         aws_log.exists()
-        and "ready" in aws_log.read_text(errors="replace")
+        and "local AWS ready at" in aws_log.read_text(errors="replace")
         and responds(f"{stack.url}/_stcore/health")
     ):
         if process.poll() is not None:
