@@ -19,6 +19,7 @@ LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 TARGET_DEFAULTS: dict[str, dict[str, int | float]] = {
     "glue_wait_seconds": {"local": 0, "aws": 2},
     "glue_status_wait_seconds": {"local": 5.0, "aws": 0.0},
+    "glue_poll_interval_seconds": {"local": 0.1, "aws": 5.0},
 }
 
 
@@ -80,7 +81,7 @@ class Settings:
     # sub-second interval: the run is seen ending at once (ADR 0022).
     glue_wait_seconds: int | None = None
     glue_status_wait_seconds: float | None = None
-    glue_poll_interval_seconds: float = 0.25
+    glue_poll_interval_seconds: float | None = None
     max_glue_polls: int = 150
     retry_interval_seconds: int = 1
 

@@ -237,17 +237,21 @@ def test_a_worker_that_crashes_or_times_out_is_replaced(local_aws_clients, role)
     before = invoke_json(local_aws_clients, name)
     crashed = invoke_json(local_aws_clients, name, {"exit": True})
     after_crash = invoke_json(local_aws_clients, name)
+    replacement = invoke_json(local_aws_clients, name)
     started = time.monotonic()
     timed_out = invoke_json(local_aws_clients, name, {"sleep": 5})
     timed_out_seconds = time.monotonic() - started
     after_timeout = invoke_json(local_aws_clients, name)
+    new_replacement = invoke_json(local_aws_clients, name)
 
     assert crashed["error"] == "Unhandled" and crashed["errorType"] == "Runtime.ExitError"
     assert "exit status 3" in crashed["errorMessage"]
     assert after_crash["error"] is None and after_crash["pid"] != before["pid"] and gone(before["pid"])
+    assert replacement["pid"] == after_crash["pid"]  # the replacement stays warm
     assert timed_out["errorType"] == "Sandbox.Timedout" and timed_out_seconds < 4  # the deadline holds
     assert after_timeout["error"] is None and after_timeout["pid"] != after_crash["pid"]
     assert gone(after_crash["pid"])  # killed at its deadline, not left sleeping
+    assert new_replacement["pid"] == after_timeout["pid"]
 
 
 def test_warm_workers_keep_each_functions_environment(local_aws_clients, role, monkeypatch):

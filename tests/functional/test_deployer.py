@@ -287,7 +287,7 @@ def test_lambdas_have_code_handler_role_and_environment(deployed):
         "PAIRING_SETTLE_SECONDS": "900",
         # On AWS a status check is one read (the Wait state waits); locally it polls (ADR 0022).
         "GLUE_STATUS_WAIT_SECONDS": "0.0",
-        "GLUE_POLL_INTERVAL_SECONDS": "0.25",
+        "GLUE_POLL_INTERVAL_SECONDS": "5.0",
     }
     for module, name in Settings().lambda_functions.items():
         config = lam.get_function(FunctionName=name)["Configuration"]
