@@ -146,6 +146,8 @@ def lambda_environment(settings: Settings, arns: iam.Arns) -> dict[str, str]:
         "KEEP_RUNS": str(settings.keep_runs),
         "PAIRING_PATH": settings.pairing_path,
         "PAIRING_SETTLE_SECONDS": str(settings.pairing_settle_seconds),
+        "GLUE_STATUS_WAIT_SECONDS": str(settings.glue_status_wait_seconds),
+        "GLUE_POLL_INTERVAL_SECONDS": str(settings.glue_poll_interval_seconds),
     }
 
 

@@ -1,7 +1,15 @@
-"""Lambda: the deployed zip runs in a subprocess, like the Python runtime would run it.
+"""Lambda: the deployed zip runs in a warm worker process per function, like the Python runtime runs it.
 
 Without Docker moto runs no Lambda code. Every invocation path (Invoke, S3 notification, Step Functions task)
 ends in ``LambdaFunction._invoke_lambda``, which ``install`` replaces.
+
+As on AWS, a function's execution environment stays warm between invocations: one worker process imports the
+handler once (the init phase) and then answers one invocation at a time (ADR 0022). A worker belongs to one
+configuration (code, handler, environment, memory, timeout): once the function changes, the next invocation
+gets a new worker and the old ones end. A worker that crashes, exits or overruns its deadline is killed and
+replaced at the next invocation; a handler's exception keeps it (as AWS keeps the environment). Invocations of
+the same function that overlap get a worker each (AWS scales out the same way); at most
+``MAX_IDLE_WORKERS`` per function stay warm afterwards, and a worker idle for ``IDLE_SECONDS`` ends.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import hashlib
 import io
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -28,52 +37,72 @@ from localaws.context import Context
 from localaws.credentials import Credentials
 from localaws.plumbing import each_backend, log, utcnow
 
-# Runs inside the function's subprocess: import the handler, read the event on stdin, write the result
-# (or the error as the Lambda runtime reports it) as JSON on stdout. Handler prints go to stderr = logs.
-BOOTSTRAP = r"""
-import importlib, json, os, sys, time, traceback, uuid
-sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
-out, sys.stdout = sys.stdout, sys.stderr
+# At most this many idle workers per function stay warm (more only while invocations overlap).
+MAX_IDLE_WORKERS = 2
+# A worker idle this long ends (AWS reclaims idle environments after minutes too).
+IDLE_SECONDS = 600.0
 
-def finish(payload, code):
-    out.write(json.dumps(payload)); out.flush(); sys.exit(code)
+# Runs inside a function's worker process. Init: import the handler once. Then, per request line on stdin
+# ({"request_id", "deadline", "event"}), call it and answer one JSON line ({"result": text} or {"error":
+# {...}} as the Lambda runtime reports errors) on the original stdout, which only this loop writes. The
+# handler's output (fd 1 and fd 2, its subprocesses' too) goes to stderr = the logs; each invocation's logs
+# end with its marker line, written before the answer so the logs are complete when the answer arrives.
+WORKER = r"""
+import importlib, json, os, sys, time, traceback
+sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+os.dup2(2, 1)
+sys.stdout = sys.stderr
 
 def error(kind, message, exc=None):
     frames = traceback.extract_tb(exc.__traceback__) if exc else []
-    trace = traceback.format_list([f for f in frames if f.filename != "<string>"])  # not this bootstrap
+    trace = traceback.format_list([f for f in frames if f.filename != "<string>"])  # not this loop
     traceback.print_exception(exc) if exc else print(message, file=sys.stderr)
-    finish({"errorType": kind, "errorMessage": message, "stackTrace": trace}, 1)
+    return {"error": {"errorType": kind, "errorMessage": message, "stackTrace": trace}}
+
+def answer(request_id, reply):
+    sys.stderr.write("\x1e" + request_id + "\x1e\n"); sys.stderr.flush()
+    answers.write(json.dumps(reply) + "\n"); answers.flush()
 
 class Context:
     function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
     function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
     invoked_function_arn = os.environ["_FUNCTION_ARN"]
     memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
-    aws_request_id = os.environ["_REQUEST_ID"]
     log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
     log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
-    _deadline = float(os.environ["_DEADLINE"])
+    def __init__(self, request_id, deadline):
+        self.aws_request_id, self._deadline = request_id, deadline
     def get_remaining_time_in_millis(self):
         return max(0, int((self._deadline - time.time()) * 1000))
 
 module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
-event = json.loads(sys.stdin.read() or "{}")
+init_error = handler = None
 try:
     module = importlib.import_module(module_name)
 except Exception as exc:
-    error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc)
-handler = getattr(module, function_name, None)
-if not callable(handler):
-    error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
-try:
-    result = handler(event, Context())
-except Exception as exc:
-    error(type(exc).__name__, str(exc), exc)
-try:
-    text = json.dumps(result)
-except (TypeError, ValueError) as exc:
-    error("Runtime.MarshalError", f"Unable to marshal response: {exc}", exc)
-out.write(text); out.flush()
+    init_error = error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", exc)
+else:
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        missing = f"Handler '{function_name}' missing on module '{module_name}'"
+        init_error = error("Runtime.HandlerNotFound", missing)
+
+for line in sys.stdin:
+    request = json.loads(line)
+    request_id = request["request_id"]
+    if init_error is not None:  # reported to this invocation; the next one starts a new worker (init again)
+        answer(request_id, {**init_error, "end": True})
+        sys.exit(1)
+    try:
+        result = handler(request["event"], Context(request_id, request["deadline"]))
+    except Exception as exc:
+        answer(request_id, error(type(exc).__name__, str(exc), exc))
+        continue
+    try:
+        answer(request_id, {"result": json.dumps(result)})
+    except (TypeError, ValueError) as exc:
+        answer(request_id, error("Runtime.MarshalError", f"Unable to marshal response: {exc}", exc))
 """
 
 
@@ -85,14 +114,125 @@ def code_digest(fn: Any) -> str:
         return hashlib.sha256(fn.code_bytes).hexdigest()
 
 
+class Worker:
+    """One warm worker process: the zip's code in its own interpreter, with the function's environment."""
+
+    def __init__(self, configuration: str, env: dict[str, str], code_dir: Path) -> None:
+        self.configuration = configuration
+        self.process = subprocess.Popen(  # noqa: S603  (this interpreter and our loop; the zip is the owner's)
+            [sys.executable, "-I", "-c", WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=code_dir,
+            env=env,
+        )
+        self.idle_since = time.monotonic()
+        self._answers = b""
+        self._logs = bytearray()
+        self._logs_closed = False
+        self._logs_changed = threading.Condition()
+        threading.Thread(target=self._read_logs, name=f"lambda-logs-{self.pid}", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _read_logs(self) -> None:
+        # A thread, so that a handler's output never blocks on a full pipe between invocations.
+        stream = self.process.stderr
+        assert stream is not None
+        while chunk := os.read(stream.fileno(), 65536):
+            with self._logs_changed:
+                self._logs += chunk
+                self._logs_changed.notify_all()
+        stream.close()
+        with self._logs_changed:
+            self._logs_closed = True
+            self._logs_changed.notify_all()
+
+    def invoke(self, request_id: str, event: Any, deadline: float, timeout: float) -> tuple[str, Any, str]:
+        """Runs one invocation: ("answer", {"result": text} | {"error": {...}}, logs), ("timeout", None,
+        logs) after killing the worker at the deadline, or ("exit", exit status, logs) when it ended."""
+        request = json.dumps({"request_id": request_id, "deadline": deadline, "event": event}) + "\n"
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(request.encode())
+            self.process.stdin.flush()
+        except OSError:  # it ended while idle
+            return "exit", self._exit_status(), self._all_logs()
+        line = self._read_answer(time.monotonic() + timeout)
+        if line is None:
+            self.stop()
+            return "timeout", None, self._all_logs()
+        if not line:
+            return "exit", self._exit_status(), self._all_logs()
+        return "answer", json.loads(line), self._logs_until(f"\x1e{request_id}\x1e\n".encode())
+
+    def _read_answer(self, deadline: float) -> bytes | None:
+        """The next answer line; b"" when the worker ended; None at the deadline."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._answers:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b""
+            self._answers += chunk
+        line, _, self._answers = self._answers.partition(b"\n")
+        return line
+
+    def _logs_until(self, marker: bytes) -> str:
+        """This invocation's logs: the output up to its marker (already in the pipe: written first)."""
+        with self._logs_changed:
+            self._logs_changed.wait_for(lambda: marker in self._logs or self._logs_closed, timeout=5)
+            logs, _, rest = bytes(self._logs).partition(marker)
+            self._logs[:] = rest
+        return logs.decode("utf-8", "replace")
+
+    def _all_logs(self) -> str:
+        """Everything the ended worker wrote that no invocation took yet."""
+        with self._logs_changed:
+            self._logs_changed.wait_for(lambda: self._logs_closed, timeout=5)
+            logs = bytes(self._logs)
+            self._logs.clear()
+        return logs.decode("utf-8", "replace")
+
+    def _exit_status(self) -> int | None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return self.process.wait(timeout=5)
+        return None
+
+    def stop(self) -> None:
+        """Kill the worker (and reap it). Idempotent."""
+        if self.alive:
+            self.process.kill()
+        self._exit_status()
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+
+
 class LambdaRunner:
-    """Runs a moto LambdaFunction's zip like the Python runtime would, one subprocess per invocation."""
+    """Runs a moto LambdaFunction's zip like the Python runtime would, on warm workers (module docstring)."""
 
     def __init__(self, state_dir: Path, endpoint_url: str, credentials: Credentials) -> None:
         self.code_root = state_dir / "lambda"
         self.endpoint_url = endpoint_url
         self.credentials = credentials
         self._lock = threading.Lock()
+        self._workers_lock = threading.Lock()
+        self._idle: dict[str, list[Worker]] = {}  # function ARN → warm workers, most recently used last
+        self._configuration: dict[str, str] = {}  # function ARN → its configuration's digest now
+        self._closed = threading.Event()
+        threading.Thread(target=self._reap_idle, name="lambda-idle-workers", daemon=True).start()
 
     def code_dir(self, fn: Any) -> Path:
         code = getattr(fn, "code_bytes", b"") or b""
@@ -108,8 +248,8 @@ class LambdaRunner:
                 staging.rename(target)
         return target
 
-    def environment(self, fn: Any, code_dir: Path, request_id: str, deadline: float) -> dict[str, str]:
-        stream = f"{utcnow():%Y/%m/%d}/[{fn.version}]{request_id.replace('-', '')}"
+    def environment(self, fn: Any, code_dir: Path) -> dict[str, str]:
+        """A worker's whole environment: the runtime's variables, the function's, this local AWS's."""
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(self.code_root)),
@@ -123,11 +263,9 @@ class LambdaRunner:
             "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": str(fn.version),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(fn.timeout or 3),
             "AWS_LAMBDA_LOG_GROUP_NAME": fn.logs_group_name,
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "_FUNCTION_ARN": fn.function_arn,
-            "_REQUEST_ID": request_id,
-            "_DEADLINE": str(deadline),
         }
         env.update({str(k): str(v) for k, v in (fn.environment_vars or {}).items()})
         # Set last: the function always talks to this local AWS, never to a real account.
@@ -141,6 +279,70 @@ class LambdaRunner:
         )
         return env
 
+    def _checkout(self, fn: Any, code_dir: Path) -> Worker:
+        """A warm worker of the function's configuration as it is now, else a new one. Workers of an older
+        configuration end (the function changed)."""
+        env = self.environment(fn, code_dir)
+        configuration = hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()
+        arn, ended, worker = fn.function_arn, [], None
+        with self._workers_lock:
+            if self._configuration.get(arn) != configuration:
+                self._configuration[arn] = configuration
+                ended = self._idle.pop(arn, [])
+            idle = self._idle.get(arn, [])
+            while idle and worker is None:
+                candidate = idle.pop()
+                if candidate.alive:
+                    worker = candidate
+                else:
+                    ended.append(candidate)
+        for old in ended:
+            old.stop()
+        if worker is None:
+            # The log stream is the execution environment's, as on AWS.
+            stream = f"{utcnow():%Y/%m/%d}/[{fn.version}]{uuid.uuid4().hex}"
+            worker = Worker(configuration, {**env, "AWS_LAMBDA_LOG_STREAM_NAME": stream}, code_dir)
+        return worker
+
+    def _checkin(self, arn: str, worker: Worker) -> None:
+        with self._workers_lock:
+            idle = self._idle.setdefault(arn, [])
+            keep = (
+                not self._closed.is_set()
+                and worker.alive
+                and self._configuration.get(arn) == worker.configuration
+                and len(idle) < MAX_IDLE_WORKERS
+            )
+            if keep:
+                worker.idle_since = time.monotonic()
+                idle.append(worker)
+        if not keep:
+            worker.stop()
+
+    def _reap_idle(self) -> None:
+        while not self._closed.wait(min(IDLE_SECONDS, 30.0)):
+            now, ended = time.monotonic(), []
+            with self._workers_lock:
+                for idle in self._idle.values():
+                    ended += [w for w in idle if now - w.idle_since > IDLE_SECONDS]
+                    idle[:] = [w for w in idle if now - w.idle_since <= IDLE_SECONDS]
+            for worker in ended:
+                worker.stop()
+
+    def close(self) -> None:
+        """End every idle worker; a busy one ends when its invocation returns."""
+        self._closed.set()
+        with self._workers_lock:
+            ended = [w for idle in self._idle.values() for w in idle]
+            self._idle.clear()
+        for worker in ended:
+            worker.stop()
+
+    def worker_pids(self, function_arn: str) -> list[int]:
+        """The idle warm workers of a function (for the logs and tests)."""
+        with self._workers_lock:
+            return [w.pid for w in self._idle.get(function_arn, [])]
+
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         if isinstance(event, bytes | str):
             event = json.loads(event or "{}")
@@ -152,37 +354,27 @@ class LambdaRunner:
         except Exception as exc:
             return self._finish(fn, request_id, started, {"errorType": "Runtime.InvalidEntrypoint",
                                                           "errorMessage": str(exc)}, "")  # fmt: skip
-        env = self.environment(fn, code_dir, request_id, time.time() + timeout)
+        worker = self._checkout(fn, code_dir)
         try:
-            done = subprocess.run(  # noqa: S603  (this interpreter and our bootstrap; the zip is the owner's)
-                [sys.executable, "-I", "-c", BOOTSTRAP],
-                input=json.dumps(event).encode(),
-                capture_output=True,
-                cwd=code_dir,
-                env=env,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired as exc:
-            logs = (exc.stderr or b"").decode("utf-8", "replace")
+            outcome, answer, logs = worker.invoke(request_id, event, time.time() + timeout, timeout)
+            if outcome == "answer" and answer.get("end"):
+                worker.stop()  # its init failed: the next invocation starts a new worker
+        finally:
+            self._checkin(fn.function_arn, worker)
+        if outcome == "answer" and "result" in answer:
+            return self._finish(fn, request_id, started, answer["result"], logs)
+        if outcome == "answer" and isinstance(answer.get("error"), dict):
+            return self._finish(fn, request_id, started, answer["error"], logs)
+        if outcome == "timeout":
             message = (
                 f"{utcnow():%Y-%m-%dT%H:%M:%S.%fZ} {request_id} Task timed out after {timeout:.2f} seconds"
             )
             return self._finish(fn, request_id, started, {"errorType": "Sandbox.Timedout",
                                                           "errorMessage": message}, logs)  # fmt: skip
-        logs = done.stderr.decode("utf-8", "replace")
-        payload = done.stdout.decode("utf-8", "replace")
-        if done.returncode == 0:
-            return self._finish(fn, request_id, started, payload, logs)
-        try:
-            error = json.loads(payload)
-            if not isinstance(error, dict) or "errorType" not in error:
-                raise ValueError
-        except ValueError:
-            error = {
-                "errorType": "Runtime.ExitError",
-                "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
-                f"exit status {done.returncode}",
-            }
+        error = {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {answer}",
+        }
         return self._finish(fn, request_id, started, error, logs)
 
     def _finish(
@@ -208,8 +400,9 @@ def install(ctx: Context) -> LambdaRunner:
     from moto.awslambda.models import LambdaFunction
 
     runner = LambdaRunner(ctx.state_dir, ctx.endpoint_url, ctx.credentials)
-    # Without Docker moto runs no Lambda code; run the deployed zip in a subprocess.
+    # Without Docker moto runs no Lambda code; run the deployed zip on a warm worker process.
     ctx.patcher.set(LambdaFunction, "_invoke_lambda", lambda fn, event=None: runner.invoke(fn, event))
+    ctx.patcher.on_undo(runner.close)
 
     # /moto-api/data.json reads every public attribute; docker_client raises DockerException (500): absent.
     def no_docker(fn: Any) -> Any:

@@ -14,6 +14,15 @@ Target = Literal["local", "aws"]
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 
 
+# Defaults that differ by target (a field left None takes its target's). AWS: a status check is one read
+# after each Wait; local: no Wait, the check reads the local Glue run until it ends (ADR 0022).
+TARGET_DEFAULTS: dict[str, dict[str, int | float]] = {
+    "glue_wait_seconds": {"local": 0, "aws": 2},
+    "glue_status_wait_seconds": {"local": 5.0, "aws": 0.0},
+    "glue_poll_interval_seconds": {"local": 0.1, "aws": 5.0},
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     target: Target = "local"
@@ -65,8 +74,14 @@ class Settings:
     audit_prefix: str = "audit/"
     # Bounds the CheckForFiles loop (a resumed execution checks its files again).
     max_file_checks: int = 5
-    # Step Functions waits really sleep, so they are deploy-time settings: seconds locally, tens on AWS.
-    glue_wait_seconds: int = 2
+    # Step Functions waits really sleep, so they are deploy-time settings. None: the target's default
+    # (TARGET_DEFAULTS). WaitForGlue waits glue_wait_seconds (a whole number ≥ 0, as Step Functions takes
+    # it) before each status check; the check then reads the Glue run every glue_poll_interval_seconds until
+    # it ends or glue_status_wait_seconds have passed (0: one read). Locally the check does the waiting, at a
+    # sub-second interval: the run is seen ending at once (ADR 0022).
+    glue_wait_seconds: int | None = None
+    glue_status_wait_seconds: float | None = None
+    glue_poll_interval_seconds: float | None = None
     max_glue_polls: int = 150
     retry_interval_seconds: int = 1
 
@@ -99,6 +114,13 @@ class Settings:
     local_query_memory_mb: int = 1024
 
     def __post_init__(self) -> None:
+        for name, defaults in TARGET_DEFAULTS.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, defaults[self.target])  # frozen: set once, here
+        if self.glue_wait_seconds < 0 or self.glue_wait_seconds != int(self.glue_wait_seconds):
+            raise ValueError(f"glue_wait_seconds must be a whole number ≥ 0, not {self.glue_wait_seconds}")
+        if self.glue_status_wait_seconds < 0 or self.glue_poll_interval_seconds <= 0:
+            raise ValueError("glue_status_wait_seconds must be ≥ 0 and glue_poll_interval_seconds positive")
         # Fail closed: zero or less is a mistake in the settings, not "no limit".
         for name in ("max_upload_bytes", "raw_noncurrent_version_days", "pairing_window_seconds"):
             if getattr(self, name) <= 0:
@@ -184,6 +206,7 @@ class Settings:
 
 
 def _coerce(type_name: str, raw: str) -> object:
+    type_name = type_name.removesuffix(" | None")
     if type_name == "int":
         return int(raw)
     if type_name == "float":

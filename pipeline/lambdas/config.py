@@ -35,7 +35,11 @@ _ENV = {
     "pairing_path": "PAIRING_PATH",
     "pairing_settle_seconds": "PAIRING_SETTLE_SECONDS",
     "console_url": "CONSOLE_URL",
+    "glue_status_wait_seconds": "GLUE_STATUS_WAIT_SECONDS",
+    "glue_poll_interval_seconds": "GLUE_POLL_INTERVAL_SECONDS",
 }
+_FLOATS = ("max_quarantine_fraction", "pairing_settle_seconds", "glue_status_wait_seconds",
+           "glue_poll_interval_seconds")  # fmt: skip
 # S3's answers for a key that does not exist (GetObject: NoSuchKey; HeadObject: 404).
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -61,6 +65,9 @@ class LambdaConfig:
     pairing_path: str | None = None  # e.g. s3://ecommerce-processed/pairing/ (ADR 0004)
     pairing_settle_seconds: float | None = None
     console_url: str | None = None  # the emails' link to the run monitor; unset: no link
+    # How long one Glue status check waits for the run to end, reading it at this interval (unset: one read).
+    glue_status_wait_seconds: float | None = None
+    glue_poll_interval_seconds: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
@@ -75,18 +82,19 @@ class LambdaConfig:
             elif raw.strip():
                 values[name] = raw.strip()  # empty counts as not set
         try:
-            if "max_quarantine_fraction" in values:
-                values["max_quarantine_fraction"] = float(values["max_quarantine_fraction"])
+            for name in _FLOATS:
+                if name in values:
+                    values[name] = float(values[name])
             if "keep_runs" in values:
                 values["keep_runs"] = int(values["keep_runs"])
-            if "pairing_settle_seconds" in values:
-                values["pairing_settle_seconds"] = float(values["pairing_settle_seconds"])
         except ValueError as exc:
             raise ConfigError(f"invalid number in the environment: {exc}") from None
         if not 0 <= values.get("max_quarantine_fraction", 0.0) <= 1:
             raise ConfigError("MAX_QUARANTINE_FRACTION must be between 0 and 1")
         if values.get("keep_runs", 1) < 1:
             raise ConfigError("KEEP_RUNS must be at least 1")
+        if values.get("glue_status_wait_seconds", 0) < 0 or values.get("glue_poll_interval_seconds", 1) <= 0:
+            raise ConfigError("GLUE_STATUS_WAIT_SECONDS must be ≥ 0 and GLUE_POLL_INTERVAL_SECONDS positive")
         return cls(**values)
 
     def require(self, *names: str) -> tuple[Any, ...]:

@@ -243,7 +243,8 @@ def next_step(failed_state: str, error: str) -> str:
     if error == "GlueJobTimeout":
         return (
             "The Glue run was stopped after the polls ran out. Check the Glue job's logs, then rerun "
-            "from the run monitor (or allow more time: max_glue_polls, glue_wait_seconds). The published "
+            "from the run monitor (or allow more time: max_glue_polls, glue_wait_seconds, "
+            "glue_status_wait_seconds). The published "
             "table is unchanged."
         )
     if failed_state.startswith("Notify"):

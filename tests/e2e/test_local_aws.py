@@ -174,6 +174,123 @@ def test_lambda_errors_are_function_errors(local_aws_clients, role):
     assert time.monotonic() - started < 4
 
 
+WORKER_CODE = (
+    b"import os, time\n"
+    b"VERSION = 'one'\n"
+    b"def handler(event, context):\n"
+    b"    if event.get('exit'):\n"
+    b"        os._exit(3)\n"
+    b"    time.sleep(event.get('sleep', 0))\n"
+    b"    os.environ.setdefault('FIRST_REQUEST', context.aws_request_id)  # stays with the worker\n"
+    b"    return {'pid': os.getpid(), 'version': VERSION, 'colour': os.environ.get('COLOUR'),\n"
+    b"            'first_request': os.environ['FIRST_REQUEST'],\n"
+    b"            'leak': os.environ.get('LOCALAWS_E2E_LEAK'),\n"
+    b"            'function': os.environ['AWS_LAMBDA_FUNCTION_NAME'],\n"
+    b"            'left_ms': context.get_remaining_time_in_millis()}\n"
+)
+
+
+def invoke_json(local_aws_clients, name: str, event: dict | None = None) -> dict:
+    answer = local_aws_clients.awslambda.invoke(FunctionName=name, Payload=json.dumps(event or {}))
+    payload = json.loads(answer["Payload"].read())
+    return {"error": answer.get("FunctionError"), **payload}
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_warm_worker_answers_again_until_the_function_changes(local_aws_clients, role):
+    name = f"e2e-warm-{RUN}"
+    create_function(local_aws_clients, role, "e2e-warm", "app.handler",
+                    artifacts.reproducible_zip({"app.py": WORKER_CODE}), env={"COLOUR": "red"})  # fmt: skip
+
+    first, second = (invoke_json(local_aws_clients, name) for _ in range(2))
+    local_aws_clients.awslambda.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"COLOUR": "blue"}}
+    )
+    configured = invoke_json(local_aws_clients, name)
+    local_aws_clients.awslambda.update_function_code(
+        FunctionName=name, ZipFile=artifacts.reproducible_zip({"app.py": WORKER_CODE.replace(b"one", b"two")})
+    )
+    recoded = invoke_json(local_aws_clients, name)
+
+    # Reused: the same process, which remembers its first request (module state and os.environ stay).
+    assert (second["pid"], second["first_request"]) == (first["pid"], first["first_request"])
+    assert first["colour"] == "red" and first["version"] == "one" and 0 < first["left_ms"] <= 10_000
+    # A new configuration, then new code: a new worker each time, and the old one has ended.
+    assert configured["pid"] != first["pid"] and configured["colour"] == "blue"
+    assert configured["first_request"] != first["first_request"]
+    assert recoded["pid"] != configured["pid"] and (recoded["version"], recoded["colour"]) == ("two", "blue")
+    assert gone(first["pid"]) and gone(configured["pid"])
+
+
+def test_a_worker_that_crashes_or_times_out_is_replaced(local_aws_clients, role):
+    code = artifacts.reproducible_zip({"app.py": WORKER_CODE})
+    create_function(local_aws_clients, role, "e2e-crash", "app.handler", code, timeout=1)
+    name = f"e2e-crash-{RUN}"
+
+    before = invoke_json(local_aws_clients, name)
+    crashed = invoke_json(local_aws_clients, name, {"exit": True})
+    after_crash = invoke_json(local_aws_clients, name)
+    replacement = invoke_json(local_aws_clients, name)
+    started = time.monotonic()
+    timed_out = invoke_json(local_aws_clients, name, {"sleep": 5})
+    timed_out_seconds = time.monotonic() - started
+    after_timeout = invoke_json(local_aws_clients, name)
+    new_replacement = invoke_json(local_aws_clients, name)
+
+    assert crashed["error"] == "Unhandled" and crashed["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in crashed["errorMessage"]
+    assert after_crash["error"] is None and after_crash["pid"] != before["pid"] and gone(before["pid"])
+    assert replacement["pid"] == after_crash["pid"]  # the replacement stays warm
+    assert timed_out["errorType"] == "Sandbox.Timedout" and timed_out_seconds < 4  # the deadline holds
+    assert after_timeout["error"] is None and after_timeout["pid"] != after_crash["pid"]
+    assert gone(after_crash["pid"])  # killed at its deadline, not left sleeping
+    assert new_replacement["pid"] == after_timeout["pid"]
+
+
+def test_warm_workers_keep_each_functions_environment(local_aws_clients, role, monkeypatch):
+    monkeypatch.setenv("LOCALAWS_E2E_LEAK", "the server's environment")
+    code = artifacts.reproducible_zip({"app.py": WORKER_CODE})
+    create_function(local_aws_clients, role, "e2e-env-a", "app.handler", code, env={"COLOUR": "green"})
+    create_function(local_aws_clients, role, "e2e-env-b", "app.handler", code)
+
+    a = invoke_json(local_aws_clients, f"e2e-env-a-{RUN}")
+    b = invoke_json(local_aws_clients, f"e2e-env-b-{RUN}")
+    a_again = invoke_json(local_aws_clients, f"e2e-env-a-{RUN}")
+
+    assert a["pid"] != b["pid"] and a_again["pid"] == a["pid"]  # one warm worker per function
+    assert (a["colour"], b["colour"]) == ("green", None)  # only its own configuration's variables
+    assert (a["function"], b["function"]) == (f"e2e-env-a-{RUN}", f"e2e-env-b-{RUN}")
+    assert b["first_request"] != a["first_request"]  # what a handler sets stays in its own process
+    assert a["leak"] is None and b["leak"] is None  # nothing of the server's environment
+
+
+def test_overlapping_invocations_get_a_worker_each(local_aws_clients, role):
+    code = artifacts.reproducible_zip({"app.py": WORKER_CODE})
+    create_function(local_aws_clients, role, "e2e-overlap", "app.handler", code)
+    name = f"e2e-overlap-{RUN}"
+    answers: list[dict] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(invoke_json(local_aws_clients, name, {"sleep": 1})))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    later = invoke_json(local_aws_clients, name)
+
+    assert [a["error"] for a in answers] == [None, None]
+    assert answers[0]["pid"] != answers[1]["pid"]  # the second did not wait for the first
+    assert later["pid"] in {a["pid"] for a in answers}  # both stay warm (MAX_IDLE_WORKERS)
+
+
 def test_s3_notifications_are_asynchronous(local_aws_clients, role, local_aws):
     source, sink = bucket(local_aws_clients, "e2e-events"), bucket(local_aws_clients, "e2e-sink")
     code = artifacts.reproducible_zip(

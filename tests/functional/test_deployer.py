@@ -285,6 +285,9 @@ def test_lambdas_have_code_handler_role_and_environment(deployed):
         "KEEP_RUNS": "5",
         "PAIRING_PATH": "s3://ecommerce-processed/pairing/",
         "PAIRING_SETTLE_SECONDS": "900",
+        # On AWS a status check is one read (the Wait state waits); locally it polls (ADR 0022).
+        "GLUE_STATUS_WAIT_SECONDS": "0.0",
+        "GLUE_POLL_INTERVAL_SECONDS": "5.0",
     }
     for module, name in Settings().lambda_functions.items():
         config = lam.get_function(FunctionName=name)["Configuration"]
