@@ -219,17 +219,8 @@ def make_live(settings: Settings, run_id: str, who: str, session: boto3.Session 
     s3, glue = _clients(settings, session)
     change, definition, table = _prepare(s3, glue, settings, run_id)
     definition["Parameters"]["published_at"] = run_lineage.utc_now()
-    try:
-        if table is None:
-            glue.create_table(DatabaseName=settings.database, TableInput=definition)
-        else:
-            glue.update_table(
-                DatabaseName=settings.database, TableInput=definition, VersionId=table["VersionId"]
-            )
-    except (glue.exceptions.ConcurrentModificationException, glue.exceptions.AlreadyExistsException):
-        raise RollbackError(
-            "the table changed while this was prepared (a run published): look again"
-        ) from None
+    if not run_lineage.point_table(glue, settings.database, definition, table):
+        raise RollbackError("the table changed while this was prepared (a run published): look again")
     entry = run_lineage.audit_entry("make-live", who, run_id, change.previous_run_id, change.batch_time)
     s3.put_object(
         Bucket=settings.processed_bucket,

@@ -30,7 +30,7 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from localaws import codec
 from localaws.context import Context
@@ -114,6 +114,13 @@ def code_digest(fn: Any) -> str:
         return hashlib.sha256(fn.code_bytes).hexdigest()
 
 
+def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
+    """A worker's pipe (always made: stdin, stdout and stderr are PIPEs)."""
+    if stream is None:
+        raise RuntimeError("the Lambda worker has no pipe")
+    return stream
+
+
 class Worker:
     """One warm worker process: the zip's code in its own interpreter, with the function's environment."""
 
@@ -144,8 +151,7 @@ class Worker:
 
     def _read_logs(self) -> None:
         # A thread, so that a handler's output never blocks on a full pipe between invocations.
-        stream = self.process.stderr
-        assert stream is not None
+        stream = _pipe(self.process.stderr)
         while chunk := os.read(stream.fileno(), 65536):
             with self._logs_changed:
                 self._logs += chunk
@@ -160,9 +166,9 @@ class Worker:
         logs) after killing the worker at the deadline, or ("exit", exit status, logs) when it ended."""
         request = json.dumps({"request_id": request_id, "deadline": deadline, "event": event}) + "\n"
         try:
-            assert self.process.stdin is not None
-            self.process.stdin.write(request.encode())
-            self.process.stdin.flush()
+            stdin = _pipe(self.process.stdin)
+            stdin.write(request.encode())
+            stdin.flush()
         except OSError:  # it ended while idle
             return "exit", self._exit_status(), self._all_logs()
         line = self._read_answer(time.monotonic() + timeout)
@@ -175,8 +181,7 @@ class Worker:
 
     def _read_answer(self, deadline: float) -> bytes | None:
         """The next answer line; b"" when the worker ended; None at the deadline."""
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
+        fd = _pipe(self.process.stdout).fileno()
         while b"\n" not in self._answers:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:

@@ -937,14 +937,7 @@ def publish(args: JobArgs, report: Report, schema: T.StructType) -> None:
                 )
                 return
         ensure_not_stopped(args)
-        try:
-            if current is None:
-                glue.create_table(DatabaseName=args.database, TableInput=definition)
-            else:
-                glue.update_table(
-                    DatabaseName=args.database, TableInput=definition, VersionId=current["VersionId"]
-                )
-        except (glue.exceptions.ConcurrentModificationException, glue.exceptions.AlreadyExistsException):
+        if not run_lineage.point_table(glue, args.database, definition, current):
             continue  # another run published in between: compare with what it published
         report.published = True
         previous = (current or {}).get("Parameters", {}).get("run_id")

@@ -1,7 +1,8 @@
 """Where a published run came from, and who made which run live: the shapes both are kept in.
 
 The Glue job writes them (table parameters, the quality report, the audit log), the deploy CLI's rollback
-writes the audit log too, and the console reads all three. Pure: no AWS calls. Shipped to Glue in the
+writes the audit log too, and the console reads all three. It makes no AWS client of its own: the one
+catalog write that makes a run live (``point_table``) takes the caller's. Shipped to Glue in the
 ``--extra-py-files`` zip beside ``csv_profile`` (docs/adr/0017-lineage-and-rollback.md).
 """
 
@@ -144,6 +145,22 @@ class AuditEntry:
     def from_json(cls, text: str | bytes) -> AuditEntry:
         data = json.loads(text)
         return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+
+
+def point_table(
+    glue: Any, database: str, definition: Mapping[str, Any], current: Mapping[str, Any] | None
+) -> bool:
+    """Make the table the run ``definition`` describes live in one catalog write: CreateTable when there
+    is none, else UpdateTable conditional on the version read (``current``). False when another writer got
+    there first (the caller reads again), True when done. A publish and a rollback both go through here."""
+    try:
+        if current is None:
+            glue.create_table(DatabaseName=database, TableInput=definition)
+        else:
+            glue.update_table(DatabaseName=database, TableInput=definition, VersionId=current["VersionId"])
+    except (glue.exceptions.ConcurrentModificationException, glue.exceptions.AlreadyExistsException):
+        return False
+    return True
 
 
 def utc_now() -> str:

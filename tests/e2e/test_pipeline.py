@@ -55,11 +55,17 @@ class Pipeline:
         self.settle()
         return described
 
-    def with_nothing_waiting(self) -> Pipeline:
+    def with_nothing_waiting(self, sample_data) -> Pipeline:
         """This pipeline once no earlier test's lone upload waits for a counterpart that a test's upload
-        would then be (ADR 0004): settled, the parked runs stopped."""
+        would then be (ADR 0004): settled, the parked runs given their counterparts."""
         self.settle()
-        batches.stop_parked(self.aws.stepfunctions, self.machine)
+        (_, orders), (_, returns) = seed(sample_data)
+        counterparts = {
+            "orders": (self.settings.orders_bucket, orders),
+            "returns": (self.settings.returns_bucket, returns),
+        }
+        batches.complete_parked(self.aws.s3, self.aws.stepfunctions, self.machine, counterparts)
+        self.settle()
         return self
 
     def settle(self) -> list[dict]:
@@ -111,8 +117,8 @@ class Pipeline:
 
 
 @pytest.fixture(scope="module")
-def pipeline(local_aws) -> Pipeline:
-    return Pipeline(local_aws).with_nothing_waiting()
+def pipeline(local_aws, sample_data) -> Pipeline:
+    return Pipeline(local_aws).with_nothing_waiting(sample_data)
 
 
 def seed(sample_data) -> tuple[tuple[str, bytes], tuple[str, bytes]]:

@@ -33,8 +33,8 @@ NO_ORDER_ID = b"Returned,Order Reference\nYes,CA-2017-153822\nYes,CA-2017-129707
 
 
 @pytest.fixture(scope="module")
-def pipeline(local_aws) -> Pipeline:
-    return Pipeline(local_aws).with_nothing_waiting()
+def pipeline(local_aws, sample_data) -> Pipeline:
+    return Pipeline(local_aws).with_nothing_waiting(sample_data)
 
 
 def event_types(sfn, arn: str) -> list[str]:

@@ -35,7 +35,7 @@ def upload(pipeline: Pipeline, orders: bytes, returns: bytes) -> dict:
 def test_a_rollback_makes_an_earlier_run_live_and_a_newer_batch_publishes_over_it(
     local_aws, console_env, sample_data, wrangler
 ):
-    pipeline = Pipeline(local_aws).with_nothing_waiting()
+    pipeline = Pipeline(local_aws).with_nothing_waiting(sample_data)
     settings = pipeline.settings
     seed = sample_data / "seed"
     seed_orders, seed_returns = (seed / "ordercsv.csv").read_bytes(), (seed / "returncsv.csv").read_bytes()

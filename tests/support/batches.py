@@ -13,6 +13,7 @@ run, the first file pairs with the other side's newest at once (a burst), so a p
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -117,17 +118,25 @@ def parked(sfn: Any, arn: str) -> bool:
     return waiting_for(history(sfn, arn)) is not None
 
 
-def stop_parked(sfn: Any, machine_arn: str) -> list[str]:
-    """Stop every execution parked until its counterpart's upload: a lone test upload must not become the
-    counterpart that a later test's upload resumes (ADR 0004). The ARNs stopped."""
-    stopped = []
+def complete_parked(
+    s3: Any, sfn: Any, machine_arn: str, counterparts: dict[str, tuple[str, bytes]]
+) -> list[str]:
+    """Give every execution parked until its counterpart's upload that counterpart (``counterparts``: side
+    → (bucket, bytes)) and wait until it ends; the ARNs completed. A lone test upload is then consumed: a
+    file that was never run would pair with a later test's upload (ADR 0004), and stopping its run does
+    not change that."""
+    from services.execution_reads import history, waiting_for
+
+    completed = []
     for execution in executions(sfn, machine_arn):
         arn = execution["executionArn"]
-        if execution["status"] == "RUNNING" and parked(sfn, arn):
-            sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: leave nothing waiting")
-            wait_execution(sfn, arn)
-            stopped.append(arn)
-    return stopped
+        side = waiting_for(history(sfn, arn)) if execution["status"] == "RUNNING" else None
+        if side is not None:
+            bucket, body = counterparts[side]
+            s3.put_object(Bucket=bucket, Key=f"test-counterpart-{uuid.uuid4().hex[:8]}/{side}.csv", Body=body)
+            wait_execution(sfn, arn, timeout=180)
+            completed.append(arn)
+    return completed
 
 
 def wait_all_ended(sfn: Any, machine_arn: str, timeout: float = 120.0) -> list[dict[str, Any]]:

@@ -24,13 +24,20 @@ pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(autouse=True)
-def nothing_left_waiting(local_aws):
-    """These tests upload one side at a time: stop the runs that wait for the other side afterwards."""
+def nothing_left_waiting(local_aws, sample_data):
+    """These tests upload one side at a time: afterwards the other side arrives, so that no file is left
+    to pair with a later test's upload."""
     yield
     settings = local_aws.settings
-    sfn = aws.client(settings, "stepfunctions")
+    s3, sfn = aws.client(settings, "s3"), aws.client(settings, "stepfunctions")
     assert local_aws.wait_idle(120)
-    batches.stop_parked(sfn, batches.state_machine_arn(sfn, settings.state_machine))
+    seed = sample_data / "seed"
+    counterparts = {
+        "orders": (settings.orders_bucket, (seed / "ordercsv.csv").read_bytes()),
+        "returns": (settings.returns_bucket, (seed / "returncsv.csv").read_bytes()),
+    }
+    batches.complete_parked(s3, sfn, batches.state_machine_arn(sfn, settings.state_machine), counterparts)
+    assert local_aws.wait_idle(120)
 
 
 def pick(app, kind: str, name: str, data: bytes, text: bytes | None = None, unreadable=None, **extra) -> dict:
