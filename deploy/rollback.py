@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import run_lineage
+from botocore.exceptions import ClientError
 
 from pipeline.lambdas import config as lambda_config
 from pipeline.lambdas import runs as run_names
@@ -73,16 +74,6 @@ def _run_ids(s3: Any, settings: Settings) -> list[str]:
     return sorted((n.removeprefix("run_id=") for n in names if n.startswith("run_id=")), reverse=True)
 
 
-def _object_exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except Exception as exc:  # noqa: BLE001 - only "not found" means absent; the rest is raised
-        if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
-
-
 def kept_runs(settings: Settings, session: boto3.Session | None = None) -> list[KeptRun]:
     """Every kept run, newest first, with its counts, inputs and whether it is (or can be made) live."""
     s3, glue = _clients(settings, session)
@@ -91,7 +82,8 @@ def kept_runs(settings: Settings, session: boto3.Session | None = None) -> list[
     kept = []
     for run_id in _run_ids(s3, settings):
         report = lambda_config.read_quality_report(s3, settings.output_path, run_id) or {}
-        has_definition = _object_exists(s3, *_definition_key(settings, run_id))
+        definition = _definition(s3, settings, run_id)
+        has_definition = definition is not None
         status = report.get("status")
         live = run_id == live_run
         can_go_live = has_definition and status == "SUCCEEDED"
@@ -108,7 +100,7 @@ def kept_runs(settings: Settings, session: boto3.Session | None = None) -> list[
         kept.append(
             KeptRun(
                 run_id=run_id,
-                batch_time=_batch_time(s3, settings, run_id) if has_definition else None,
+                batch_time=((definition or {}).get("Parameters") or {}).get("batch_time"),
                 status=status,
                 rows=report.get("rows_out"),
                 returned_lines=report.get("returned_lines"),
@@ -132,15 +124,10 @@ def _definition(s3: Any, settings: Settings, run_id: str) -> dict[str, Any] | No
     bucket, key = _definition_key(settings, run_id)
     try:
         return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except Exception as exc:  # noqa: BLE001 - only "not found" means absent; the rest is raised
+    except ClientError as exc:
         if aws.error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return None
+            return None  # pruned, or a run from before rollback existed
         raise
-
-
-def _batch_time(s3: Any, settings: Settings, run_id: str) -> str | None:
-    definition = _definition(s3, settings, run_id)
-    return ((definition or {}).get("Parameters") or {}).get("batch_time")
 
 
 @dataclass(frozen=True)
