@@ -238,9 +238,7 @@ def test_a_parked_run_survives_a_sigkill_and_its_counterpart_resumes_it(stack, s
     from pipeline.lambdas import runs
 
     sfn, s3, folder = stack.client("stepfunctions"), stack.client("s3"), f"parked-{uuid.uuid4().hex[:6]}"
-    etag = s3.put_object(Bucket="ecommerce-returns-raw", Key=f"{folder}/returns.csv", Body=seed[1])["ETag"]
-    lone = runs.S3Object.create("ecommerce-returns-raw", f"{folder}/returns.csv", etag, "2026-01-01", 1)
-    name = runs.execution_name(None, lone)
+    name, _ = batches.put_lone(s3, "ecommerce-returns-raw", f"{folder}/returns.csv", seed[1], "returns")
     arn = runs.execution_arn(stack.machine, name)
     parked = wait_parked(sfn, arn)
     waiting = f"pairing/waiting/{name}.json"  # the task token, stored once the Lambda has parked it
@@ -286,9 +284,7 @@ def test_a_redriven_run_keeps_its_redrive_through_a_sigkill(stack, seed):
     if stack.process is None:  # this test alone
         stack.start()
     sfn, s3, folder = stack.client("stepfunctions"), stack.client("s3"), f"redrive-{uuid.uuid4().hex[:6]}"
-    etag = s3.put_object(Bucket="ecommerce-returns-raw", Key=f"{folder}/returns.csv", Body=seed[1])["ETag"]
-    lone = runs.S3Object.create("ecommerce-returns-raw", f"{folder}/returns.csv", etag, "2026-01-01", 1)
-    name = runs.execution_name(None, lone)
+    name, _ = batches.put_lone(s3, "ecommerce-returns-raw", f"{folder}/returns.csv", seed[1], "returns")
     arn = runs.execution_arn(stack.machine, name)
     parked = wait_parked(sfn, arn)
     first_token = parked_token(s3, name)

@@ -533,12 +533,8 @@ def deployed_with(pipeline, **changes):
 
 
 def lone_name(pipeline, bucket: str, key: str, body_: bytes) -> str:
-    from pipeline.lambdas import runs
-
-    etag = pipeline.aws.s3.put_object(Bucket=bucket, Key=key, Body=body_)["ETag"]
-    obj = runs.S3Object.create(bucket, key, etag, "2026-01-01T00:00:00Z", len(body_))
     side = "orders" if bucket == pipeline.settings.orders_bucket else "returns"
-    return runs.execution_name(obj, None) if side == "orders" else runs.execution_name(None, obj)
+    return batches.put_lone(pipeline.aws.s3, bucket, key, body_, side)[0]
 
 
 def wait_category(pipeline, name: str, prefix: str, timeout: float = 60.0) -> dict:
@@ -630,7 +626,9 @@ def test_when_the_window_passes_one_missing_export_alert_goes_out(pipeline, samp
     settings, folder = pipeline.settings, unique("missing")
     pipeline.settle()  # no earlier test's upload still in flight to pair with
     with deployed_with(pipeline, pairing_window_seconds=3):
-        name = lone_name(pipeline, settings.orders_bucket, f"{folder}/orders.csv", orders)
+        name, lone = batches.put_lone(
+            pipeline.aws.s3, settings.orders_bucket, f"{folder}/orders.csv", orders, "orders"
+        )
         arn = runs.execution_arn(pipeline.machine, name)
         wait_category(pipeline, name, "")  # it exists
         execution = batches.wait_execution(pipeline.aws.stepfunctions, arn, timeout=60)
@@ -645,18 +643,6 @@ def test_when_the_window_passes_one_missing_export_alert_goes_out(pipeline, samp
     assert len(mails_naming(mail_catcher, name)) == 1  # once
 
     # The orders file was never run: the late returns export still pairs with it (ADR 0004).
-    s3, keys = pipeline.aws.s3, (f"{folder}/orders.csv", f"{folder}/returns.csv")
-    orders_etag = s3.head_object(Bucket=settings.orders_bucket, Key=keys[0])["ETag"]
-    returns_etag = s3.put_object(Bucket=settings.returns_bucket, Key=keys[1], Body=returns)["ETag"]
-    batch = batches.Batch(
-        runs.S3Object.create(
-            settings.orders_bucket, keys[0], orders_etag, "2026-01-01T00:00:00Z", len(orders)
-        ),
-        runs.S3Object.create(
-            settings.returns_bucket, keys[1], returns_etag, "2026-01-01T00:00:00Z", len(returns)
-        ),
-        "orders",
-        time.monotonic(),
-    )
-    late = pipeline.follow(batch)
+    late_returns = batches.put(pipeline.aws.s3, settings.returns_bucket, f"{folder}/returns.csv", returns)
+    late = pipeline.follow(batches.Batch(lone, late_returns, "orders", time.monotonic()))
     assert late["status"] == "SUCCEEDED" and late["name"] != name, late.get("cause")

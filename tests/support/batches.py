@@ -50,7 +50,7 @@ def executions(sfn: Any, machine_arn: str) -> list[dict[str, Any]]:
     return [e for page in pages for e in page["executions"]]
 
 
-def _put(s3: Any, bucket: str, key: str, body: bytes) -> runs.S3Object:
+def put(s3: Any, bucket: str, key: str, body: bytes) -> runs.S3Object:
     etag = s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
     # LastModified plays no part in the execution name: this client's clock stands in for it.
     return runs.S3Object.create(bucket, key, etag, datetime.now(UTC), len(body))
@@ -67,12 +67,19 @@ def put_batch(
     if first not in ("orders", "returns"):
         raise ValueError(f"first must be 'orders' or 'returns', not {first!r}")
     if first == "returns":
-        returns_object = _put(s3, *returns)
-        orders_object = _put(s3, *orders)
+        returns_object = put(s3, *returns)
+        orders_object = put(s3, *orders)
     else:
-        orders_object = _put(s3, *orders)
-        returns_object = _put(s3, *returns)
+        orders_object = put(s3, *orders)
+        returns_object = put(s3, *returns)
     return Batch(orders_object, returns_object, first, time.monotonic())
+
+
+def put_lone(s3: Any, bucket: str, key: str, body: bytes, side: str) -> tuple[str, runs.S3Object]:
+    """PUT one ``side`` file with no counterpart: the name of the execution it starts (``awaiting-…``), and
+    the object."""
+    obj = put(s3, bucket, key, body)
+    return (runs.execution_name(obj, None) if side == "orders" else runs.execution_name(None, obj)), obj
 
 
 def describe(sfn: Any, arn: str) -> dict[str, Any] | None:

@@ -148,9 +148,8 @@ def test_redrive_resumes_a_stopped_run_where_it_stopped(console_env, local_aws, 
     machine = batches.state_machine_arn(sfn, settings.state_machine)
     batches.wait_all_ended(sfn, machine, timeout=120)
     key, body = f"monitor-redrive-{uuid.uuid4().hex[:8]}/returns.csv", (sample_data / "seed/returncsv.csv")
-    etag = s3.put_object(Bucket=settings.returns_bucket, Key=key, Body=body.read_bytes())["ETag"]
-    lone = runs.S3Object.create(settings.returns_bucket, key, etag, "2026-01-01T00:00:00Z", 0)
-    arn = runs.execution_arn(machine, runs.execution_name(None, lone))
+    name, _ = batches.put_lone(s3, settings.returns_bucket, key, body.read_bytes(), "returns")
+    arn = runs.execution_arn(machine, name)
     deadline = time.monotonic() + 60
     while not (batches.describe(sfn, arn) and batches.parked(sfn, arn)):
         assert time.monotonic() < deadline, "the lone upload's run did not park"
