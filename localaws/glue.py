@@ -232,14 +232,14 @@ class GlueRunner:
         pinned = args
         try:
             phase("load")
-            pinned = module.pin_inputs(args)  # the checked versions, as the job reads them on Glue
+            report = module.new_report(args)  # names the S3 files and the S3 run prefix
+            pinned = module.pin_inputs(args, report)  # the checked versions, as the job reads them on Glue
             local = dataclasses.replace(
                 args,
                 orders_path=self._stage_input(account, region, pinned.orders_path, stage / "orders"),
                 returns_path=self._stage_input(account, region, pinned.returns_path, stage / "returns"),
             )
             write_path = stage / "output" / f"run_id={args.run_id}"
-            report = module.new_report(args)  # names the S3 files and the S3 run prefix
             uploaded = False
             phase("stage")
             try:

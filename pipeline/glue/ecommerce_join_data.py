@@ -422,8 +422,8 @@ def profile_file(path: str, kind: str, max_bad_fraction: float) -> CsvProfile:
 
 
 def new_report(args: JobArgs) -> Report:
-    """The report of a new run: its run prefix under the output path, processed now, and the input files
-    it reads (their lineage, asked of S3 at the checked versions)."""
+    """The report of a new run: its run prefix under the output path, processed now (``pin_inputs``
+    records the input files' lineage in it)."""
     run_path = join_path(args.output_path, f"run_id={args.run_id}")
     processed_at = datetime.now(UTC).replace(microsecond=0)
     return Report(
@@ -433,42 +433,24 @@ def new_report(args: JobArgs) -> Report:
         args.returns_path,
         orders_version_id=args.orders_version_id,
         returns_version_id=args.returns_version_id,
-        inputs=run_lineage.report_inputs(describe_inputs(args)),
         processed_at=processed_at.isoformat(),
     )
 
 
-def describe_inputs(args: JobArgs) -> list[run_lineage.InputFile]:
-    """Each input as lineage records it: S3 objects by a HEAD at the version CheckForFiles saw, local
-    files by their size and time. An object that cannot be read is named as given: ``pin_inputs`` then
-    fails with the precise reason."""
-    from botocore.exceptions import ClientError
-
-    described = []
-    for kind in run_lineage.KINDS:
-        path = getattr(args, f"{kind}_path")
-        version, etag = getattr(args, f"{kind}_version_id"), getattr(args, f"{kind}_etag")
-        as_given = run_lineage.InputFile(kind, path, version_id=version, etag=etag)
-        if is_s3(path):
-            bucket, key = split_s3(path)
-            try:
-                head = aws_client("s3").head_object(
-                    Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
-                )
-            except ClientError:
-                described.append(as_given)
-                continue
-            described.append(run_lineage.input_from_head(kind, path, head))
-        elif Path(path).is_file():
-            stat = Path(path).stat()
-            modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds")
-            described.append(replace(as_given, size=stat.st_size, uploaded_at=modified))
-        else:
-            described.append(as_given)
-    return described
+def describe_unpinned(kind: str, path: str) -> run_lineage.InputFile:
+    """An input that is read where it is, as lineage records it: an S3 object by a HEAD, a local file by
+    its size and time (one that is missing as named: the read then fails with the reason)."""
+    if is_s3(path):
+        bucket, key = split_s3(path)
+        return run_lineage.input_from_head(kind, path, aws_client("s3").head_object(Bucket=bucket, Key=key))
+    if not Path(path).is_file():
+        return run_lineage.InputFile(kind, path)
+    stat = Path(path).stat()
+    modified = datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds")
+    return run_lineage.InputFile(kind, path, size=stat.st_size, uploaded_at=modified)
 
 
-def pin_inputs(args: JobArgs) -> JobArgs:
+def pin_inputs(args: JobArgs, report: Report | None = None) -> JobArgs:
     """``args`` reading private copies of the checked input versions, under
     ``<output_path>_inputs/run_id=<id>/`` (not in the run prefix, which the Parquet write overwrites).
 
@@ -476,19 +458,27 @@ def pin_inputs(args: JobArgs) -> JobArgs:
     in (nor a mix of both versions across Spark's range reads), so each S3 input is copied server-side at
     the version CheckForFiles saw, or, without a version, only while its ETag is the one seen. The raw
     files stay where they are; ``unpin_inputs`` deletes the copies. Local paths are used as they are.
+
+    With ``report``, each input's lineage (version id, ETag, size, upload time) goes into it, from the same
+    HEAD that checks the pinned version.
     """
-    pinned = {}
-    for kind in ("orders", "returns"):
+    pinned, described = {}, []
+    for kind in run_lineage.KINDS:
         path = getattr(args, f"{kind}_path")
         version, etag = getattr(args, f"{kind}_version_id"), getattr(args, f"{kind}_etag")
         if not is_s3(path) or not (version or etag):
+            described.append(describe_unpinned(kind, path) if report is not None else None)
             continue
         into = join_path(args.output_path, "_inputs", f"run_id={args.run_id}", kind)
-        pinned[f"{kind}_path"] = _pin(path, version, etag, into)
+        pinned[f"{kind}_path"], head = _pin(path, version, etag, into)
+        described.append(run_lineage.input_from_head(kind, path, head))
+    if report is not None:
+        report.inputs = run_lineage.report_inputs(described)
     return replace(args, **pinned)
 
 
-def _pin(path: str, version: str | None, etag: str | None, into: str) -> str:
+def _pin(path: str, version: str | None, etag: str | None, into: str) -> tuple[str, dict]:
+    """The copy's URI, and the HEAD of the version copied."""
     from botocore.exceptions import ClientError
 
     s3 = aws_client("s3")
@@ -514,7 +504,7 @@ def _pin(path: str, version: str | None, etag: str | None, into: str) -> str:
     # Managed copy: multipart for inputs over 5 GB; the IfMatch guards an unversioned source on AWS.
     extra = {} if version else {"CopySourceIfMatch": quoted}
     s3.copy(source, target_bucket, target_key, ExtraArgs=extra)
-    return f"s3://{target_bucket}/{target_key}"
+    return f"s3://{target_bucket}/{target_key}", head
 
 
 def pinned_name(key: str) -> str:
@@ -540,7 +530,7 @@ def run_job(spark: SparkSession, args: JobArgs) -> Report:
     report = new_report(args)
     pinned = args
     try:
-        pinned = pin_inputs(args)
+        pinned = pin_inputs(args, report)
         schema = build_run(spark, pinned, report)
         if args.database and args.table:
             publish(args, report, schema)
