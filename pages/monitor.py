@@ -158,11 +158,11 @@ PUBLICATION_BOXES = {"live": st.success, "replaced": st.info, "pending": st.info
 def publication_section(category: str, reference: dict | None, report: dict | None, failure) -> None:
     """What this run did to the published table: the run it published (live or since replaced), or why
     it published nothing."""
+    run_id = (reference or {}).get("run_id")
     try:
-        live = console.published(settings)
+        live = console.published(settings, expect=run_id if report and report.get("published") else None)
     except (BotoCoreError, ClientError):
         live = None
-    run_id = (reference or {}).get("run_id")
     found = run_detail.publication(category, run_id, report, live.run_id if live else None, failure)
     PUBLICATION_BOXES[found.outcome](console.escape_markdown(found.text), icon="🗂️")
     if found.outcome == "live":

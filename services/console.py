@@ -263,10 +263,19 @@ def _published(settings_key: str, _settings: Settings) -> explorer.PublishedRun 
     return explorer.published_run(_settings, client("glue", _settings))
 
 
-def published(current: Settings | None = None) -> explorer.PublishedRun | None:
-    """The run the table points at now (explorer.published_run), cached for a few seconds."""
+def published(current: Settings | None = None, *, expect: str | None = None) -> explorer.PublishedRun | None:
+    """The run the table points at now (explorer.published_run), cached for a few seconds.
+
+    A cached "nothing published", or a cached run other than ``expect`` (a run id the caller knows has
+    published), is read again: a publish makes exactly those answers stale, and showing them sends a user
+    who has just seen the run succeed away empty-handed.
+    """
     current = current or settings()
-    return _published(repr(current), current)
+    run = _published(repr(current), current)
+    if run is None or (expect is not None and run.run_id != expect):
+        _published.clear()
+        run = _published(repr(current), current)
+    return run
 
 
 def lineage_markdown(run: explorer.PublishedRun) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from datetime import date
 
 import pandas as pd
@@ -125,6 +126,50 @@ def test_no_published_table_says_so(console_env, seed_run, monkeypatch):
     assert not app.metric
 
 
+def published_copy(settings, name: str, run_id: str | None = None) -> None:
+    """Publish the seed run's table definition under another table name (as the Glue job's pointer swap
+    would), optionally claiming another run id."""
+    glue = aws.client(settings, "glue")
+    table = glue.get_table(DatabaseName=settings.database, Name=settings.table)["Table"]
+    kept = ("StorageDescriptor", "PartitionKeys", "TableType", "Parameters")
+    definition = {key: table[key] for key in kept}
+    definition["Parameters"] = {**definition["Parameters"], **({"run_id": run_id} if run_id else {})}
+    try:
+        glue.update_table(DatabaseName=settings.database, TableInput={"Name": name, **definition})
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_table(DatabaseName=settings.database, TableInput={"Name": name, **definition})
+
+
+def test_a_run_published_after_the_page_said_none_shows_at_once(console_env, seed_run, monkeypatch):
+    """A user sees the run succeed and opens the Explorer: the console's cached "nothing published yet"
+    (from a page opened seconds before) must not hide it."""
+    name = f"published_later_{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("ECOMMERCE_TABLE", name)
+    nothing = "No run published yet — upload files on the Upload page."
+    assert [i.value for i in opened(console_env).info] == [nothing]
+
+    published_copy(console_env, name)
+
+    app = opened(console_env)
+    assert not app.info, [i.value for i in app.info]
+    assert f"run **{json.loads(seed_run['output'])['glue']['run_id']}**" in app.caption[0].value
+
+
+def test_a_run_known_to_have_published_is_read_again(console_env, seed_run):
+    """The monitor knows its run published; a cached answer naming another run is re-read, not shown."""
+    from services import console
+
+    name = f"republished_{uuid.uuid4().hex[:6]}"
+    settings = dataclasses.replace(console_env, table=name)
+    published_copy(console_env, name, run_id="earlier-run")
+    assert console.published(settings).run_id == "earlier-run"
+
+    published_copy(console_env, name, run_id="later-run")
+
+    assert console.published(settings, expect="later-run").run_id == "later-run"
+
+
+# --- the service, as the page calls it
 # --- the service, as the page calls it
 
 
