@@ -12,10 +12,12 @@ until the execution has SUCCEEDED and Athena (``wr.athena.read_sql_query``) show
 
 Part ``durable`` (bench/durable.py): restart time with 20 runs of history, RSS after 50 runs.
 
+Part ``console`` (bench/console_upload.py): the Global export uploaded in chromium until SUCCEEDED.
+
 Part ``cost`` (bench/cost.py): one run's transitions, Lambda and Glue use, priced for AWS (docs/COST.md).
 
-    python -m bench [--only glue|e2e|upload|explorer|durable|cost] [--lines 1000000 5000000] [--repeat 1]
-                    [--e2e-runs 5] [--soak-runs 50]
+    python -m bench [--only glue|e2e|upload|explorer|durable|cost|console] [--lines 1000000 5000000]
+                    [--repeat 1] [--e2e-runs 5] [--console-runs 3] [--soak-runs 50]
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def bench_e2e(runs: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parts = ("glue", "e2e", "upload", "explorer", "durable", "cost")
+    parts = ("glue", "e2e", "upload", "explorer", "durable", "cost", "console")
     parser.add_argument("--only", choices=parts, help="run one part (default: all)")
     parser.add_argument("--lines", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--repeat", type=int, default=1)
@@ -194,6 +196,7 @@ def main() -> None:
     parser.add_argument("--upload-lines", type=int, default=860_000, help="≈200 MB of orders for upload")
     parser.add_argument("--explorer-lines", type=int, default=10_000_000)
     parser.add_argument("--explorer-repeat", type=int, default=7)
+    parser.add_argument("--console-runs", type=int, default=3, help="Global uploads through the console")
     parser.add_argument("--soak-runs", type=int, default=50, help="runs for the local AWS memory soak")
     args = parser.parse_args()
     if args.only in (None, "glue"):
@@ -219,6 +222,10 @@ def main() -> None:
         from bench.cost import bench_cost
 
         print(json.dumps(bench_cost(), default=str), flush=True)
+    if args.only in (None, "console"):
+        from bench.console_upload import bench_console_upload
+
+        print(json.dumps(bench_console_upload(args.console_runs)), flush=True)
 
 
 if __name__ == "__main__":

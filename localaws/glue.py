@@ -19,7 +19,6 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from localaws import codec
 from localaws.context import Context
 from localaws.credentials import Credentials
-from localaws.plumbing import Patcher, SerialWorker, each_backend, log, s3_read, split_s3, utcnow
+from localaws.plumbing import Patcher, SerialWorker, each_backend, log, s3_backend, s3_read, split_s3, utcnow
 
 
 def _job_run_class() -> type:
@@ -91,6 +90,7 @@ class GlueRunner:
         self._warming = False
         self.run_class = _job_run_class()
         self.on_change: Callable[[], None] = lambda: None  # a run's state changed outside any request
+        self.persist: Callable[[str], None] = lambda service: None  # persist a service's state now
 
     # --- moto hook
     def take_over(self, job: Any, run: Any) -> None:
@@ -246,7 +246,7 @@ class GlueRunner:
                 schema = module.build_run(self.spark(module), local, report, write_path=f"{write_path}/")
                 phase("spark")
                 self._check_stop(run)
-                self._upload(region, write_path, report.run_path)
+                self._upload(account, region, write_path, report.run_path)
                 uploaded = True
                 phase("upload")
                 if args.database and args.table:
@@ -261,7 +261,7 @@ class GlueRunner:
             finally:
                 if report.orders:  # as on Glue: a failed run leaves its prefix (report, quarantine)
                     if not uploaded and write_path.exists():
-                        self._upload(region, write_path, report.run_path)
+                        self._upload(account, region, write_path, report.run_path)
                     module.write_text(report.run_path + "_quality/report.json", report.to_json())
         finally:
             shutil.rmtree(stage, ignore_errors=True)
@@ -297,21 +297,19 @@ class GlueRunner:
         target.write_bytes(s3_read(account, region, path))
         return str(target)
 
-    def _upload(self, region: str, local_dir: Path, run_path: str) -> None:
+    def _upload(self, account: str, region: str, local_dir: Path, run_path: str) -> None:
+        """Copy the staged run prefix into S3 in-process, then persist S3 once: on Glue the job's own writes
+        reach S3 directly, and a PUT per file (each persisted before its answer) cost up to a second."""
         bucket, prefix = split_s3(run_path)
         files = [
             p
             for p in sorted(local_dir.rglob("*"))
             if p.is_file() and not p.name.startswith(".")  # Hadoop's .crc checksum files stay local
         ]
-        s3 = self.client("s3", region)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(
-                pool.map(
-                    lambda p: s3.upload_file(str(p), bucket, prefix + p.relative_to(local_dir).as_posix()),
-                    files,
-                )
-            )
+        s3 = s3_backend(account, region)
+        for path in files:
+            s3.put_object(bucket, prefix + path.relative_to(local_dir).as_posix(), path.read_bytes())
+        self.persist("s3")  # before the publish can point the table at these files
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)

@@ -235,6 +235,7 @@ def _restore(persistence: Persistence, patches: LocalPatches) -> list[str]:
     persistence.store.remove_blobs(persistence.store.blob_names() - live)
     stepfunctions.watch(patches.ctx, lambda: persistence.changed("stepfunctions"))
     patches.glue.on_change = lambda: persistence.changed("glue")
+    patches.glue.persist = persistence.sync
     patches.s3_events.on_change = lambda: persistence.changed("s3")
 
     def query_ended() -> None:  # its state, and its result files in S3
