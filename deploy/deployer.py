@@ -148,6 +148,8 @@ def lambda_environment(settings: Settings, arns: iam.Arns) -> dict[str, str]:
         "PAIRING_SETTLE_SECONDS": str(settings.pairing_settle_seconds),
         "GLUE_STATUS_WAIT_SECONDS": str(settings.glue_status_wait_seconds),
         "GLUE_POLL_INTERVAL_SECONDS": str(settings.glue_poll_interval_seconds),
+        "GLUE_FIRST_WAIT_SECONDS": str(settings.glue_first_wait_seconds),
+        "GLUE_FIRST_WAIT_SECONDS_PER_GB": str(settings.glue_first_wait_seconds_per_gb),
     }
 
 

@@ -14,10 +14,14 @@ Target = Literal["local", "aws"]
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 
 
-# Defaults that differ by target (a field left None takes its target's). AWS: a status check is one read
-# after each Wait; local: no Wait, the check reads the local Glue run until it ends (ADR 0022).
+# Defaults that differ by target (a field left None takes its target's). AWS: a Glue run of 1–3 minutes is
+# checked once or twice (90 s after its start, then every 90 s; one read each), so a successful run costs at
+# most 15 state transitions (docs/COST.md, ADR 0023); local: no Wait, the check reads the local Glue run
+# until it ends (ADR 0022).
 TARGET_DEFAULTS: dict[str, dict[str, int | float]] = {
-    "glue_wait_seconds": {"local": 0, "aws": 2},
+    "glue_first_wait_seconds": {"local": 0, "aws": 90},
+    "glue_first_wait_seconds_per_gb": {"local": 0, "aws": 60},
+    "glue_wait_seconds": {"local": 0, "aws": 90},
     "glue_status_wait_seconds": {"local": 5.0, "aws": 0.0},
     "glue_poll_interval_seconds": {"local": 0.1, "aws": 5.0},
 }
@@ -75,10 +79,14 @@ class Settings:
     # Bounds the CheckForFiles loop (a resumed execution checks its files again).
     max_file_checks: int = 5
     # Step Functions waits really sleep, so they are deploy-time settings. None: the target's default
-    # (TARGET_DEFAULTS). WaitForGlue waits glue_wait_seconds (a whole number ≥ 0, as Step Functions takes
-    # it) before each status check; the check then reads the Glue run every glue_poll_interval_seconds until
-    # it ends or glue_status_wait_seconds have passed (0: one read). Locally the check does the waiting, at a
-    # sub-second interval: the run is seen ending at once (ADR 0022).
+    # (TARGET_DEFAULTS). WaitForGlue waits the run's expected length before its first status check:
+    # glue_first_wait_seconds plus glue_first_wait_seconds_per_gb per GB of input (the trigger Lambda's
+    # estimate); WaitForGlueAgain waits glue_wait_seconds (a whole number ≥ 0, as Step Functions takes it)
+    # before each further check. A check reads the Glue run every glue_poll_interval_seconds until it ends or
+    # glue_status_wait_seconds have passed (0: one read). Locally the check does the waiting, at a sub-second
+    # interval: the run is seen ending at once (ADR 0022).
+    glue_first_wait_seconds: float | None = None
+    glue_first_wait_seconds_per_gb: float | None = None
     glue_wait_seconds: int | None = None
     glue_status_wait_seconds: float | None = None
     glue_poll_interval_seconds: float | None = None
@@ -121,6 +129,8 @@ class Settings:
             raise ValueError(f"glue_wait_seconds must be a whole number ≥ 0, not {self.glue_wait_seconds}")
         if self.glue_status_wait_seconds < 0 or self.glue_poll_interval_seconds <= 0:
             raise ValueError("glue_status_wait_seconds must be ≥ 0 and glue_poll_interval_seconds positive")
+        if self.glue_first_wait_seconds < 0 or self.glue_first_wait_seconds_per_gb < 0:
+            raise ValueError("glue_first_wait_seconds and glue_first_wait_seconds_per_gb must be ≥ 0")
         # Fail closed: zero or less is a mistake in the settings, not "no limit".
         for name in ("max_upload_bytes", "raw_noncurrent_version_days", "pairing_window_seconds"):
             if getattr(self, name) <= 0:

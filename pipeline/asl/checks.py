@@ -303,35 +303,37 @@ def check_notifications(definition: Mapping[str, Any]) -> list[str]:
     return sorted(problems)
 
 
-_MATH_ADD_RE = re.compile(r"^States\.MathAdd\(\s*(\$\.[A-Za-z0-9_.]+)\s*,\s*(-?\d+)\s*\)$")
 _NUMERIC_OPS = ("NumericGreaterThanEquals", "NumericGreaterThan")
+# A counting task's Lambda returns, as "count", the value at the path its input names as "counter" in the
+# state it is given, plus one (pipeline/lambdas/runs.next_count, unit-tested): the count is made in the
+# task's own transition, not in a Pass state of its own.
+COUNT_FIELD = "$.Payload.count"
 
 
 def _incremented_counters(state: Mapping[str, Any]) -> set[str]:
-    """Paths (after ResultPath) that a Pass state sets to ``States.MathAdd(<same path>, <positive>)``."""
-    if state.get("Type") != "Pass" or not isinstance(state.get("Parameters"), dict):
+    """The counter a counting task increments: a Lambda task whose Payload passes the whole state
+    (``"state.$": "$"``) and names ``"counter": "$.a.b"``, and whose ResultSelector stores the Lambda's count
+    (``"b.$": "$.Payload.count"``) under ResultPath ``$.a``, i.e. back at the path it named."""
+    if state.get("Type") != "Task" or state.get("Resource") != LAMBDA_INVOKE:
         return set()
-    base = state.get("ResultPath", "$")
-    found = set()
-    for key, value in state["Parameters"].items():
-        match = _MATH_ADD_RE.match(value) if key.endswith(".$") and isinstance(value, str) else None
-        if match and int(match.group(2)) > 0:
-            target = f"{base}.{key[:-2]}" if base != "$" else f"$.{key[:-2]}"
-            if match.group(1) == target:
-                found.add(target)
-    return found
+    payload = (state.get("Parameters") or {}).get("Payload")
+    selector = state.get("ResultSelector")
+    base = state.get("ResultPath")
+    if not isinstance(payload, dict) or not isinstance(selector, dict) or not isinstance(base, str):
+        return set()
+    counter = payload.get("counter")
+    if payload.get("state.$") != "$" or not isinstance(counter, str):
+        return set()
+    stored = {f"{base}.{key[:-2]}" for key, value in selector.items() if value == COUNT_FIELD}
+    return {counter} & stored
 
 
 def _resets(state: Mapping[str, Any], counter: str) -> bool:
-    """Whether a state writes ``counter`` with anything but itself or ``States.MathAdd(itself, n > 0)``."""
+    """Whether a state writes ``counter`` (its ResultPath is the counter or above it) without counting it."""
     result_path = state.get("ResultPath", "$") if state.get("Type") in ("Task", "Pass") else None
     if not isinstance(result_path, str) or not (counter + ".").startswith(result_path + "."):
         return False
-    if counter in _incremented_counters(state):
-        return False
-    key = counter[len(result_path) + 1 :] if result_path != "$" else counter[2:]
-    params = state.get("Parameters") if state.get("Type") == "Pass" else None
-    return not (isinstance(params, dict) and "." not in key and params.get(f"{key}.$") == counter)
+    return counter not in _incremented_counters(state)
 
 
 def _numeric_guards(rule: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
@@ -344,8 +346,9 @@ def _numeric_guards(rule: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
 
 
 def check_loops(definition: Mapping[str, Any]) -> list[str]:
-    """Every cycle goes through a Choice that leaves it once a counter, incremented in the cycle, reaches a
-    numeric bound. Run on a rendered definition (bounds must be JSON numbers)."""
+    """Every cycle goes through a Choice that leaves it once a counter, incremented in the cycle by a counting
+    task (``_incremented_counters``) and overwritten by no other state of it, reaches a numeric bound. Run on
+    a rendered definition (bounds must be JSON numbers)."""
     problems: list[str] = []
     states = definition.get("States", {})
     without_choices = {
@@ -357,7 +360,7 @@ def check_loops(definition: Mapping[str, Any]) -> list[str]:
     for component in strongly_connected_components(definition):
         counters = set().union(*(_incremented_counters(states[n]) for n in component))
         if not counters:
-            problems.append(f"loop {sorted(component)} increments no counter with States.MathAdd")
+            problems.append(f"loop {sorted(component)} has no counting task (a counter it increments)")
             continue
         for name in sorted(component):
             for counter in sorted(counters):

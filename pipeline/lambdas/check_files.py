@@ -1,6 +1,8 @@
 """Lambda ``check-orders-returns-exist`` (state CheckForFiles): the files this execution processes.
 
 Which files, in this order:
+- none when the execution was resumed as superseded (``state.pairing.outcome``): ``superseded_by`` names the
+  run that took over;
 - the pair a counterpart's upload resumed the execution with (``state.pairing``, ADR 0004);
 - the pair the execution's input names (a ``batch-…`` execution, or a rerun of one);
 - the one file an ``awaiting-…`` input names: it waits for its counterpart (both_exist false);
@@ -8,12 +10,13 @@ Which files, in this order:
 Named files must still be the current objects at their keys (else a clear error: the file was replaced).
 
 Input: ``{"execution_input": <the execution's input>, "state": <the state data>, "window_seconds": int,
-"execution_start": ISO}``. Output::
+"execution_start": ISO, "counter": "$.files.checks"}``. Output::
 
     {"both_exist": bool, "orders": S3Object|null, "returns": S3Object|null,
      "waiting_for": "orders"|"returns"|null, "lone_side": "orders"|"returns"|null,
      "waiting_since": ISO|null, "waiting_until": ISO|null, "window_seconds_left": int,
-     "superseded_by": null | the run that takes over (a newer upload arrived since the pair was made)}
+     "superseded_by": null | the run that takes over (a newer upload arrived since the pair was made),
+     "count": the number of this check (runs.next_count of the input's ``counter``, ``$.files.checks``)}
 
 where S3Object is ``{"bucket", "key", "etag", "last_modified": "2026-11-25T18:30:00Z", "size",
 "version_id", "uploaded_at"}``: the version seen here is the one the Glue job reads (``version_id`` is
@@ -45,8 +48,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
 def process(cfg: LambdaConfig, s3: Any, event: Any = None, now: datetime | None = None) -> dict[str, Any]:
     event = event if isinstance(event, dict) else {}
+    return {**check(cfg, s3, event, now), "count": runs.next_count(event)}
+
+
+def check(cfg: LambdaConfig, s3: Any, event: dict[str, Any], now: datetime | None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     state = event.get("state") if isinstance(event.get("state"), dict) else {}
+    resumed = state.get("pairing") if isinstance(state.get("pairing"), dict) else {}
+    if resumed.get("outcome") == "superseded":  # the upload that resumed it has a run of its own
+        return {"both_exist": False, **_no_wait(), "orders": None, "returns": None,
+                "superseded_by": resumed.get("superseded_by")}  # fmt: skip
     named = runs.named_pair(state.get("pairing")) or runs.named_pair(event.get("execution_input"))
     if named is not None:
         by = superseded_by(cfg, s3, named, str(event.get("execution_name") or ""), now)

@@ -2,14 +2,16 @@
 
 Input (the output of ecommerce-trigger-glue; extra keys are ignored)::
 
-    {"job_name": str, "job_run_id": str, "run_id": str}
+    {"job_name": str, "job_run_id": str, "run_id": str,
+     "state": <the state data>, "counter": "$.glue_status.polls"}
 
 Output (plain JSON: no datetimes)::
 
     {"state": raw JobRunState, "outcome": "SUCCEEDED"|"FAILED"|"RUNNING", "error": str|null,
      "duration_seconds": int, "started_on": ISO str|null, "completed_on": ISO str|null,
      "quality": null | {"rows_in", "rows_out", "returned_lines", "unmatched_returns", "quarantined_lines",
-                        "published": bool, "warnings": [str], "report_uri": "s3://…/report.json"}}
+                        "published": bool, "warnings": [str], "report_uri": "s3://…/report.json"},
+     "count": the number of this check (runs.next_count: the counter's value in the state, plus one)}
 
 The quality summary is read from the run's report (config.read_quality_report) once the run has ended; it
 is null while running or when the job wrote no report. With GLUE_STATUS_WAIT_SECONDS set, a running run is
@@ -64,6 +66,7 @@ def process(
             "started_on": job_run.get("StartedOn"),
             "completed_on": job_run.get("CompletedOn") if ended else None,
             "quality": read_quality(cfg, s3, event["run_id"]) if ended else None,
+            "count": runs.next_count(event),
         }
     )
 

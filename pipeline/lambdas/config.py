@@ -37,9 +37,12 @@ _ENV = {
     "console_url": "CONSOLE_URL",
     "glue_status_wait_seconds": "GLUE_STATUS_WAIT_SECONDS",
     "glue_poll_interval_seconds": "GLUE_POLL_INTERVAL_SECONDS",
+    "glue_first_wait_seconds": "GLUE_FIRST_WAIT_SECONDS",
+    "glue_first_wait_seconds_per_gb": "GLUE_FIRST_WAIT_SECONDS_PER_GB",
 }
 _FLOATS = ("max_quarantine_fraction", "pairing_settle_seconds", "glue_status_wait_seconds",
-           "glue_poll_interval_seconds")  # fmt: skip
+           "glue_poll_interval_seconds", "glue_first_wait_seconds",
+           "glue_first_wait_seconds_per_gb")  # fmt: skip
 # S3's answers for a key that does not exist (GetObject: NoSuchKey; HeadObject: 404).
 _NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 
@@ -68,6 +71,9 @@ class LambdaConfig:
     # How long one Glue status check waits for the run to end, reading it at this interval (unset: one read).
     glue_status_wait_seconds: float | None = None
     glue_poll_interval_seconds: float | None = None
+    # The wait before a run's first status check: this plus a rate per GB of input (unset: 0, no wait).
+    glue_first_wait_seconds: float | None = None
+    glue_first_wait_seconds_per_gb: float | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
@@ -95,6 +101,11 @@ class LambdaConfig:
             raise ConfigError("KEEP_RUNS must be at least 1")
         if values.get("glue_status_wait_seconds", 0) < 0 or values.get("glue_poll_interval_seconds", 1) <= 0:
             raise ConfigError("GLUE_STATUS_WAIT_SECONDS must be ≥ 0 and GLUE_POLL_INTERVAL_SECONDS positive")
+        if (
+            values.get("glue_first_wait_seconds", 0) < 0
+            or values.get("glue_first_wait_seconds_per_gb", 0) < 0
+        ):
+            raise ConfigError("GLUE_FIRST_WAIT_SECONDS and GLUE_FIRST_WAIT_SECONDS_PER_GB must be ≥ 0")
         return cls(**values)
 
     def require(self, *names: str) -> tuple[Any, ...]:

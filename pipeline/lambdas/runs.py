@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -442,6 +443,28 @@ def decide(
     return Decision(mine if latest == "orders" else None, mine if latest == "returns" else None)
 
 
+# --- Loop counters -------------------------------------------------------------------------------
+
+
+def next_count(event: Mapping[str, Any]) -> int:
+    """The count a counting task of the state machine returns (pipeline/asl/checks.py): the value at the
+    ``counter`` path (``"$.files.checks"``) in the ``state`` it was given, plus one. Absent (the loop's first
+    pass, or a call from outside the state machine): 1. The loop's Choice ends it at a bound of this count."""
+    counter = event.get("counter")
+    if counter is None:
+        return 1
+    if not isinstance(counter, str) or not counter.startswith("$."):
+        raise ValueError(f"counter must be a path like $.files.checks, not {counter!r}")
+    value: Any = event.get("state")
+    for part in counter[2:].split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{counter} in the state is {value!r}, not a count")
+    return value + 1
+
+
 # --- Glue ----------------------------------------------------------------------------------------
 
 
@@ -463,6 +486,14 @@ def glue_error(state: str | None, message: str | None) -> str | None:
     if state in GLUE_FAILED:
         return f"Glue job ended in state {state}"
     return f"Glue job run is in an unknown state {state!r}"
+
+
+def first_glue_wait(input_bytes: int, base_seconds: float, seconds_per_gb: float) -> int:
+    """Whole seconds to wait before the first status check of a Glue run over ``input_bytes``: the run's
+    expected length (start-up plus a rate per GB, both settings), so that one check usually sees it end."""
+    if input_bytes < 0 or base_seconds < 0 or seconds_per_gb < 0:
+        raise ValueError("input size and wait settings must be ≥ 0")
+    return math.ceil(base_seconds + input_bytes / 1e9 * seconds_per_gb)
 
 
 def runs_of(job_runs: Iterable[Mapping[str, Any]], run: str) -> list[Mapping[str, Any]]:

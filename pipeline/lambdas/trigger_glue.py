@@ -7,7 +7,11 @@ Input::
 Output::
 
     {"job_name": str, "job_run_id": str, "reused": bool, "run_id": str, "orders_path": "s3://…",
-     "returns_path": "s3://…", "output_path": "s3://…/", "batch_time": "2026-11-25T18:30:00Z"}
+     "returns_path": "s3://…", "output_path": "s3://…/", "batch_time": "2026-11-25T18:30:00Z",
+     "wait_seconds": int}
+
+``wait_seconds`` is how long the state machine waits before the run's first status check: the run's expected
+length from the input sizes (GLUE_FIRST_WAIT_SECONDS + GLUE_FIRST_WAIT_SECONDS_PER_GB per GB; unset: 0).
 
 Idempotent on run_id (one per execution): when a run for it is going or has succeeded (GetJobRuns,
 ``--run_id`` argument), that run is returned (``reused``) instead of starting a second writer of the same
@@ -58,6 +62,11 @@ def process(event: dict[str, Any], cfg: LambdaConfig, glue: Any) -> dict[str, An
         "returns_path": returns.uri,
         "output_path": arguments["--output_path"],
         "batch_time": arguments["--batch_time"],
+        "wait_seconds": runs.first_glue_wait(
+            orders.size + returns.size,
+            cfg.glue_first_wait_seconds or 0,
+            cfg.glue_first_wait_seconds_per_gb or 0,
+        ),
     }
 
 

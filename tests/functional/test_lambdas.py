@@ -369,6 +369,7 @@ def test_trigger_glue_starts_a_job_run_with_the_arguments(moto_pipeline):
         "returns_path": f"s3://{RETURNS_BUCKET}/{RETURNS_KEY}",
         "output_path": f"s3://{PROCESSED_BUCKET}/joined-data/",
         "batch_time": "2026-11-25T18:31:00.000Z",
+        "wait_seconds": 0,  # GLUE_FIRST_WAIT_SECONDS… unset: check at once
     }
     run = moto_pipeline["glue"].get_job_run(JobName=JOB, RunId=result["job_run_id"])["JobRun"]
     assert run["Arguments"] == {
@@ -590,6 +591,7 @@ def test_check_glue_status_error_message_and_dates():
         "started_on": "2026-11-25T18:31:05Z",
         "completed_on": "2026-11-25T18:33:00Z",
         "quality": None,
+        "count": 1,  # the first check (no counter named: outside the state machine)
     }
     assert (bucket, key) == (PROCESSED_BUCKET, f"joined-data/run_id={event['run_id']}/_quality/report.json")
 
@@ -771,6 +773,11 @@ def test_a_newer_lone_upload_supersedes_the_parked_one(moto_pipeline):
         "returns": None,
         "superseded_by": second["execution_name"],
     }
+    # Resumed so, the execution's next check names the run that took over (FilesExist → RunSuperseded).
+    state = {"files": {**lone, "checks": 1}, "pairing": output}
+    resumed = check_files.process(cfg(), s3, {"state": state, "counter": "$.files.checks"})
+    assert (resumed["both_exist"], resumed["superseded_by"]) == (False, second["execution_name"])
+    assert (resumed["orders"], resumed["returns"], resumed["count"]) == (None, None, 2)
 
 
 def test_a_burst_ends_with_the_last_pair_whatever_the_key_names(moto_pipeline):

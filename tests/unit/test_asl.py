@@ -145,7 +145,8 @@ def test_render_returns_compact_json_with_typed_numbers(definition: dict[str, An
     assert "${" not in text
     states = definition["States"]
     assert states["CheckForFiles"]["Parameters"]["Payload"]["window_seconds"] == 86400
-    assert states["WaitForGlue"]["Seconds"] == 30
+    assert states["WaitForGlueAgain"]["Seconds"] == 30
+    assert states["WaitForGlue"]["SecondsPath"] == "$.glue.wait_seconds"  # the trigger's estimate
     for task in states_of(definition, Type="Task").values():
         assert all(isinstance(r["IntervalSeconds"], int) and r["IntervalSeconds"] == 2 for r in task["Retry"])
     assert states["CheckForFiles"]["Parameters"]["FunctionName"] == SUBSTITUTIONS["CheckFilesFunctionArn"]
@@ -187,8 +188,8 @@ def test_counter_choices_compare_with_numbers(definition: dict[str, Any]) -> Non
         if "NumericGreaterThanEquals" in guard
     ]
     assert {(g["Variable"], g["NumericGreaterThanEquals"]) for g in rules} == {
-        ("$.counters.file_checks", 20),
-        ("$.counters.glue_polls", 120),
+        ("$.files.checks", 20),
+        ("$.glue_status.polls", 120),
     }
 
 
@@ -202,8 +203,9 @@ def test_rendered_definition_passes_every_check(definition: dict[str, Any], chec
 
 def test_state_machine_shape(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    assert definition["StartAt"] == "Init"
-    assert states["Init"]["Result"] == {"file_checks": 0, "glue_polls": 0}
+    # No Pass state only counts: the checks count themselves (counting tasks), and they start the run.
+    assert definition["StartAt"] == "CheckForFiles"
+    assert not [n for n, s in states.items() if s["Type"] == "Pass" and "MathAdd" in json.dumps(s)]
     assert set(states_of(definition, Type="Task")) == {
         "CheckForFiles",
         "AwaitCounterpart",
@@ -313,7 +315,9 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "waiting_until.$": "$.Payload.waiting_until",
         "window_seconds_left.$": "$.Payload.window_seconds_left",
         "superseded_by.$": "$.Payload.superseded_by",
+        "checks.$": "$.Payload.count",  # the check counts itself: files.checks (runs.next_count)
     }
+    assert states["CheckForFiles"]["Parameters"]["Payload"]["counter"] == "$.files.checks"
     assert states["TriggerGlueJob"]["Parameters"]["Payload"] == {
         "orders.$": "$.files.orders",
         "returns.$": "$.files.returns",
@@ -326,11 +330,14 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "run_id",
         "orders_path",
         "returns_path",
+        "wait_seconds",
     }
     assert states["CheckGlueJobStatus"]["Parameters"]["Payload"] == {
         "job_name.$": "$.glue.job_name",
         "job_run_id.$": "$.glue.job_run_id",
         "run_id.$": "$.glue.run_id",
+        "state.$": "$",
+        "counter": "$.glue_status.polls",
     }
     assert {k[:-2] for k in states["CheckGlueJobStatus"]["ResultSelector"]} == {
         "state",
@@ -338,6 +345,7 @@ def test_lambda_tasks_follow_the_contracts(definition: dict[str, Any]) -> None:
         "error",
         "duration_seconds",
         "quality",
+        "polls",
     }
     result_paths = [s["ResultPath"] for n, s in lambdas.items() if n not in renderers]
     assert len(set(result_paths)) == 4 and "$" not in result_paths
@@ -395,7 +403,8 @@ def test_failure_records_name_state_error_and_cause(definition: dict[str, Any]) 
 def test_transitions_lists_every_kind(definition: dict[str, Any]) -> None:
     edges = transitions(definition)
     kinds = {(e.source, e.target, e.kind) for e in edges}
-    assert ("Init", "CheckForFiles", "next") in kinds
+    assert ("CheckForFiles", "FilesExist", "next") in kinds
+    assert ("AwaitCounterpart", "CheckForFiles", "next") in kinds
     assert ("FilesExist", "TriggerGlueJob", "choice") in kinds
     assert ("FilesExist", "AwaitCounterpart", "default") in kinds
     assert ("AwaitCounterpart", "RecordExportMissing", "catch") in kinds
@@ -441,7 +450,7 @@ def test_structure_check_catches_dangling_and_unreachable(definition: dict[str, 
     assert check_structure(broken(definition, orphan)) == ["Orphan: unreachable from StartAt"]
 
     def no_next(states):
-        del states["CountFileCheck"]["Next"]
+        del states["TriggerGlueJob"]["Next"]
 
     assert any("exactly one of Next and End" in p for p in check_structure(broken(definition, no_next)))
 
@@ -524,15 +533,15 @@ def test_notification_check_follows_catch_of_non_sns_tasks(definition: dict[str,
         del states["RecordCheckForFilesError"]
 
     problems = check_notifications(broken(definition, catch_to_fail))
-    assert problems == ["no SNS publish on path Init -> CheckForFiles -> ETLFailed"]
+    assert problems == ["no SNS publish on path CheckForFiles -> ETLFailed"]
 
 
 def test_loop_check_catches_a_cycle_without_choice(definition: dict[str, Any]) -> None:
     def endless(states):
-        states["CountGluePoll"]["Next"] = "WaitForGlue"
+        states["CheckGlueJobStatus"]["Next"] = "WaitForGlueAgain"
 
     problems = check_loops(broken(definition, endless))
-    assert any(p.startswith("cycle without a Choice state") and "WaitForGlue" in p for p in problems)
+    assert any(p.startswith("cycle without a Choice state") and "WaitForGlueAgain" in p for p in problems)
 
 
 def test_loop_check_catches_a_missing_bound(definition: dict[str, Any]) -> None:
@@ -541,9 +550,8 @@ def test_loop_check_catches_a_missing_bound(definition: dict[str, Any]) -> None:
 
     problems = check_loops(broken(definition, unbounded))
     assert problems == [
-        "loop ['AwaitCounterpart', 'CheckForFiles', 'CountFileCheck', 'FilesExist', 'Paired'] has no Choice "
-        "leaving it "
-        "on a numeric bound of ['$.counters.file_checks']"
+        "loop ['AwaitCounterpart', 'CheckForFiles', 'FilesExist'] has no Choice leaving it "
+        "on a numeric bound of ['$.files.checks']"
     ]
 
 
@@ -553,20 +561,33 @@ def test_loop_check_catches_a_string_bound_and_a_missing_increment(definition: d
 
     assert any("compares with '20', not a number" in p for p in check_loops(broken(definition, string_bound)))
 
-    def no_increment(states):
-        states["CountGluePoll"]["Parameters"]["glue_polls.$"] = "$.counters.glue_polls"
+    # A counting task counts only when it passes the state, names the counter and stores its count there.
+    def no_count_stored(states):
+        del states["CheckGlueJobStatus"]["ResultSelector"]["polls.$"]
 
-    assert any("increments no counter" in p for p in check_loops(broken(definition, no_increment)))
+    def count_stored_elsewhere(states):
+        states["CheckGlueJobStatus"]["ResultSelector"]["tries.$"] = "$.Payload.count"
+        del states["CheckGlueJobStatus"]["ResultSelector"]["polls.$"]
+
+    def no_state_passed(states):
+        del states["CheckGlueJobStatus"]["Parameters"]["Payload"]["state.$"]
+
+    def other_counter_named(states):
+        states["CheckGlueJobStatus"]["Parameters"]["Payload"]["counter"] = "$.glue_status.tries"
+
+    for no_increment in (no_count_stored, count_stored_elsewhere, no_state_passed, other_counter_named):
+        problems = check_loops(broken(definition, no_increment))
+        assert any("has no counting task" in p and "CheckGlueJobStatus" in p for p in problems), no_increment
 
     def reset(states):
-        states["WaitForGlue"] = {
+        states["WaitForGlueAgain"] = {
             "Type": "Pass",
-            "Result": {"file_checks": 0, "glue_polls": 0},
-            "ResultPath": "$.counters",
+            "Result": {"polls": 0},
+            "ResultPath": "$.glue_status",
             "Next": "CheckGlueJobStatus",
         }
 
-    assert any("WaitForGlue overwrites the counter" in p for p in check_loops(broken(definition, reset)))
+    assert any("WaitForGlueAgain overwrites the counter" in p for p in check_loops(broken(definition, reset)))
 
 
 def test_loop_check_on_the_unrendered_template_sees_placeholder_bounds(template: dict[str, Any]) -> None:
@@ -719,7 +740,7 @@ def test_the_missing_export_alert_is_sent_once_and_a_superseded_run_sends_nothin
     assert any(p.startswith("no SNS publish on path") and p.endswith("ExportMissing") for p in problems)
 
     def noisy_supersede(states):  # a superseded run must not alert
-        states["Paired"]["Choices"][0]["Next"] = "RecordExportMissing"
+        states["FilesExist"]["Choices"][1]["Next"] = "RecordExportMissing"
         states["ExportMissing"]["Type"] = "Succeed"
         states["NotifyExportMissing"]["Next"] = "RunSuperseded"
 

@@ -8,7 +8,7 @@ import pytest
 from localaws.stepfunctions import not_redrivable_reason, unsuccessful_state
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-DEFINITION = {"StartAt": "Init", "States": {}}
+DEFINITION = {"StartAt": "CheckForFiles", "States": {}}
 
 
 @pytest.mark.parametrize("status", ["FAILED", "ABORTED", "TIMED_OUT"])
@@ -65,4 +65,5 @@ def test_a_stopped_task_resumes_and_a_later_attempt_counts_over_the_first():
 
 
 def test_an_execution_that_failed_before_its_first_state_starts_over_with_its_input():
-    assert unsuccessful_state(DEFINITION, [STARTED, {"type": "ExecutionFailed"}]) == ("Init", {"files": 1})
+    failed = [STARTED, {"type": "ExecutionFailed"}]
+    assert unsuccessful_state(DEFINITION, failed) == ("CheckForFiles", {"files": 1})

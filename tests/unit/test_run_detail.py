@@ -72,17 +72,14 @@ def passing(kind: str, start: str, end: str, name: str, output: dict | None = No
     return [event(start, f"{kind}StateEntered", name), event(end, f"{kind}StateExited", name, output=output)]
 
 
-# The recorded failed run (37 events).
+# A recorded failed run (31 events; the states as since ADR 0023).
 FAILED_RUN = [
     event("22:09:06.114", "ExecutionStarted"),
-    *passing("Pass", "22:09:06.117", "22:09:06.118", "Init"),
     *task("22:09:06.118", "22:09:06.917", "CheckForFiles"),
-    *passing("Pass", "22:09:06.917", "22:09:06.919", "CountFileCheck"),
     *passing("Choice", "22:09:06.919", "22:09:06.919", "FilesExist"),
     *task("22:09:06.919", "22:09:07.273", "TriggerGlueJob", {"glue": GLUE}),
     *passing("Wait", "22:09:07.273", "22:09:08.274", "WaitForGlue", {"glue": GLUE}),
     *task("22:09:08.274", "22:09:08.679", "CheckGlueJobStatus", {"glue": GLUE}),
-    *passing("Pass", "22:09:08.679", "22:09:08.682", "CountGluePoll", {"glue": GLUE}),
     *passing("Choice", "22:09:08.682", "22:09:08.685", "GlueJobOutcome", {"glue": GLUE}),
     *passing(
         "Pass", "22:09:08.685", "22:09:08.689", "RecordGlueJobFailed", {"glue": GLUE, "failure": FAILURE}
@@ -96,9 +93,8 @@ FAILED_RUN = [
 
 
 ASL = {
-    "StartAt": "Init",
+    "StartAt": "CheckForFiles",
     "States": {
-        "Init": {"Type": "Pass", "Next": "CheckForFiles"},
         "CheckForFiles": {
             "Type": "Task",
             "Next": "FilesExist",
@@ -125,14 +121,11 @@ def test_state_rows_of_a_recorded_failed_run():
     rows = rd.state_rows(FAILED_RUN, "FAILED")
 
     assert [r.state for r in rows] == [
-        "Init",
         "CheckForFiles",
-        "CountFileCheck",
         "FilesExist",
         "TriggerGlueJob",
         "WaitForGlue",
         "CheckGlueJobStatus",
-        "CountGluePoll",
         "GlueJobOutcome",
         "RecordGlueJobFailed",
         "NotifyFailure",
@@ -189,7 +182,6 @@ def test_a_retried_task_counts_its_extra_attempts_and_last_error():
 
 def test_a_state_in_progress_is_running_until_the_execution_ends():
     started = [
-        *passing("Pass", "10:00:00.000", "10:00:00.001", "Init"),
         event("10:00:00.001", "TaskStateEntered", "CheckForFiles"),
         event("10:00:00.002", "TaskScheduled"),
     ]
@@ -212,7 +204,6 @@ def test_root_cause_of_the_recorded_glue_failure():
 def test_root_cause_of_a_caught_task_failure_names_that_task():
     record = {"failed_state": "CheckForFiles", "error": "AccessDenied", "cause": "s3:ListBucket denied"}
     caught = [
-        *passing("Pass", "10:00:00.000", "10:00:00.001", "Init"),
         event("10:00:00.001", "TaskStateEntered", "CheckForFiles"),
         event("10:00:00.002", "TaskScheduled"),
         event("10:00:00.003", "TaskStarted"),
@@ -260,20 +251,19 @@ def test_no_root_cause_while_running_or_after_success():
 
 def test_glue_reference_comes_from_the_trigger_output():
     assert rd.glue_reference(FAILED_RUN) == GLUE
-    assert rd.glue_reference(FAILED_RUN[:14]) is None  # before TriggerGlueJob exited
+    assert rd.glue_reference(FAILED_RUN[:12]) is None  # before TriggerGlueJob exited
 
 
 def test_statuses_and_graph_colour_every_state():
     events = [
-        *passing("Pass", "10:00:00.000", "10:00:00.001", "Init"),
-        event("10:00:00.001", "TaskStateEntered", "CheckForFiles"),
+        *task("10:00:00.000", "10:00:00.400", "CheckForFiles"),
+        event("10:00:00.401", "ChoiceStateEntered", "FilesExist"),
     ]
     statuses = rd.state_statuses(ASL, rd.state_rows(events, "RUNNING"))
 
     assert statuses == {
-        "Init": rd.SUCCEEDED,
-        "CheckForFiles": rd.RUNNING,
-        "FilesExist": rd.NOT_VISITED,
+        "CheckForFiles": rd.SUCCEEDED,
+        "FilesExist": rd.RUNNING,
         "NotifySuccess": rd.NOT_VISITED,
         "Done": rd.NOT_VISITED,
         "RecordCheckForFilesError": rd.NOT_VISITED,
@@ -281,15 +271,15 @@ def test_statuses_and_graph_colour_every_state():
     }
     dot = rd.dot_graph(ASL, statuses)
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
-    assert f'"Init" [fillcolor="{rd.STATE_COLOURS[rd.SUCCEEDED]}"' in dot
-    assert f'"CheckForFiles" [fillcolor="{rd.STATE_COLOURS[rd.RUNNING]}"' in dot
+    assert f'"CheckForFiles" [fillcolor="{rd.STATE_COLOURS[rd.SUCCEEDED]}"' in dot
+    assert f'"FilesExist" [fillcolor="{rd.STATE_COLOURS[rd.RUNNING]}"' in dot
     assert '"CheckForFiles" -> "RecordCheckForFilesError" [style=dashed' in dot
     assert '"FilesExist" -> "CheckForFiles" [style=dotted]' in dot
-    assert '__start -> "Init"' in dot
+    assert '__start -> "CheckForFiles"' in dot
 
     path = rd.dot_graph(ASL, statuses, path_only=True)  # only where the run has been, and ways between
-    assert '"Init" -> "CheckForFiles"' in path and '__start -> "Init"' in path
-    assert "RecordCheckForFilesError" not in path and "FilesExist" not in path
+    assert '"CheckForFiles" -> "FilesExist"' in path and '__start -> "CheckForFiles"' in path
+    assert "RecordCheckForFilesError" not in path and "NotifySuccess" not in path
 
 
 def test_mark_failure_and_state_frame_mark_the_attributed_state():
@@ -323,7 +313,7 @@ def test_the_glue_run_of_an_execution_is_found_before_and_after_the_trigger_repo
     reported = [*checked, event("10:00:02.000", "TaskStateExited", "TriggerGlueJob", output={
         "glue": {"job_run_id": "jr_1", "run_id": "reported"}})]  # fmt: skip
     assert rd.glue_run_id(reported, "batch-x") == "reported"
-    assert rd.glue_run_id([event("10:00:00.000", "PassStateExited", "Init")], "batch-x") is None
+    assert rd.glue_run_id([event("10:00:00.000", "TaskStateEntered", "CheckForFiles")], "batch-x") is None
 
 
 def test_belongs_to_takes_only_executions_of_the_state_machine():

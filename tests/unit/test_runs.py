@@ -536,3 +536,15 @@ def test_run_of_upload_prefers_the_pair_then_a_running_awaiting_execution():
     ran["batch-x"] = {"status": "FAILED", "name": "batch-x"}  # the pair's own run, whatever its status
     assert runs.run_of_upload(names, ran.get)["name"] == "batch-x"
     assert runs.upload_candidates(ORDERS, None) == [runs.execution_name(ORDERS, None)]
+
+
+def test_next_count_is_the_named_counter_in_the_state_plus_one():
+    assert runs.next_count({"state": {}, "counter": "$.files.checks"}) == 1  # the loop's first pass
+    assert runs.next_count({"state": {"files": None}, "counter": "$.files.checks"}) == 1
+    assert runs.next_count({"state": {"files": {"checks": 4}}, "counter": "$.files.checks"}) == 5
+    assert runs.next_count({"job_run_id": "jr"}) == 1  # called outside the state machine
+    for wrong in ({"files": {"checks": "4"}}, {"files": {"checks": True}}, {"files": {"checks": -1}}):
+        with pytest.raises(ValueError, match="not a count"):
+            runs.next_count({"state": wrong, "counter": "$.files.checks"})
+    with pytest.raises(ValueError, match="a path like"):
+        runs.next_count({"state": {}, "counter": "files.checks"})
