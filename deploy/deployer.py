@@ -177,6 +177,7 @@ def glue_job_definition(settings: Settings, arns: iam.Arns) -> dict[str, Any]:
             "--extra-py-files": glue_extra_py_location(settings),
             "--TempDir": f"s3://{settings.scripts_bucket}/{iam.glue_temp_prefix()}",
             "--audit_path": settings.audit_path,
+            **({"--enable-auto-scaling": "true"} if settings.glue_auto_scaling else {}),
         },
         "MaxRetries": 0,  # the state machine decides about reruns
         "Timeout": GLUE_TIMEOUT_MINUTES,

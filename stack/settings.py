@@ -95,6 +95,9 @@ class Settings:
 
     glue_worker_type: str = "G.1X"
     glue_workers: int = 2
+    # Glue auto-scaling: glue_workers becomes the most the run may use; it adds and removes executors by the
+    # work pending (docs/COST.md, "Scaling out").
+    glue_auto_scaling: bool = False
     # The run fails when more than this fraction of order lines is quarantined.
     max_quarantine_fraction: float = 0.01
     keep_runs: int = 5

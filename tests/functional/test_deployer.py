@@ -332,6 +332,15 @@ def test_glue_job_definition(deployed):
     assert job["MaxRetries"] == 0
 
 
+def test_glue_auto_scaling_is_a_setting():
+    scaling = Settings(glue_auto_scaling=True, glue_workers=10)
+    job = deployer.glue_job_definition(scaling, iam.Arns(scaling, ACCOUNT))
+    assert job["DefaultArguments"]["--enable-auto-scaling"] == "true"
+    assert job["NumberOfWorkers"] == 10  # the most it may use
+    fixed = deployer.glue_job_definition(Settings(), iam.Arns(Settings(), ACCOUNT))
+    assert "--enable-auto-scaling" not in fixed["DefaultArguments"]
+
+
 def test_state_machine_definition_is_the_rendered_template_with_real_arns(deployed):
     lam, sns = client("lambda"), client("sns")
     topics = {t["TopicArn"].rsplit(":", 1)[1]: t["TopicArn"] for t in sns.list_topics()["Topics"]}
