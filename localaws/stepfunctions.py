@@ -19,6 +19,7 @@ from localaws.plumbing import each_backend, log
 
 def install(ctx: Context) -> None:
     from moto.core.config import default_user_config
+    from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
     from moto.stepfunctions.responses import StepFunctionResponse
@@ -60,6 +61,9 @@ def install(ctx: Context) -> None:
             execution.error, execution.cause = self._get_param("error"), self._get_param("cause")
         answer = original_stop_execution(self)
         if running:
+            # moto says ABORTED only once the worker thread ends (after a Lambda call in flight returns);
+            # AWS says it at once, and a Glue run asking before it publishes must hear it.
+            execution.exec_status, execution.stop_date = ExecutionStatus.ABORTED, datetime.now(UTC)
             interrupt_callbacks(execution)
         return answer
 

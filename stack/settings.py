@@ -19,8 +19,9 @@ LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 # most 15 state transitions (docs/COST.md, ADR 0023); local: no Wait, the check reads the local Glue run
 # until it ends (ADR 0022).
 TARGET_DEFAULTS: dict[str, dict[str, int | float]] = {
-    "glue_first_wait_seconds": {"local": 0, "aws": 90},
-    "glue_first_wait_seconds_per_gb": {"local": 0, "aws": 60},
+    # Floats written as floats: the Lambdas' environment is compared as text ("0" is not "0.0").
+    "glue_first_wait_seconds": {"local": 0.0, "aws": 90.0},
+    "glue_first_wait_seconds_per_gb": {"local": 0.0, "aws": 60.0},
     "glue_wait_seconds": {"local": 0, "aws": 90},
     "glue_status_wait_seconds": {"local": 5.0, "aws": 0.0},
     "glue_poll_interval_seconds": {"local": 0.1, "aws": 5.0},

@@ -489,6 +489,8 @@ def test_a_run_whose_execution_stopped_never_publishes(pipeline, sample_data, mo
     sfn, glue = pipeline.aws.stepfunctions, pipeline.aws.glue
 
     sfn.stop_execution(executionArn=arn, error="Stopped", cause="test: the Glue run is not stopped")
+    # At once, as on AWS: the execution is inside a Lambda call (the Glue status check waits for the run).
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
     go_on.set()
 
     assert batches.wait_execution(sfn, arn, timeout=60)["status"] == "ABORTED"

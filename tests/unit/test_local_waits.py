@@ -136,3 +136,11 @@ def test_the_status_check_counts_itself_from_the_state_it_is_given():
         "state": {"glue_status": {**first, "polls": first["count"]}},
     }  # as ResultSelector stores it
     assert check_glue_status.process(again, cfg, GlueRuns("RUNNING"), s3=None)["count"] == 2
+
+
+@pytest.mark.parametrize("target", ["local", "aws"])
+def test_settings_survive_the_environment_unchanged(target):
+    """``make run`` and the console rebuild the settings from ECOMMERCE_* (to_env): equal settings, so the
+    deployer finds the Lambdas' environment unchanged (a default of 0 read back as 0.0 was a change)."""
+    settings = Settings.from_env({"ECOMMERCE_TARGET": target})
+    assert Settings.from_env(settings.to_env()).to_env() == settings.to_env()
