@@ -8,14 +8,20 @@ executors, so it imports nothing of the job but pyarrow; the job ships it by val
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-# What each writing task reports back, one row per file written: the driver checks them against a listing.
-WRITTEN_SCHEMA = "path string, rows long"
+# What each writing task reports back: a row per file written (the driver checks them against a listing),
+# and a last row with how many of its lines carry a returns key and which of the keys (their indices).
+WRITTEN_SCHEMA = "path string, rows long, keyed long, matched array<long>"
+_WRITTEN = pa.schema(
+    [("path", pa.string()), ("rows", pa.int64()), ("keyed", pa.int64()), ("matched", pa.list_(pa.int64()))]
+)
+KEY_SEPARATOR = "\x1f"  # joins a key of several columns into one string
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Spark's folder name for a null partition value
 # A task groups and writes what it holds once it holds this much: bounded memory on a large split.
 FLUSH_BYTES = 512 * 1024 * 1024
@@ -39,6 +45,15 @@ def filesystem(uri: str):
     return fs, path.rstrip("/")
 
 
+def key_strings(table: pa.Table, key: tuple[str, ...]) -> pa.Array:
+    """One string per row for a join key of one or more text columns; null when a part is null, which
+    matches nothing, as in the join."""
+    import pyarrow.compute as pc
+
+    columns = [table.column(name) for name in key]
+    return columns[0] if len(columns) == 1 else pc.binary_join_element_wise(*columns, KEY_SEPARATOR)
+
+
 def folder(names: tuple[str, ...], values: tuple) -> str:
     """The Hive folder of one partition: ``order_year=2016/order_month=3``."""
     return "/".join(f"{n}={NULL_PARTITION if v is None else v}" for n, v in zip(names, values, strict=True))
@@ -48,30 +63,46 @@ def folder(names: tuple[str, ...], values: tuple) -> str:
 class PartitionedParquetWriter:
     """``mapInArrow`` function: writes the task's rows under ``root`` as snappy Parquet, one file per
     partition folder (per ``FLUSH_BYTES`` of input), without the partition columns. File names are fixed
-    by the task's partition and the write's token, so a retried task overwrites its own files."""
+    by the task's partition and the write's token, so a retried task overwrites its own files.
+
+    On the rows it writes, it also counts those whose ``key`` is one of ``return_keys`` (the returns'
+    ``key_strings``, without nulls): a count made apart from Spark's join, for the returned-lines
+    invariant, and the returns that some line matches."""
 
     root: str
     token: str  # one per write
     partitions: tuple[str, ...]
+    key: tuple[str, ...]
+    return_keys: pa.Array
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
 
         task = TaskContext.get().partitionId()
         fs, base = filesystem(self.root)
-        written: dict[str, list] = {"path": [], "rows": []}
-        held, size, flushes = [], 0, 0
-        for batch in batches:
-            held.append(batch)
-            size += batch.nbytes
-            if size >= FLUSH_BYTES:
-                self._write(fs, base, pa.Table.from_batches(held), f"{task:05d}-{flushes:03d}", written)
+        written: dict[str, list] = {name: [] for name in _WRITTEN.names}
+        matched: set[int] = set()
+        held, size, flushes, keyed = [], 0, 0, 0
+        for batch in itertools.chain(batches, [None]):  # None: the end, write what is held
+            if batch is not None:
+                held.append(batch)
+                size += batch.nbytes
+            if held and (batch is None or size >= FLUSH_BYTES):
+                table = pa.Table.from_batches(held)
+                keyed += self._count_keys(table, matched)
+                self._write(fs, base, table, f"{task:05d}-{flushes:03d}", written)
                 held, size, flushes = [], 0, flushes + 1
-        if held:
-            self._write(fs, base, pa.Table.from_batches(held), f"{task:05d}-{flushes:03d}", written)
-        yield pa.RecordBatch.from_pydict(
-            written, schema=pa.schema([("path", pa.string()), ("rows", pa.int64())])
-        )
+        for name, value in zip(_WRITTEN.names, (None, None, keyed, sorted(matched)), strict=True):
+            written[name].append(value)
+        yield pa.RecordBatch.from_pydict(written, schema=_WRITTEN)
+
+    def _count_keys(self, table: pa.Table, matched: set[int]) -> int:
+        """The rows whose key is a returns key; adds the indices of the keys they carry to ``matched``."""
+        import pyarrow.compute as pc
+
+        index = pc.index_in(key_strings(table, self.key), value_set=self.return_keys)
+        matched.update(pc.unique(index.drop_null()).to_pylist())
+        return len(index) - index.null_count
 
     def _write(self, fs, base: str, table: pa.Table, part: str, written: dict[str, list]) -> None:
         import pyarrow.compute as pc
@@ -90,5 +121,5 @@ class PartitionedParquetWriter:
             if fs.type_name == "local":  # S3 has no folders: no marker objects there
                 fs.create_dir(f"{base}/{path.rsplit('/', 1)[0]}", recursive=True)
             pq.write_table(rows, f"{base}/{path}", filesystem=fs, compression="snappy")
-            written["path"].append(path)
-            written["rows"].append(rows.num_rows)
+            for name, value in zip(_WRITTEN.names, (path, rows.num_rows, None, None), strict=True):
+                written[name].append(value)

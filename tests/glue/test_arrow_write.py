@@ -27,12 +27,12 @@ def spark_writer_beside(monkeypatch, reference: Path) -> None:
     """Each run also writes its output rows with Spark's own writer (the job's writer until ADR 0023)."""
     write_run = ecommerce_join_data._write_run
 
-    def both(joined, write_path):
-        rows = write_run(joined, write_path)
+    def both(joined, write_path, *returns_and_key):
+        written = write_run(joined, write_path, *returns_and_key)
         joined.write.mode("overwrite").partitionBy(*PARTITIONS).option("compression", "snappy").parquet(
             str(reference)
         )
-        return rows
+        return written
 
     monkeypatch.setattr(ecommerce_join_data, "_write_run", both)
 
@@ -139,4 +139,21 @@ def test_a_file_the_tasks_did_not_report_fails_the_run(spark, tmp_path, sample_d
     monkeypatch.setattr(arrow_tasks.PartitionedParquetWriter, "_write", and_a_stray)
     orders, returns = (sample_data / name for name in SAMPLES["seed"])
     with pytest.raises(JobError, match="holds .* files where the tasks wrote"):
+        run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
+
+
+def test_a_join_that_marks_a_line_returned_wrongly_fails_the_run(spark, tmp_path, sample_data, monkeypatch):
+    """The writing tasks count the lines with a returns key on their own: a join that gets one line wrong
+    breaks the returned-lines invariant, and nothing is published."""
+    from pyspark.sql import functions as F
+
+    join = ecommerce_join_data.join_orders_returns
+
+    def wrong_join(*args, **kwargs):
+        joined = join(*args, **kwargs)
+        return joined.withColumn("is_returned", F.col("is_returned") | (F.col("row_id") == "1"))
+
+    monkeypatch.setattr(ecommerce_join_data, "join_orders_returns", wrong_join)
+    orders, returns = (sample_data / name for name in SAMPLES["superstore-us"])
+    with pytest.raises(JobError, match=r"returned lines 801 != order lines with a return key 800"):
         run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
