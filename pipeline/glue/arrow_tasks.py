@@ -2,7 +2,7 @@
 
 Each task writes its own rows as Parquet into Hive partition folders (``order_year=2016/order_month=3/``),
 as Spark's partitioned writer lays them out, but without Spark's sort by partition and its row-by-row
-Parquet encoding (docs/adr/0023-parquet-written-by-arrow-in-the-tasks.md). The code here runs on the
+Parquet encoding (docs/adr/0024-parquet-written-by-arrow-in-the-tasks.md). The code here runs on the
 executors, so it imports nothing of the job but pyarrow; the job ships it by value (``ship_by_value``).
 """
 

@@ -24,7 +24,7 @@ SAMPLES = {
 
 
 def spark_writer_beside(monkeypatch, reference: Path) -> None:
-    """Each run also writes its output rows with Spark's own writer (the job's writer until ADR 0023)."""
+    """Each run also writes its output rows with Spark's own writer (the job's writer until ADR 0024)."""
     write_run = ecommerce_join_data._write_run
 
     def both(joined, write_path, *returns_and_key):
