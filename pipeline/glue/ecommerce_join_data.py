@@ -19,12 +19,16 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
 
+import arrow_tasks
 import csv_profile
+import pyarrow as pa
+import pyarrow.fs as pafs
 import run_lineage
 from csv_profile import CONTRACT, CONTRACT_VERSION, ColumnProfile, CsvProfile, NumberFormat, ProfileError
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
@@ -569,19 +573,19 @@ def build_run(
 
     observed, seen, order_repairs = _observe_orders(orders, has_sales)
     joined = _join(observed, returns, key, args.run_id, processed_at)
-    joined, written = _observe_output(joined, has_sales)
-    _write_run(joined, write_path)
+    joined, observed_out = _observe_output(joined, has_sales)
+    written, returns_count = _write_run(joined, write_path, returns, key)
 
-    seen_in, seen_out = seen.get, written.get
+    seen_in, seen_out = seen.get, observed_out.get
     _record_output(report, seen_in, seen_out, order_repairs, has_sales)
     _record_returns(report, returns_typed)
-    keyed_lines = _match_returns(spark, write_path, returns, key, report)
+    report.unmatched_returns = returns_count - written.matched_keys
 
     if report.quarantined_lines:
         _write_quarantine(orders, returns_typed, report, join_path(write_path, "_quality", "quarantine"))
     returns_typed.unpersist()
     returns.unpersist()
-    _check_run(report, keyed_lines, seen_out["null_dates"], args.max_quarantine_fraction)
+    _check_run(report, written, seen_out["null_dates"], args.max_quarantine_fraction)
     _add_warnings(report)
     return joined.schema
 
@@ -640,10 +644,52 @@ def _observe_output(joined: DataFrame, has_sales: bool) -> tuple[DataFrame, Obse
     return observed, written
 
 
-def _write_run(joined: DataFrame, write_path: str) -> None:
-    joined.write.mode("overwrite").partitionBy(*PARTITIONS).option("compression", "snappy").parquet(
-        write_path
+@dataclass
+class Written:
+    """What the tasks wrote: rows, and, counted on those rows apart from the join, the lines that carry a
+    returns key and the returns keys that some line carries."""
+
+    rows: int
+    keyed_lines: int
+    matched_keys: int
+
+
+def _write_run(joined: DataFrame, write_path: str, returns: DataFrame, key: list[str]) -> tuple[Written, int]:
+    """Write the run prefix (replacing what is there) as Spark's partitioned writer lays it out, each task
+    writing its rows with pyarrow (arrow_tasks); returns what was written and the number of returns. Raises
+    JobError when the files found are not exactly the ones the tasks wrote."""
+    delete_prefix(write_path)
+    filesystem, base = arrow_tasks.filesystem(write_path)
+    # The deduplicated returns' keys go to every task, as Spark's broadcast join sends them.
+    return_keys = [
+        None if None in row else arrow_tasks.KEY_SEPARATOR.join(row) for row in returns.select(*key).collect()
+    ]
+    arrow_tasks.ship_by_value()
+    writer = arrow_tasks.PartitionedParquetWriter(
+        write_path,
+        str(uuid.uuid4()),
+        PARTITIONS,
+        tuple(key),
+        pa.array([k for k in return_keys if k is not None], pa.string()),
     )
+    reported = joined.mapInArrow(writer, arrow_tasks.WRITTEN_SCHEMA).collect()
+    files = {row["path"]: row["rows"] for row in reported if row["path"] is not None}
+    found = {
+        info.path.removeprefix(base + "/")
+        for info in filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
+        if info.type == pafs.FileType.File
+    }
+    if found != set(files):
+        raise JobError(
+            f"the run prefix holds {len(found)} files where the tasks wrote {len(files)}: "
+            + ", ".join(sorted(found ^ set(files))[:5])
+        )
+    with filesystem.open_output_stream(f"{base}/_SUCCESS"):
+        pass  # as Spark's committer marks a complete write
+    tasks = [row for row in reported if row["path"] is None]
+    matched = set().union(*(row["matched"] for row in tasks))
+    written = Written(sum(files.values()), sum(row["keyed"] for row in tasks), len(matched))
+    return written, len(return_keys)
 
 
 def _record_output(
@@ -670,30 +716,13 @@ def _record_returns(report: Report, returns_typed: DataFrame) -> None:
     report.repairs["returns"] = _repair_counts(return_repairs, returns_counts.asDict())
 
 
-def _match_returns(
-    spark: SparkSession, write_path: str, returns: DataFrame, key: list[str], report: Report
-) -> int:
-    """The written lines that carry a returns key (for the invariants); the returns that match no order
-    go in the report. Independent of the join: read back from what was written."""
-    keyed = (
-        spark.read.parquet(write_path)
-        .select(*key)
-        .join(F.broadcast(returns.select(*key)), on=key, how="left_semi")
-        .agg(F.count(F.lit(1)).alias("lines"), F.count_distinct(*key).alias("keys"))
-        .first()
-    )
-    keyed_lines, matched_keys = keyed["lines"], keyed["keys"]
-    report.unmatched_returns = returns.count() - matched_keys
-    return keyed_lines
-
-
-def _check_run(report: Report, keyed_lines: int, null_dates: int, max_quarantine_fraction: float) -> None:
+def _check_run(report: Report, written: Written, null_dates: int, max_quarantine_fraction: float) -> None:
     """Fails the run without valid lines, with a broken invariant or above the quarantine limit."""
     if report.rows_out == 0:
         raise JobError(
             f"no valid order lines: all {report.rows_in} lines were quarantined ({_top_reasons(report)})"
         )
-    check_invariants(report, keyed_lines, null_dates)
+    check_invariants(report, written.keyed_lines, null_dates, written.rows)
     fraction = report.quarantined_lines / report.rows_in
     if fraction > max_quarantine_fraction:
         raise JobError(
@@ -782,13 +811,17 @@ def _top_reasons(report: Report, limit: int = 3) -> str:
     )
 
 
-def check_invariants(report: Report, keyed_lines: int, null_dates: int) -> None:
+def check_invariants(
+    report: Report, keyed_lines: int, null_dates: int, rows_written: int | None = None
+) -> None:
     """The run's invariants (docs/DATA_CONTRACT.md); a breach fails the run before anything is published."""
     broken = []
     if report.rows_out + report.quarantined_lines != report.rows_in:
         broken.append(
             f"rows out {report.rows_out} + quarantined {report.quarantined_lines} != rows in {report.rows_in}"
         )
+    if rows_written is not None and rows_written != report.rows_out:
+        broken.append(f"rows in the Parquet files {rows_written} != rows out {report.rows_out}")
     if report.returned_lines != keyed_lines:
         broken.append(
             f"returned lines {report.returned_lines} != order lines with a return key {keyed_lines}"
@@ -969,15 +1002,21 @@ def prune_runs(output_path: str, keep: int, current: str) -> list[str]:
     runs = sorted(r for r in runs if r.startswith("run_id="))
     doomed = [r for r in runs[: max(0, len(runs) - keep)] if r != f"run_id={current}"]
     for run in doomed:
-        if is_s3(output_path):
-            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}{run}/")
-            for page in pages:
-                objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-                if objects:
-                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-        else:
-            shutil.rmtree(Path(output_path, run))
+        delete_prefix(join_path(output_path, run))
     return doomed
+
+
+def delete_prefix(path: str) -> None:
+    """Delete a local folder or every object under an S3 prefix (no folder marker left behind)."""
+    if is_s3(path):
+        s3 = aws_client("s3")
+        bucket, prefix = split_s3(join_path(path))
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if objects:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+    else:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -1,0 +1,159 @@
+"""The run prefix that the tasks write with pyarrow (arrow_tasks) is the one Spark's partitioned Parquet
+writer makes of the same rows: folders, physical Parquet types and rows, on every sample export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import arrow_tasks
+import ecommerce_join_data
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from ecommerce_join_data import PARTITIONS, JobArgs, JobError, run_job
+
+from tests import exports
+
+pytestmark = pytest.mark.spark
+
+SAMPLES = {
+    "seed": ("seed/ordercsv.csv", "seed/returncsv.csv"),
+    "superstore-us": ("superstore-us/orders.csv", "superstore-us/returns.csv"),
+    "superstore-global": ("superstore-global/orders.csv", "superstore-global/returns.csv"),
+}
+
+
+def spark_writer_beside(monkeypatch, reference: Path) -> None:
+    """Each run also writes its output rows with Spark's own writer (the job's writer until ADR 0024)."""
+    write_run = ecommerce_join_data._write_run
+
+    def both(joined, write_path, *returns_and_key):
+        written = write_run(joined, write_path, *returns_and_key)
+        joined.write.mode("overwrite").partitionBy(*PARTITIONS).option("compression", "snappy").parquet(
+            str(reference)
+        )
+        return written
+
+    monkeypatch.setattr(ecommerce_join_data, "_write_run", both)
+
+
+def layout(root: Path) -> dict[str, int]:
+    """Rows per partition folder."""
+    counts: dict[str, int] = {}
+    for file in root.rglob("*.parquet"):
+        folder = file.parent.relative_to(root).as_posix()
+        counts[folder] = counts.get(folder, 0) + pq.ParquetFile(file).metadata.num_rows
+    return counts
+
+
+def physical_schemas(root: Path) -> set[tuple]:
+    """Each file's columns as Parquet stores them: name, physical type, logical type, required or not."""
+    return {
+        tuple(
+            (c.name, c.physical_type, str(c.logical_type), c.max_definition_level)
+            for c in pq.ParquetFile(file).schema
+        )
+        for file in root.rglob("*.parquet")
+    }
+
+
+def table(root: Path):
+    """All rows, read back with the partition columns from the folder names, in one order."""
+    read = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+    return read.sort_by([(name, "ascending") for name in read.column_names])
+
+
+def assert_same_output(ours: Path, reference: Path) -> None:
+    assert layout(ours) == layout(reference)
+    assert len(physical_schemas(ours)) == 1
+    assert physical_schemas(ours) == physical_schemas(reference)
+    mine, spark = table(ours), table(reference)
+    assert mine.schema.remove_metadata() == spark.schema.remove_metadata()
+    assert mine.equals(spark)
+    assert (ours / "_SUCCESS").exists()
+
+
+@pytest.mark.parametrize("sample", list(SAMPLES))
+def test_the_sample_exports_are_written_as_spark_writes_them(
+    spark, tmp_path, sample_data, monkeypatch, sample
+):
+    orders, returns = (sample_data / name for name in SAMPLES[sample])
+    spark_writer_beside(monkeypatch, tmp_path / "spark")
+    report = run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
+    assert report.rows_out > 0
+    assert_same_output(Path(report.run_path), tmp_path / "spark")
+
+
+@pytest.mark.parametrize("kind", list(exports.KINDS))
+def test_the_excel_and_shop_exports_are_written_as_spark_writes_them(
+    spark, tmp_path, sample_data, monkeypatch, kind
+):
+    orders = tmp_path / f"{kind}.csv"
+    orders.write_bytes(exports.KINDS[kind](sample_data))
+    spark_writer_beside(monkeypatch, tmp_path / "spark")
+    args = JobArgs(str(orders), str(sample_data / "superstore-us/returns.csv"), str(tmp_path / "out"), "r1")
+    report = run_job(spark, args)
+    assert_same_output(Path(report.run_path), tmp_path / "spark")
+
+
+def test_a_task_that_holds_more_than_a_flush_writes_more_files_of_the_same_rows(
+    spark, tmp_path, sample_data, monkeypatch
+):
+    monkeypatch.setattr(arrow_tasks, "FLUSH_BYTES", 64 * 1024)
+    spark_writer_beside(monkeypatch, tmp_path / "spark")
+    orders, returns = (sample_data / name for name in SAMPLES["superstore-us"])
+    batch = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    before = spark.conf.get(batch)
+    spark.conf.set(batch, "1000")  # several batches per task, so that a task flushes more than once
+    try:
+        report = run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
+    finally:
+        spark.conf.set(batch, before)
+    ours = Path(report.run_path)
+    assert len(list(ours.rglob("*.parquet"))) > len(list((tmp_path / "spark").rglob("*.parquet")))
+    assert_same_output(ours, tmp_path / "spark")
+
+
+def test_a_rerun_replaces_the_run_prefix(spark, tmp_path, sample_data):
+    orders, returns = (sample_data / name for name in SAMPLES["seed"])
+    args = JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1")
+    first = {p.name for p in Path(run_job(spark, args).run_path).rglob("*.parquet")}
+    stale = Path(tmp_path / "out" / "run_id=r1" / "order_year=1999" / "order_month=1" / "part-0.parquet")
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by an earlier attempt")
+    second = {p.name for p in Path(run_job(spark, args).run_path).rglob("*.parquet")}
+    assert not stale.exists() and first.isdisjoint(second)  # each write has its own file names
+
+
+def test_a_file_the_tasks_did_not_report_fails_the_run(spark, tmp_path, sample_data, monkeypatch):
+    """A file in the run prefix that no task reported (a stray attempt, a concurrent writer) is caught
+    before anything is published."""
+    original = arrow_tasks.PartitionedParquetWriter._write
+
+    def and_a_stray(self, fs, base, table, part, written):
+        original(self, fs, base, table, part, written)
+        fs.create_dir(f"{base}/order_year=1999/order_month=1", recursive=True)
+        with fs.open_output_stream(f"{base}/order_year=1999/order_month=1/part-{part}-stray.parquet"):
+            pass
+
+    monkeypatch.setattr(arrow_tasks.PartitionedParquetWriter, "_write", and_a_stray)
+    orders, returns = (sample_data / name for name in SAMPLES["seed"])
+    with pytest.raises(JobError, match="holds .* files where the tasks wrote"):
+        run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
+
+
+def test_a_join_that_marks_a_line_returned_wrongly_fails_the_run(spark, tmp_path, sample_data, monkeypatch):
+    """The writing tasks count the lines with a returns key on their own: a join that gets one line wrong
+    breaks the returned-lines invariant, and nothing is published."""
+    from pyspark.sql import functions as F
+
+    join = ecommerce_join_data.join_orders_returns
+
+    def wrong_join(*args, **kwargs):
+        joined = join(*args, **kwargs)
+        return joined.withColumn("is_returned", F.col("is_returned") | (F.col("row_id") == "1"))
+
+    monkeypatch.setattr(ecommerce_join_data, "join_orders_returns", wrong_join)
+    orders, returns = (sample_data / name for name in SAMPLES["superstore-us"])
+    with pytest.raises(JobError, match=r"returned lines 801 != order lines with a return key 800"):
+        run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
