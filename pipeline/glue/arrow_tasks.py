@@ -33,7 +33,9 @@ def ship_by_value() -> None:
     they are not)."""
     from pyspark import cloudpickle
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    module = sys.modules.get(__name__)
+    if module is not None:  # a private copy (the local AWS's) is in no registry: pickled by value anyway
+        cloudpickle.register_pickle_by_value(module)
 
 
 def filesystem(uri: str):

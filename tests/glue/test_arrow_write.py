@@ -157,3 +157,12 @@ def test_a_join_that_marks_a_line_returned_wrongly_fails_the_run(spark, tmp_path
     orders, returns = (sample_data / name for name in SAMPLES["superstore-us"])
     with pytest.raises(JobError, match=r"returned lines 801 != order lines with a return key 800"):
         run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
+
+
+def test_a_private_copy_of_the_module_ships_too(monkeypatch):
+    """The local AWS loads the job and its extra files as private modules, absent from sys.modules once
+    loaded: shipping them by value must not need a registry entry (it raised KeyError)."""
+    import sys
+
+    monkeypatch.delitem(sys.modules, "arrow_tasks")
+    arrow_tasks.ship_by_value()
