@@ -289,8 +289,8 @@ def test_lambdas_have_code_handler_role_and_environment(deployed):
         "GLUE_STATUS_WAIT_SECONDS": "0.0",
         "GLUE_POLL_INTERVAL_SECONDS": "5.0",
         # The trigger's wait before the first check: the run's expected length on AWS (ADR 0023).
-        "GLUE_FIRST_WAIT_SECONDS": "90",
-        "GLUE_FIRST_WAIT_SECONDS_PER_GB": "60",
+        "GLUE_FIRST_WAIT_SECONDS": "90.0",
+        "GLUE_FIRST_WAIT_SECONDS_PER_GB": "60.0",
     }
     for module, name in Settings().lambda_functions.items():
         config = lam.get_function(FunctionName=name)["Configuration"]
