@@ -26,17 +26,16 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+from bench.measure import glue_script, spread, timed
 from bench.synthetic import DATA, SAMPLE, synthesize
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "pipeline" / "glue" / "ecommerce_join_data.py"
 
 DUCKDB_JOIN = """
 import duckdb, sys
@@ -63,15 +62,6 @@ COPY (
 """
 
 
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"benchmark command failed: {' '.join(command)}\n{done.stderr[-3000:]}")
-    return elapsed
-
-
 def bench_glue_vs_duckdb(lines: int, repeat: int) -> dict:
     orders, returns = synthesize(lines)
     out = DATA / "out"
@@ -82,10 +72,7 @@ def bench_glue_vs_duckdb(lines: int, repeat: int) -> dict:
         results["duckdb"].append(
             timed([sys.executable, "-c", DUCKDB_JOIN, str(orders), str(returns), str(out / "duckdb")])
         )
-        results["glue_script"].append(
-            timed([sys.executable, str(SCRIPT), "--orders_path", str(orders), "--returns_path", str(returns),
-                   "--output_path", str(out / "spark"), "--run_id", "bench"])
-        )  # fmt: skip
+        results["glue_script"].append(timed(glue_script(orders, returns, out / "spark", "bench")))
     duck, spark = statistics.median(results["duckdb"]), statistics.median(results["glue_script"])
     shutil.rmtree(out, ignore_errors=True)
     return {
@@ -175,9 +162,7 @@ def bench_e2e(runs: int) -> dict:
         "data": "superstore-us (9,994 order lines, 800 returned)",
         "measure": "second PUT returned -> execution SUCCEEDED and the new run_id queryable in Athena",
         "runs": runs,
-        "median_s": round(statistics.median(latencies), 2),
-        "min_s": min(latencies),
-        "max_s": max(latencies),
+        **spread(latencies),
         "target_median_s": E2E_TARGET_MEDIAN_S,
         "succeeded_median_s": round(statistics.median(s["succeeded_s"] for s in samples), 2),
         "glue_wait_seconds": settings.glue_wait_seconds,

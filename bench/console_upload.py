@@ -20,12 +20,13 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench.measure import spread
 from bench.synthetic import SAMPLE
+from tests.support import batches
 from tests.support.stack import CHROMIUM, CHROMIUM_ARGS, REGION, start_console_stack, stop_console_stack
 
 TARGET_S = 8.0  # issue #11
 PAGE_TIMEOUT_MS = 120_000
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
 def stepfunctions(stack) -> object:
@@ -61,8 +62,7 @@ def one_sample(page, sfn, base: str, folder: Path, tag: str) -> dict:
     link.wait_for(timeout=PAGE_TIMEOUT_MS)
     linked = time.perf_counter() - clicked
     arn = urllib.parse.unquote(link.get_attribute("href").split("execution=", 1)[1])
-    while (described := sfn.describe_execution(executionArn=arn))["status"] not in TERMINAL:
-        time.sleep(0.05)
+    described = batches.wait_execution(sfn, arn, timeout=300, interval=0.05)
     succeeded = time.perf_counter() - clicked
     if described["status"] != "SUCCEEDED":
         sys.exit(f"console bench: run {described['name']} {described['status']}: {described.get('cause')}")
@@ -99,9 +99,7 @@ def bench_console_upload(runs: int = 3) -> dict:
         "data": "superstore-global (51,290 order lines, 12 MB)",
         "measure": "click on 'Upload orders' (returns uploaded before) -> the execution SUCCEEDED",
         "runs": runs,
-        "median_s": round(statistics.median(succeeded), 2),
-        "min_s": min(succeeded),
-        "max_s": max(succeeded),
+        **spread(succeeded),
         "target_s": TARGET_S,
         "shown_in_monitor_median_s": round(statistics.median(s["shown_s"] for s in samples), 2),
         "samples": samples,

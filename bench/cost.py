@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,26 +72,16 @@ def lambda_tasks(asl: dict[str, Any], rows: list[Any]) -> dict[str, tuple[int, f
     }
 
 
-def script_seconds(orders: Path, returns: Path, out: Path) -> float:
-    script = Path(__file__).resolve().parents[1] / "pipeline" / "glue" / "ecommerce_join_data.py"
-    command = [sys.executable, str(script), "--orders_path", str(orders), "--returns_path", str(returns),
-               "--output_path", str(out), "--run_id", "cost"]  # fmt: skip
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"cost bench: the job script failed\n{done.stderr[-3000:]}")
-    return time.perf_counter() - start
-
-
 def measure_glue(lines: int = 1_000_000, cores: int = 2) -> tuple[GlueThroughput, int]:
     """The job script on US Superstore and on ``lines`` synthetic lines; also the Parquet bytes per line."""
+    from bench.measure import glue_script, timed
     from bench.synthetic import SAMPLE, synthesize
 
     us = SAMPLE / "superstore-us"
     orders, returns = synthesize(lines)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
-        small = script_seconds(us / "orders.csv", us / "returns.csv", Path(tmp) / "small")
-        large = script_seconds(orders, returns, Path(tmp) / "large")
+        small = timed(glue_script(us / "orders.csv", us / "returns.csv", Path(tmp) / "small", "cost"))
+        large = timed(glue_script(orders, returns, Path(tmp) / "large", "cost"))
         parquet = sum(p.stat().st_size for p in (Path(tmp) / "large").rglob("*.parquet"))
     small_lines = sum(1 for _ in (us / "orders.csv").open("rb")) - 1
     per_core = (lines - small_lines) / ((large - small) * cores)

@@ -21,6 +21,7 @@ TARGET_S = 1.0  # issue #11, at 10M lines
 
 
 def bench_explorer(lines: int = 1_000_000, repeat: int = 7) -> dict:
+    from bench.measure import spread
     from bench.synthetic import synthesize
     from services import explorer
     from stack import aws
@@ -78,9 +79,7 @@ def bench_explorer(lines: int = 1_000_000, repeat: int = 7) -> dict:
         "published_in_s": round(published_s, 1),
         "parquet_files": files,
         "repeat": repeat,
-        "median_s": round(statistics.median(totals), 3),
-        "min_s": round(min(totals), 3),
-        "max_s": round(max(totals), 3),
+        **spread(totals, digits=3),
         "target_s": TARGET_S,
         # The local Athena's own time (Parquet sync + DuckDB); the rest is HTTP, polling and the result read.
         "engine_median_s": round(statistics.median(engines), 3),
