@@ -4,6 +4,7 @@ and durable buckets and objects whose bodies live in files, not in RAM."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import threading
 import time
@@ -97,7 +98,7 @@ def s3_backends() -> list[Any]:
 
 def install(ctx: Context) -> S3Events:
     from moto.s3 import notifications
-    from moto.s3.models import FakeKey
+    from moto.s3.models import FakeKey, S3Backend
 
     events = S3Events(notifications.send_event)
     # moto delivers notifications inside the PUT and swallows errors; AWS after it has answered.
@@ -128,6 +129,24 @@ def install(ctx: Context) -> S3Events:
         return etag.fget(key)
 
     ctx.patcher.set(FakeKey, "etag", property(locked_etag))
+    original_part_copy = S3Backend.upload_part_copy
+
+    # moto reads the whole source for every part it copies (a 2 GB managed copy reads it once per part).
+    def ranged_part_copy(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        call = inspect.signature(original_part_copy).bind(backend, *args, **kwargs).arguments
+        start, end = call["start_byte"], call["end_byte"]
+        if start is None:
+            return original_part_copy(backend, *args, **kwargs)
+        source = backend.get_object(
+            call["src_bucket_name"], call["src_key_name"], version_id=call["src_version_id"]
+        )
+        with source.lock:
+            source._value_buffer.seek(start)
+            value = source._value_buffer.read(end + 1 - start)
+        upload = backend.get_bucket(call["dest_bucket_name"]).multiparts[call["multipart_id"]]
+        return upload.set_part(call["part_id"], value)
+
+    ctx.patcher.set(S3Backend, "upload_part_copy", ranged_part_copy)
     ctx.patcher.on_undo(events.worker.stop)
     return events
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pipeline.lambdas import runs
@@ -54,6 +55,16 @@ def put(s3: Any, bucket: str, key: str, body: bytes) -> runs.S3Object:
     etag = s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
     # LastModified plays no part in the execution name: this client's clock stands in for it.
     return runs.S3Object.create(bucket, key, etag, datetime.now(UTC), len(body))
+
+
+def upload_file(s3: Any, bucket: str, key: str, path: Path) -> runs.S3Object:
+    """Upload a large file as the console and the AWS CLI do: a multipart upload of 64 MB parts."""
+    from boto3.s3.transfer import TransferConfig
+
+    size = 64 * 1024 * 1024
+    s3.upload_file(str(path), bucket, key, Config=TransferConfig(multipart_chunksize=size, max_concurrency=2))
+    head = s3.head_object(Bucket=bucket, Key=key)
+    return runs.S3Object.create(bucket, key, head["ETag"], datetime.now(UTC), head["ContentLength"])
 
 
 def put_batch(
