@@ -9,18 +9,25 @@ executors, so it imports nothing of the job but pyarrow; the job ships it by val
 from __future__ import annotations
 
 import itertools
+import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+import arrow_csv
+import arrow_typing
 import pyarrow as pa
 
 # What each writing task reports back: a row per file written (the driver checks them against a listing),
 # and a last row with how many of its lines carry a returns key and which of the keys (their indices).
-WRITTEN_SCHEMA = "path string, rows long, keyed long, matched array<long>"
+WRITTEN_SCHEMA = "path string, rows long, keyed long, matched array<long>, counts string"
 _WRITTEN = pa.schema(
-    [("path", pa.string()), ("rows", pa.int64()), ("keyed", pa.int64()), ("matched", pa.list_(pa.int64()))]
-)
+    [("path", pa.string()), ("rows", pa.int64()), ("keyed", pa.int64()), ("matched", pa.list_(pa.int64())),
+     ("counts", pa.string())]
+)  # fmt: skip
 KEY_SEPARATOR = "\x1f"  # joins a key of several columns into one string
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Spark's folder name for a null partition value
 # A task groups and writes what it holds once it holds this much: bounded memory on a large split.
@@ -33,9 +40,15 @@ def ship_by_value() -> None:
     they are not)."""
     from pyspark import cloudpickle
 
-    module = sys.modules.get(__name__)
-    if module is not None:  # a private copy (the local AWS's) is in no registry: pickled by value anyway
-        cloudpickle.register_pickle_by_value(module)
+    for name in (__name__, arrow_csv.__name__, arrow_typing.__name__, "csv_profile"):
+        module = sys.modules.get(name)
+        if module is not None:  # a private copy (the local AWS's) is in no registry: pickled by value anyway
+            cloudpickle.register_pickle_by_value(module)
+
+
+def parses(profile: Any) -> bool:
+    """Whether the tasks parse and type this file with pyarrow (``OrdersPass``); else Spark reads it."""
+    return arrow_csv.supports(profile) and arrow_typing.supports(profile)
 
 
 def filesystem(uri: str):
@@ -94,7 +107,7 @@ class PartitionedParquetWriter:
                 keyed += self._count_keys(table, matched)
                 self._write(fs, base, table, f"{task:05d}-{flushes:03d}", written)
                 held, size, flushes = [], 0, flushes + 1
-        for name, value in zip(_WRITTEN.names, (None, None, keyed, sorted(matched)), strict=True):
+        for name, value in zip(_WRITTEN.names, (None, None, keyed, sorted(matched), None), strict=True):
             written[name].append(value)
         yield pa.RecordBatch.from_pydict(written, schema=_WRITTEN)
 
@@ -110,18 +123,145 @@ class PartitionedParquetWriter:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
+        # A stable sort by partition keeps each partition's rows in the task's order, as Spark's sort does;
+        # each partition is then one slice (filtering per partition read the whole table each time).
+        names = list(self.partitions)
+        table = table.take(
+            pc.sort_indices(table, [(n, "ascending") for n in names], null_placement="at_start")
+        )
         data = table.select([n for n in table.column_names if n not in self.partitions])
-        keys = table.select(list(self.partitions)).group_by(list(self.partitions)).aggregate([])
-        for values in zip(*(keys.column(n).to_pylist() for n in self.partitions), strict=True):
-            mask = None
-            for name, value in zip(self.partitions, values, strict=True):
-                column = table.column(name)
-                match = pc.is_null(column) if value is None else pc.fill_null(pc.equal(column, value), False)
-                mask = match if mask is None else pc.and_(mask, match)
-            rows = data.filter(mask)  # keeps the task's row order, as Spark's stable sort does
-            path = f"{folder(self.partitions, values)}/part-{part}-{self.token}.c000.snappy.parquet"
+        groups = table.select(names).group_by(names, use_threads=False).aggregate([([], "count_all")])
+        offset = 0
+        for *values, length in zip(*(groups.column(n).to_pylist() for n in groups.column_names), strict=True):
+            rows, offset = data.slice(offset, length), offset + length
+            path = f"{folder(self.partitions, tuple(values))}/part-{part}-{self.token}.c000.snappy.parquet"
             if fs.type_name == "local":  # S3 has no folders: no marker objects there
                 fs.create_dir(f"{base}/{path.rsplit('/', 1)[0]}", recursive=True)
             pq.write_table(rows, f"{base}/{path}", filesystem=fs, compression="snappy")
-            for name, value in zip(_WRITTEN.names, (path, rows.num_rows, None, None), strict=True):
+            for name, value in zip(_WRITTEN.names, (path, rows.num_rows, None, None, None), strict=True):
                 written[name].append(value)
+
+
+# The job's bookkeeping columns (ecommerce_join_data), and where the tasks leave the rejected lines for the
+# quarantine (under the run prefix; a name starting with "_" is no data to Athena).
+REASON, RAW_LINE, MATCHED = "_reject_reason", "_raw_line", "_matched"
+REJECTED = "_quality/rejected"
+
+
+@dataclass(frozen=True)
+class OrdersPass:
+    """``mapInArrow`` function over byte ranges of the orders file (rows of ``index, start, end``): each task
+    parses its lines (arrow_csv), types them with their reject reasons and repairs (arrow_typing), left-joins
+    the valid ones with the returns and writes them with ``writer``, all with pyarrow, so that no row goes
+    through the JVM (docs/adr/0025-orders-pass-in-the-tasks.md). Besides the files it reports, per task, the
+    counts that the Spark path observes (``counts``: JSON)."""
+
+    source: str
+    profile: Any  # csv_profile.CsvProfile
+    required: tuple[str, ...]
+    returns: pa.Table  # prepare_returns' rows: the key, the return extras and the match marker
+    output: pa.Schema  # the joined rows as the Spark plan types them, partition columns included
+    run_id: str
+    processed_at: datetime
+    writer: PartitionedParquetWriter
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        task = TaskContext.get().partitionId()
+        fs, base = filesystem(self.writer.root)
+        written: dict[str, list] = {name: [] for name in _WRITTEN.names}
+        matched: set[int] = set()
+        counts: Counter = Counter()
+        extremes: list = []
+        keyed = 0
+        for batch in batches:
+            ranges = (batch.column(n).to_pylist() for n in ("index", "start", "end"))
+            for index, start, end in zip(*ranges, strict=True):
+                raw = arrow_csv.read_range(self.source, start, end, self.profile)
+                typed = arrow_typing.type_table(raw, self.profile, self.required)
+                joined = self._join(self._count_in(typed, counts, f"{base}/{REJECTED}/part-{index:05d}", fs))
+                self._count_out(joined, counts, extremes)
+                keyed += self.writer._count_keys(joined, matched)
+                self.writer._write(fs, base, joined, f"{task:05d}-{index:03d}", written)
+        dates = [d for d in extremes if d is not None]
+        total = {**counts, "min_date": min(dates, default=None), "max_date": max(dates, default=None)}
+        last = (None, None, keyed, sorted(matched), json.dumps(total, default=str))
+        for name, value in zip(_WRITTEN.names, last, strict=True):
+            written[name].append(value)
+        yield pa.RecordBatch.from_pydict(written, schema=_WRITTEN)
+
+    def _count_in(self, typed: pa.Table, counts: Counter, rejected_path: str, fs) -> pa.Table:
+        """Counts lines in, rejected and repaired, and the valid lines' sales; returns the valid lines. The
+        rejected ones (line and reason) go to a Parquet file at ``rejected_path`` for the quarantine."""
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        reason = typed.column(REASON)
+        counts["rows_in"] += typed.num_rows
+        counts["rejected"] += typed.num_rows - reason.null_count
+        if reason.null_count < typed.num_rows:
+            if fs.type_name == "local":
+                fs.create_dir(rejected_path.rsplit("/", 1)[0], recursive=True)
+            rejected = typed.filter(pc.is_valid(reason)).select([RAW_LINE, REASON])
+            pq.write_table(rejected, f"{rejected_path}.parquet", filesystem=fs)
+        for name in typed.column_names:
+            if name.startswith("_repair "):
+                counts[name] += typed.num_rows - typed.column(name).null_count
+        valid = typed.filter(pc.is_null(reason)).select(
+            [n for n in typed.column_names if not n.startswith("_")]
+        )
+        if "sales" in valid.column_names:
+            counts["sales_in"] += pc.sum(valid.column("sales")).as_py() or 0.0
+        return valid
+
+    def _join(self, valid: pa.Table) -> pa.Table:
+        """The valid lines left-joined with the returns, with the run columns, as ``output`` lays them out."""
+        import pyarrow.compute as pc
+
+        key = list(self.writer.key)
+        joined = valid.join(self.returns, keys=key, join_type="left outer", use_threads=False)
+        rows, dates = joined.num_rows, joined.column("order_date")
+        stamp = pa.scalar(self.processed_at, self.output.field("processed_at").type)
+        made = {
+            "is_returned": pc.fill_null(joined.column(MATCHED), False),
+            "run_id": pa.repeat(pa.scalar(self.run_id), rows),
+            "processed_at": pa.repeat(stamp, rows),
+            "order_year": pc.year(dates),
+            "order_month": pc.month(dates),
+        }
+        columns = [made[f.name] if f.name in made else joined.column(f.name) for f in self.output]
+        return pa.Table.from_arrays(
+            [pc.cast(c, f.type) for c, f in zip(columns, self.output, strict=True)], schema=self.output
+        )
+
+    @staticmethod
+    def _count_out(joined: pa.Table, counts: Counter, extremes: list) -> None:
+        import pyarrow.compute as pc
+
+        dates = joined.column("order_date")
+        counts["rows_out"] += joined.num_rows
+        counts["returned"] += pc.sum(pc.cast(joined.column("is_returned"), pa.int64())).as_py() or 0
+        counts["null_dates"] += dates.null_count
+        if "sales" in joined.column_names:
+            counts["sales_out"] += pc.sum(joined.column("sales")).as_py() or 0.0
+        span = pc.min_max(dates)
+        extremes += [span["min"].as_py(), span["max"].as_py()]
+
+
+def add_counts(reports: list[str]) -> dict[str, Any]:
+    """The tasks' ``counts`` added up; ``min_date`` and ``max_date`` as dates."""
+    from datetime import date
+
+    totals: Counter = Counter()
+    lows, highs = [], []
+    for report in map(json.loads, reports):
+        lows.append(report.pop("min_date"))
+        highs.append(report.pop("max_date"))
+        totals.update(report)
+    low, high = min(filter(None, lows), default=None), max(filter(None, highs), default=None)
+    return {
+        **totals,
+        "min_date": low and date.fromisoformat(low),
+        "max_date": high and date.fromisoformat(high),
+    }

@@ -20,13 +20,13 @@ import codecs
 import contextlib
 import csv
 import datetime
+import functools
 import io
 import re
 import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -128,11 +128,13 @@ class DateFormat:
     regex: str = field(default="", repr=False, compare=False)
     order: str = field(default="ymd", repr=False, compare=False)  # which regex group holds y, m and d
 
-    @cached_property
+    # Properties, not cached_property: its lock (Python 3.11) cannot be pickled into Spark tasks by value,
+    # and re.compile keeps its own cache.
+    @property
     def _compiled(self) -> re.Pattern[str]:
         return re.compile(self.regex)
 
-    @cached_property
+    @property
     def _groups(self) -> tuple[int, int, int]:
         y, m, d = (self.order.index(c) + 1 for c in "ymd")
         return y, m, d
@@ -187,6 +189,21 @@ _SPACE = r"[ \t\u00a0\u202f]*"
 _CURRENCY_FOUND = re.compile(_CURRENCY)
 
 
+@functools.lru_cache
+def _number_regex(decimal: str, grouping: str) -> str:
+    """``NumberFormat.regex``: Java and Python read it alike."""
+    d, g = re.escape(decimal), re.escape(grouping)
+    number = (
+        rf"(?:[0-9]{{1,3}}(?:{g}[0-9]{{3}})+(?:{d}[0-9]*)?|[0-9]+(?:{d}[0-9]*)?|{d}[0-9]+)"
+        r"(?:[eE][+-]?[0-9]+)?"
+    )
+    amount = rf"(?:{_CURRENCY}{_SPACE})?{number}(?:{_SPACE}{_CURRENCY})?"
+    return (
+        rf"^{_SPACE}(?:[+-]?{_SPACE}{amount}|{_CURRENCY}{_SPACE}[+-]{_SPACE}{number}(?:{_SPACE}{_CURRENCY})?"
+        rf"|\({_SPACE}{amount}{_SPACE}\)){_SPACE}$"
+    )
+
+
 @dataclass(frozen=True)
 class NumberFormat:
     """How a numeric column is written: its decimal mark, and whether the head showed anything beyond a
@@ -206,24 +223,15 @@ class NumberFormat:
     def label(self) -> str:
         return "1,234.56" if self.decimal == "." else "1.234,56"
 
-    @cached_property
+    @property
     def regex(self) -> str:
-        d, g = re.escape(self.decimal), re.escape(self.grouping)
-        number = (
-            rf"(?:[0-9]{{1,3}}(?:{g}[0-9]{{3}})+(?:{d}[0-9]*)?|[0-9]+(?:{d}[0-9]*)?|{d}[0-9]+)"
-            r"(?:[eE][+-]?[0-9]+)?"
-        )
-        amount = rf"(?:{_CURRENCY}{_SPACE})?{number}(?:{_SPACE}{_CURRENCY})?"
-        return (
-            rf"^{_SPACE}(?:[+-]?{_SPACE}{amount}|{_CURRENCY}{_SPACE}[+-]{_SPACE}{number}(?:{_SPACE}{_CURRENCY})?"
-            rf"|\({_SPACE}{amount}{_SPACE}\)){_SPACE}$"
-        )
+        return _number_regex(self.decimal, self.grouping)
 
     @property
     def strip_regex(self) -> str:
         return rf"USD|EUR|GBP|[^-0-9eE+{re.escape(self.decimal)}]"
 
-    @cached_property
+    @property
     def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
         return re.compile(self.regex), re.compile(self.strip_regex)
 

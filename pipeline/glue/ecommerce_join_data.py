@@ -20,11 +20,13 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import reduce
 from pathlib import Path
 
+import arrow_csv
 import arrow_tasks
 import csv_profile
 import pyarrow as pa
@@ -34,6 +36,7 @@ from csv_profile import CONTRACT, CONTRACT_VERSION, ColumnProfile, CsvProfile, N
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import to_arrow_schema
 
 HEAD_BYTES = 8 * 1024 * 1024
 CORRUPT = "_corrupt_record"
@@ -43,6 +46,10 @@ MATCHED = "_matched"
 # "_repair <column>: <what>": true on a line whose value needed that repair (counted for the report).
 REPAIR = "_repair "
 PARTITIONS = ("order_year", "order_month")
+ORDERS_REQUIRED = ("order_id", "order_date")
+# The orders pass in the tasks reads the file in byte ranges: at most this much per task at a time.
+RANGE_BYTES = 128 * 1024 * 1024
+MIN_RANGE_BYTES = 1024 * 1024
 RESERVED = ("is_returned", "run_id", "processed_at", *PARTITIONS)
 # The columns every run adds, with their published types (docs/DATA_CONTRACT.md).
 RUN_COLUMNS = {"is_returned": "boolean", "run_id": "string", "processed_at": "timestamp"}
@@ -567,22 +574,41 @@ def build_run(
     key = report.join_key
     has_sales = "sales" in orders_profile.names  # a number column by the contract
 
-    orders = _read_typed(spark, args.orders_path, orders_profile, ("order_id", "order_date"))
+    orders = _read_typed(spark, args.orders_path, orders_profile, ORDERS_REQUIRED)
     returns_typed = _read_typed(spark, args.returns_path, returns_profile, ("order_id",)).cache()
     returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
 
-    observed, seen, order_repairs = _observe_orders(orders, has_sales)
-    joined = _join(observed, returns, key, args.run_id, processed_at)
-    joined, observed_out = _observe_output(joined, has_sales)
-    written, returns_count = _write_run(joined, write_path, returns, key)
+    order_repairs = repair_columns(orders)
+    if arrow_tasks.parses(orders_profile):  # the whole orders pass in the tasks, with pyarrow (ADR 0025)
+        joined = _join(orders, returns, key, args.run_id, processed_at)  # a plan: the schema and its check
+        run = (args.run_id, processed_at)
+        orders_pass = _orders_pass(spark, args.orders_path, orders_profile, returns, joined, run)
+        written, returns_count, tasks = _write_run(write_path, returns, key, orders_pass)
+        counts = arrow_tasks.add_counts([row["counts"] for row in tasks])
+        seen_in = seen_out = {
+            **counts,
+            **{f"repair_{i}": counts.get(c, 0) for i, c in enumerate(order_repairs)},
+        }
+        rejected_path = join_path(write_path, *arrow_tasks.REJECTED.split("/"))
+        rejected = lambda: spark.read.parquet(rejected_path)  # noqa: E731  (the tasks' rejected lines)
+    else:
+        observed, seen = _observe_orders(orders, has_sales, order_repairs)
+        joined, observed_out = _observe_output(
+            _join(observed, returns, key, args.run_id, processed_at), has_sales
+        )
+        in_tasks = lambda writer: joined.mapInArrow(writer, arrow_tasks.WRITTEN_SCHEMA)  # noqa: E731
+        written, returns_count, _ = _write_run(write_path, returns, key, in_tasks)
+        seen_in, seen_out = seen.get, observed_out.get
+        rejected_path, rejected = None, lambda: orders
 
-    seen_in, seen_out = seen.get, observed_out.get
     _record_output(report, seen_in, seen_out, order_repairs, has_sales)
     _record_returns(report, returns_typed)
     report.unmatched_returns = returns_count - written.matched_keys
 
     if report.quarantined_lines:
-        _write_quarantine(orders, returns_typed, report, join_path(write_path, "_quality", "quarantine"))
+        _write_quarantine(rejected(), returns_typed, report, join_path(write_path, "_quality", "quarantine"))
+    if rejected_path:
+        delete_prefix(rejected_path)
     returns_typed.unpersist()
     returns.unpersist()
     _check_run(report, written, seen_out["null_dates"], args.max_quarantine_fraction)
@@ -604,9 +630,10 @@ def _read_typed(spark: SparkSession, path: str, profile: CsvProfile, required: t
     return type_columns(read_raw(spark, path, profile), profile, required)
 
 
-def _observe_orders(orders: DataFrame, has_sales: bool) -> tuple[DataFrame, Observation, list[str]]:
+def _observe_orders(
+    orders: DataFrame, has_sales: bool, order_repairs: list[str]
+) -> tuple[DataFrame, Observation]:
     """The orders with the counts of their one pass observed: lines in, rejected, input sales, repairs."""
-    order_repairs = repair_columns(orders)
     seen = Observation("orders_in")
     observed = orders.observe(
         seen,
@@ -615,7 +642,7 @@ def _observe_orders(orders: DataFrame, has_sales: bool) -> tuple[DataFrame, Obse
         F.sum(F.when(F.col(REASON).isNull(), F.col("sales") if has_sales else F.lit(0.0))).alias("sales_in"),
         *[F.count(F.col(c)).alias(f"repair_{i}") for i, c in enumerate(order_repairs)],
     )
-    return observed, seen, order_repairs
+    return observed, seen
 
 
 def _join(
@@ -654,9 +681,44 @@ class Written:
     matched_keys: int
 
 
-def _write_run(joined: DataFrame, write_path: str, returns: DataFrame, key: list[str]) -> tuple[Written, int]:
+def _orders_pass(
+    spark: SparkSession,
+    path: str,
+    profile: CsvProfile,
+    returns: DataFrame,
+    joined: DataFrame,
+    run: tuple[str, datetime],
+) -> Callable[[arrow_tasks.PartitionedParquetWriter], DataFrame]:
+    """The orders pass as Spark tasks over byte ranges of the file (``arrow_tasks.OrdersPass``), for
+    ``_write_run``; ``run`` is the run id and its processed_at. The deduplicated returns go to every task,
+    as Spark's broadcast join sends them."""
+    filesystem, file_path = arrow_tasks.filesystem(path)
+    size = filesystem.get_file_info(file_path).size
+    cores = spark.sparkContext.defaultParallelism  # at least a range per core, as the workers scale
+    range_bytes = max(MIN_RANGE_BYTES, min(RANGE_BYTES, -(-size // cores)))
+    ranges = list(enumerate(arrow_csv.byte_ranges(size, range_bytes)))
+    rows = spark.sparkContext.parallelize([(i, start, end) for i, (start, end) in ranges], len(ranges))
+    frame = spark.createDataFrame(rows, "index long, start long, end long")
+    returns_table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
+    output = to_arrow_schema(joined.schema)
+
+    def orders_pass(writer: arrow_tasks.PartitionedParquetWriter) -> DataFrame:
+        shipped = replace(profile, _rows=())  # the head's rows stay on the driver
+        task = arrow_tasks.OrdersPass(path, shipped, ORDERS_REQUIRED, returns_table, output, *run, writer)
+        return frame.mapInArrow(task, arrow_tasks.WRITTEN_SCHEMA)
+
+    return orders_pass
+
+
+def _write_run(
+    write_path: str,
+    returns: DataFrame,
+    key: list[str],
+    rows: Callable[[arrow_tasks.PartitionedParquetWriter], DataFrame],
+) -> tuple[Written, int, list]:
     """Write the run prefix (replacing what is there) as Spark's partitioned writer lays it out, each task
-    writing its rows with pyarrow (arrow_tasks); returns what was written and the number of returns. Raises
+    writing its rows with pyarrow: ``rows(writer)`` is the DataFrame of what the tasks report
+    (arrow_tasks). Returns what was written, the number of returns and each task's last report row. Raises
     JobError when the files found are not exactly the ones the tasks wrote."""
     delete_prefix(write_path)
     filesystem, base = arrow_tasks.filesystem(write_path)
@@ -672,12 +734,13 @@ def _write_run(joined: DataFrame, write_path: str, returns: DataFrame, key: list
         tuple(key),
         pa.array([k for k in return_keys if k is not None], pa.string()),
     )
-    reported = joined.mapInArrow(writer, arrow_tasks.WRITTEN_SCHEMA).collect()
+    reported = rows(writer).collect()
     files = {row["path"]: row["rows"] for row in reported if row["path"] is not None}
+    listed = filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
     found = {
-        info.path.removeprefix(base + "/")
-        for info in filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
-        if info.type == pafs.FileType.File
+        path
+        for path in (info.path.removeprefix(base + "/") for info in listed if info.type == pafs.FileType.File)
+        if not path.startswith("_")  # the run's own files (_quality/), which Athena reads no more than Spark
     }
     if found != set(files):
         raise JobError(
@@ -689,7 +752,7 @@ def _write_run(joined: DataFrame, write_path: str, returns: DataFrame, key: list
     tasks = [row for row in reported if row["path"] is None]
     matched = set().union(*(row["matched"] for row in tasks))
     written = Written(sum(files.values()), sum(row["keyed"] for row in tasks), len(matched))
-    return written, len(return_keys)
+    return written, len(return_keys), tasks
 
 
 def _record_output(
