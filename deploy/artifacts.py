@@ -3,7 +3,7 @@ deployer can compare hashes and skip unchanged uploads.
 
 - each Lambda zip holds the package ``lambdas/`` with the shared modules and that function's own module
   (``settings.lambda_functions`` maps modules to function names); its handler is ``lambdas.<module>.handler``;
-- the Glue job's ``--extra-py-files`` zip holds ``arrow_tasks.py``, ``csv_profile.py`` and ``run_lineage.py``
+- the Glue job's ``--extra-py-files`` zip holds the modules the job imports (``GLUE_EXTRA_PY``)
   at its root;
 - the Glue script is ``pipeline/glue/ecommerce_join_data.py`` as it is.
 """
@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = ROOT / "pipeline" / "lambdas"
 GLUE_DIR = ROOT / "pipeline" / "glue"
 GLUE_SCRIPT = GLUE_DIR / "ecommerce_join_data.py"
-GLUE_EXTRA_PY = (GLUE_DIR / "arrow_tasks.py", GLUE_DIR / "csv_profile.py", GLUE_DIR / "run_lineage.py")
+GLUE_EXTRA_PY = tuple(
+    GLUE_DIR / f"{name}.py"
+    for name in ("arrow_csv", "arrow_tasks", "arrow_typing", "csv_profile", "run_lineage")
+)
 
 LAMBDA_PACKAGE = "lambdas"
 SHARED_MODULES = ("__init__", "config", "emails", "pairing", "runs")

@@ -657,7 +657,8 @@ def test_glue_artifacts():
     data = artifacts.build_glue_extra_py_zip()
     assert data == artifacts.build_glue_extra_py_zip()
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        assert archive.namelist() == ["arrow_tasks.py", "csv_profile.py", "run_lineage.py"]
+        names = ["arrow_csv.py", "arrow_tasks.py", "arrow_typing.py", "csv_profile.py", "run_lineage.py"]
+        assert archive.namelist() == names
         assert all(archive.read(module.name) == module.read_bytes() for module in artifacts.GLUE_EXTRA_PY)
 
 

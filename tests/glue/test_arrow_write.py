@@ -1,5 +1,7 @@
 """The run prefix that the tasks write with pyarrow (arrow_tasks) is the one Spark's partitioned Parquet
-writer makes of the same rows: folders, physical Parquet types and rows, on every sample export."""
+writer makes of the same rows: folders, physical Parquet types and rows, on every sample export. And the
+orders pass in the tasks (``OrdersPass``: parse, type, join and write with pyarrow) gives the run prefix and
+the report that Spark's read of the same files gives."""
 
 from __future__ import annotations
 
@@ -23,18 +25,24 @@ SAMPLES = {
 }
 
 
-def spark_writer_beside(monkeypatch, reference: Path) -> None:
-    """Each run also writes its output rows with Spark's own writer (the job's writer until ADR 0024)."""
-    write_run = ecommerce_join_data._write_run
+def spark_read(monkeypatch) -> None:
+    """Spark reads and types the orders (the job's path for what ``arrow_tasks.parses`` refuses)."""
+    monkeypatch.setattr(arrow_tasks, "parses", lambda profile: False)
 
-    def both(joined, write_path, *returns_and_key):
-        written = write_run(joined, write_path, *returns_and_key)
+
+def spark_writer_beside(monkeypatch, reference: Path) -> None:
+    """Spark reads the orders, and each run also writes its output rows with Spark's own writer (the job's
+    writer until ADR 0024)."""
+    spark_read(monkeypatch)
+    observe = ecommerce_join_data._observe_output
+
+    def and_write(joined, has_sales):
         joined.write.mode("overwrite").partitionBy(*PARTITIONS).option("compression", "snappy").parquet(
             str(reference)
         )
-        return written
+        return observe(joined, has_sales)
 
-    monkeypatch.setattr(ecommerce_join_data, "_write_run", both)
+    monkeypatch.setattr(ecommerce_join_data, "_observe_output", and_write)
 
 
 def layout(root: Path) -> dict[str, int]:
@@ -57,17 +65,18 @@ def physical_schemas(root: Path) -> set[tuple]:
     }
 
 
-def table(root: Path):
+def table(root: Path, *leave_out: str):
     """All rows, read back with the partition columns from the folder names, in one order."""
     read = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+    read = read.drop_columns(list(leave_out))
     return read.sort_by([(name, "ascending") for name in read.column_names])
 
 
-def assert_same_output(ours: Path, reference: Path) -> None:
+def assert_same_output(ours: Path, reference: Path, *leave_out: str) -> None:
     assert layout(ours) == layout(reference)
     assert len(physical_schemas(ours)) == 1
     assert physical_schemas(ours) == physical_schemas(reference)
-    mine, spark = table(ours), table(reference)
+    mine, spark = table(ours, *leave_out), table(reference, *leave_out)
     assert mine.schema.remove_metadata() == spark.schema.remove_metadata()
     assert mine.equals(spark)
     assert (ours / "_SUCCESS").exists()
@@ -154,6 +163,26 @@ def test_a_join_that_marks_a_line_returned_wrongly_fails_the_run(spark, tmp_path
         return joined.withColumn("is_returned", F.col("is_returned") | (F.col("row_id") == "1"))
 
     monkeypatch.setattr(ecommerce_join_data, "join_orders_returns", wrong_join)
+    spark_read(monkeypatch)
+    orders, returns = (sample_data / name for name in SAMPLES["superstore-us"])
+    with pytest.raises(JobError, match=r"returned lines 801 != order lines with a return key 800"):
+        run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
+
+
+def test_a_join_in_the_tasks_that_marks_a_line_returned_wrongly_fails_the_run(
+    spark, tmp_path, sample_data, monkeypatch
+):
+    """The same check for the orders pass in the tasks, whose join is pyarrow's."""
+    import pyarrow.compute as pc
+
+    join = arrow_tasks.OrdersPass._join
+
+    def wrong_join(self, valid):
+        joined = join(self, valid)
+        wrong = pc.or_(joined.column("is_returned"), pc.equal(joined.column("row_id"), "1"))
+        return joined.set_column(joined.schema.get_field_index("is_returned"), "is_returned", wrong)
+
+    monkeypatch.setattr(arrow_tasks.OrdersPass, "_join", wrong_join)
     orders, returns = (sample_data / name for name in SAMPLES["superstore-us"])
     with pytest.raises(JobError, match=r"returned lines 801 != order lines with a return key 800"):
         run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "out"), "r1"))
@@ -166,3 +195,85 @@ def test_a_private_copy_of_the_module_ships_too(monkeypatch):
 
     monkeypatch.delitem(sys.modules, "arrow_tasks")
     arrow_tasks.ship_by_value()
+
+
+# --------------------------------------------------------------------------- the orders pass in the tasks
+
+REPORTED = ("rows_in", "rows_out", "returned_lines", "quarantined_lines", "repairs", "min_order_date",
+            "max_order_date", "unmatched_returns", "returns_in", "returns_rejected", "quarantine_reasons",
+            "quarantine_examples", "warnings", "join_key")  # fmt: skip
+
+
+def both_reads(spark, tmp_path, monkeypatch, orders: Path, returns: Path):
+    """The reports of the same run read by the tasks with pyarrow, then by Spark."""
+    ours = run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "tasks"), "r1"))
+    with monkeypatch.context() as patched:
+        spark_read(patched)
+        theirs = run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "spark"), "r1"))
+    return ours, theirs
+
+
+def assert_same_run(ours, theirs) -> None:
+    assert {k: getattr(ours, k) for k in REPORTED} == {k: getattr(theirs, k) for k in REPORTED}
+    assert ours.sales_in == pytest.approx(theirs.sales_in) and ours.sales_out == pytest.approx(
+        theirs.sales_out
+    )
+    assert_same_output(Path(ours.run_path), Path(theirs.run_path), "processed_at")
+
+
+@pytest.mark.parametrize("sample", list(SAMPLES))
+def test_the_orders_pass_in_the_tasks_gives_the_run_of_sparks_read(
+    spark, tmp_path, sample_data, monkeypatch, sample
+):
+    orders, returns = (sample_data / name for name in SAMPLES[sample])
+    assert arrow_tasks.parses(ecommerce_join_data.profile_file(str(orders), "orders", 0.05))
+    ours, theirs = both_reads(spark, tmp_path, monkeypatch, orders, returns)
+    assert ours.rows_out > 0
+    assert_same_run(ours, theirs)
+
+
+@pytest.mark.parametrize("kind", list(exports.KINDS))
+def test_the_orders_pass_in_the_tasks_reads_each_export_kind_as_spark(
+    spark, tmp_path, sample_data, monkeypatch, kind
+):
+    orders = tmp_path / f"{kind}.csv"
+    orders.write_bytes(exports.KINDS[kind](sample_data))
+    ours, theirs = both_reads(spark, tmp_path, monkeypatch, orders, sample_data / "superstore-us/returns.csv")
+    assert_same_run(ours, theirs)
+
+
+def test_the_tasks_quarantine_what_spark_quarantines(spark, tmp_path, sample_data, monkeypatch):
+    """Bad dates, numbers and field counts: the same lines, reasons and quarantine file either way."""
+    lines = (sample_data / "superstore-us/orders.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    bad = lines[:40]
+    bad[3] = bad[3].replace("/2016,", "/20x6,", 1)  # the order date
+    bad[5] = bad[5].rsplit(",", 1)[0] + ",lots\n"  # the profit
+    bad[7] = bad[7].rstrip("\n") + ",extra\n"  # one field too many
+    bad[9] = ",".join(bad[9].split(",")[:5]) + "\n"  # too few
+    orders = tmp_path / "bad.csv"
+    orders.write_text("".join(bad), encoding="utf-8")
+    args = dict(max_quarantine_fraction=0.5)
+    ours = run_job(
+        spark,
+        JobArgs(
+            str(orders), str(sample_data / "superstore-us/returns.csv"), str(tmp_path / "t"), "r1", **args
+        ),
+    )
+    with monkeypatch.context() as patched:
+        spark_read(patched)
+        theirs = run_job(
+            spark,
+            JobArgs(
+                str(orders), str(sample_data / "superstore-us/returns.csv"), str(tmp_path / "s"), "r1", **args
+            ),
+        )
+    assert ours.quarantined_lines == 4
+    assert_same_run(ours, theirs)
+    assert ours.quarantine_sample == theirs.quarantine_sample
+    quarantine = lambda run: sorted(  # noqa: E731
+        line
+        for f in (Path(run.run_path) / "_quality" / "quarantine").glob("*.csv")
+        for line in f.read_text().splitlines()
+    )
+    assert quarantine(ours) == quarantine(theirs)
+    assert not (Path(ours.run_path) / "_quality" / "rejected").exists()  # the tasks' staging is gone
