@@ -574,30 +574,28 @@ def build_run(
     key = report.join_key
     has_sales = "sales" in orders_profile.names  # a number column by the contract
 
-    orders = _read_typed(spark, args.orders_path, orders_profile, ORDERS_REQUIRED)
     returns_typed = _read_typed(spark, args.returns_path, returns_profile, ("order_id",)).cache()
     returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
 
-    order_repairs = repair_columns(orders)
+    returns_table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
+    run = (args.run_id, processed_at)
     if arrow_tasks.parses(orders_profile):  # the whole orders pass in the tasks, with pyarrow (ADR 0025)
-        joined = _join(orders, returns, key, args.run_id, processed_at)  # a plan: the schema and its check
-        run = (args.run_id, processed_at)
-        orders_pass = _orders_pass(spark, args.orders_path, orders_profile, returns, joined, run)
-        written, returns_count, tasks = _write_run(write_path, returns, key, orders_pass)
+        # The output's schema (and its contract check) from the plan of the join over no rows.
+        joined = _join(_typed_frame(spark, orders_profile), returns, key, *run)
+        orders_pass = _orders_pass(spark, args.orders_path, orders_profile, returns_table, joined.schema, run)
+        written, returns_count, tasks = _write_run(write_path, returns_table, key, orders_pass)
         counts = arrow_tasks.add_counts([row["counts"] for row in tasks])
-        seen_in = seen_out = {
-            **counts,
-            **{f"repair_{i}": counts.get(c, 0) for i, c in enumerate(order_repairs)},
-        }
+        order_repairs = [name for name in counts if name.startswith(REPAIR)]  # in type_columns' order
+        seen_in = seen_out = {**counts, **{f"repair_{i}": counts[c] for i, c in enumerate(order_repairs)}}
         rejected_path = join_path(write_path, *arrow_tasks.REJECTED.split("/"))
         rejected = lambda: spark.read.parquet(rejected_path)  # noqa: E731  (the tasks' rejected lines)
     else:
+        orders = _read_typed(spark, args.orders_path, orders_profile, ORDERS_REQUIRED)
+        order_repairs = repair_columns(orders)
         observed, seen = _observe_orders(orders, has_sales, order_repairs)
-        joined, observed_out = _observe_output(
-            _join(observed, returns, key, args.run_id, processed_at), has_sales
-        )
+        joined, observed_out = _observe_output(_join(observed, returns, key, *run), has_sales)
         in_tasks = lambda writer: joined.mapInArrow(writer, arrow_tasks.WRITTEN_SCHEMA)  # noqa: E731
-        written, returns_count, _ = _write_run(write_path, returns, key, in_tasks)
+        written, returns_count, _ = _write_run(write_path, returns_table, key, in_tasks)
         seen_in, seen_out = seen.get, observed_out.get
         rejected_path, rejected = None, lambda: orders
 
@@ -685,13 +683,13 @@ def _orders_pass(
     spark: SparkSession,
     path: str,
     profile: CsvProfile,
-    returns: DataFrame,
-    joined: DataFrame,
+    returns: pa.Table,
+    schema: T.StructType,
     run: tuple[str, datetime],
 ) -> Callable[[arrow_tasks.PartitionedParquetWriter], DataFrame]:
     """The orders pass as Spark tasks over byte ranges of the file (``arrow_tasks.OrdersPass``), for
-    ``_write_run``; ``run`` is the run id and its processed_at. The deduplicated returns go to every task,
-    as Spark's broadcast join sends them."""
+    ``_write_run``: ``returns`` are prepare_returns' rows, ``schema`` the output's, ``run`` the run id and
+    its processed_at. The returns go to every task, as Spark's broadcast join sends them."""
     filesystem, file_path = arrow_tasks.filesystem(path)
     size = filesystem.get_file_info(file_path).size
     cores = spark.sparkContext.defaultParallelism  # at least a range per core, as the workers scale
@@ -699,20 +697,31 @@ def _orders_pass(
     ranges = list(enumerate(arrow_csv.byte_ranges(size, range_bytes)))
     rows = spark.sparkContext.parallelize([(i, start, end) for i, (start, end) in ranges], len(ranges))
     frame = spark.createDataFrame(rows, "index long, start long, end long")
-    returns_table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
-    output = to_arrow_schema(joined.schema)
+    shipped = replace(profile, _rows=())  # the head's rows stay on the driver
+    output = to_arrow_schema(schema)
 
     def orders_pass(writer: arrow_tasks.PartitionedParquetWriter) -> DataFrame:
-        shipped = replace(profile, _rows=())  # the head's rows stay on the driver
-        task = arrow_tasks.OrdersPass(path, shipped, ORDERS_REQUIRED, returns_table, output, *run, writer)
+        task = arrow_tasks.OrdersPass(path, shipped, ORDERS_REQUIRED, returns, output, *run, writer)
         return frame.mapInArrow(task, arrow_tasks.WRITTEN_SCHEMA)
 
     return orders_pass
 
 
+def _typed_frame(spark: SparkSession, profile: CsvProfile) -> DataFrame:
+    """No rows, with the columns ``type_columns`` gives the data (and the reject reason)."""
+    kinds = {
+        "string": T.StringType(),
+        "integer": T.LongType(),
+        "double": T.DoubleType(),
+        "date": T.DateType(),
+    }
+    fields = [T.StructField(c.name, kinds[c.kind]) for c in profile.columns]
+    return spark.createDataFrame([], T.StructType([*fields, T.StructField(REASON, T.StringType())]))
+
+
 def _write_run(
     write_path: str,
-    returns: DataFrame,
+    returns: pa.Table,
     key: list[str],
     rows: Callable[[arrow_tasks.PartitionedParquetWriter], DataFrame],
 ) -> tuple[Written, int, list]:
@@ -723,16 +732,10 @@ def _write_run(
     delete_prefix(write_path)
     filesystem, base = arrow_tasks.filesystem(write_path)
     # The deduplicated returns' keys go to every task, as Spark's broadcast join sends them.
-    return_keys = [
-        None if None in row else arrow_tasks.KEY_SEPARATOR.join(row) for row in returns.select(*key).collect()
-    ]
+    return_keys = arrow_tasks.key_strings(returns, tuple(key))
     arrow_tasks.ship_by_value()
     writer = arrow_tasks.PartitionedParquetWriter(
-        write_path,
-        str(uuid.uuid4()),
-        PARTITIONS,
-        tuple(key),
-        pa.array([k for k in return_keys if k is not None], pa.string()),
+        write_path, str(uuid.uuid4()), PARTITIONS, tuple(key), return_keys.drop_null().combine_chunks()
     )
     reported = rows(writer).collect()
     files = {row["path"]: row["rows"] for row in reported if row["path"] is not None}
