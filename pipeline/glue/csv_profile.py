@@ -20,7 +20,6 @@ import codecs
 import contextlib
 import csv
 import datetime
-import functools
 import io
 import re
 import zlib
@@ -128,8 +127,8 @@ class DateFormat:
     regex: str = field(default="", repr=False, compare=False)
     order: str = field(default="ymd", repr=False, compare=False)  # which regex group holds y, m and d
 
-    # Properties, not cached_property: its lock (Python 3.11) cannot be pickled into Spark tasks by value,
-    # and re.compile keeps its own cache.
+    # Properties, not cached_property (or lru_cache): Spark tasks get this module pickled by value, and
+    # cached_property's lock (Python 3.11) cannot be pickled. re.compile keeps its own cache.
     @property
     def _compiled(self) -> re.Pattern[str]:
         return re.compile(self.regex)
@@ -189,7 +188,6 @@ _SPACE = r"[ \t\u00a0\u202f]*"
 _CURRENCY_FOUND = re.compile(_CURRENCY)
 
 
-@functools.lru_cache
 def _number_regex(decimal: str, grouping: str) -> str:
     """``NumberFormat.regex``: Java and Python read it alike."""
     d, g = re.escape(decimal), re.escape(grouping)
