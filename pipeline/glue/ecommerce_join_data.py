@@ -50,6 +50,7 @@ ORDERS_REQUIRED = ("order_id", "order_date")
 # The orders pass in the tasks reads the file in byte ranges: at most this much per task at a time.
 RANGE_BYTES = 128 * 1024 * 1024
 MIN_RANGE_BYTES = 1024 * 1024
+RANGES_SCHEMA = "index long, start long, end long"
 RESERVED = ("is_returned", "run_id", "processed_at", *PARTITIONS)
 # The columns every run adds, with their published types (docs/DATA_CONTRACT.md).
 RUN_COLUMNS = {"is_returned": "boolean", "run_id": "string", "processed_at": "timestamp"}
@@ -564,7 +565,7 @@ def build_run(
 
     The output is written to ``report.run_path``, or to ``write_path`` when given: a local staging copy of
     the run prefix that the caller uploads (the local AWS has no s3a). Messages always name
-    ``report.run_path``. One pass over the orders; the counts come from observed metrics.
+    ``report.run_path``. One pass over the orders, which also counts what the report needs.
     """
     for option, value in JOB_CONF.items():
         spark.conf.set(option, value)
@@ -578,40 +579,101 @@ def build_run(
     returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
 
     returns_table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
+    # The whole orders pass in the tasks with pyarrow (ADR 0025), or Spark's read for what that refuses.
+    orders_pass = _orders_in_tasks if arrow_tasks.parses(orders_profile) else _orders_in_spark
     run = (args.run_id, processed_at)
-    if arrow_tasks.parses(orders_profile):  # the whole orders pass in the tasks, with pyarrow (ADR 0025)
-        # The output's schema (and its contract check) from the plan of the join over no rows.
-        joined = _join(_typed_frame(spark, orders_profile), returns, key, *run)
-        orders_pass = _orders_pass(spark, args.orders_path, orders_profile, returns_table, joined.schema, run)
-        written, returns_count, tasks = _write_run(write_path, returns_table, key, orders_pass)
-        counts = arrow_tasks.add_counts([row["counts"] for row in tasks])
-        order_repairs = [name for name in counts if name.startswith(REPAIR)]  # in type_columns' order
-        seen_in = seen_out = {**counts, **{f"repair_{i}": counts[c] for i, c in enumerate(order_repairs)}}
-        rejected_path = join_path(write_path, *arrow_tasks.REJECTED.split("/"))
-        rejected = lambda: spark.read.parquet(rejected_path)  # noqa: E731  (the tasks' rejected lines)
-    else:
-        orders = _read_typed(spark, args.orders_path, orders_profile, ORDERS_REQUIRED)
-        order_repairs = repair_columns(orders)
-        observed, seen = _observe_orders(orders, has_sales, order_repairs)
-        joined, observed_out = _observe_output(_join(observed, returns, key, *run), has_sales)
-        in_tasks = lambda writer: joined.mapInArrow(writer, arrow_tasks.WRITTEN_SCHEMA)  # noqa: E731
-        written, returns_count, _ = _write_run(write_path, returns_table, key, in_tasks)
-        seen_in, seen_out = seen.get, observed_out.get
-        rejected_path, rejected = None, lambda: orders
+    done = orders_pass(
+        spark, args.orders_path, orders_profile, (returns, returns_table), key, write_path, run
+    )
 
-    _record_output(report, seen_in, seen_out, order_repairs, has_sales)
+    _record_output(report, done.seen_in, done.seen_out, done.repairs, has_sales)
     _record_returns(report, returns_typed)
-    report.unmatched_returns = returns_count - written.matched_keys
-
+    report.unmatched_returns = done.returns - done.written.matched_keys
     if report.quarantined_lines:
-        _write_quarantine(rejected(), returns_typed, report, join_path(write_path, "_quality", "quarantine"))
-    if rejected_path:
-        delete_prefix(rejected_path)
+        _write_quarantine(
+            done.rejected(), returns_typed, report, join_path(write_path, "_quality", "quarantine")
+        )
+    if done.staging:
+        delete_prefix(done.staging)
     returns_typed.unpersist()
     returns.unpersist()
-    _check_run(report, written, seen_out["null_dates"], args.max_quarantine_fraction)
+    _check_run(report, done.written, done.seen_out["null_dates"], args.max_quarantine_fraction)
     _add_warnings(report)
-    return joined.schema
+    return done.schema
+
+
+@dataclass
+class OrdersDone:
+    """What the orders pass wrote and counted, for the report and the checks."""
+
+    written: Written
+    returns: int  # deduplicated returns
+    seen_in: dict  # rows_in, rejected, sales_in, repair_<i>
+    seen_out: dict  # rows_out, returned, null_dates, sales_out, min_date, max_date
+    repairs: list[str]  # the repair columns, in type_columns' order
+    schema: T.StructType  # of the rows written
+    rejected: Callable[[], DataFrame]  # the rejected lines (line and reason), for the quarantine
+    staging: str | None = None  # a folder to delete once the quarantine is written
+
+
+def _orders_in_tasks(
+    spark: SparkSession,
+    path: str,
+    profile: CsvProfile,
+    returns: tuple[DataFrame, pa.Table],
+    key: list[str],
+    write_path: str,
+    run: tuple[str, datetime],
+) -> OrdersDone:
+    """The orders pass in the tasks over byte ranges of the file (``arrow_tasks.OrdersPass``): no row
+    goes through the JVM. ``returns`` are prepare_returns' rows, as a DataFrame and as Arrow."""
+    returns_frame, returns_table = returns
+    # The output's schema (and its contract check) from the plan of the same join over no rows.
+    schema = _join(_typed_frame(spark, profile), returns_frame, key, *run).schema
+    filesystem, file_path = arrow_tasks.filesystem(path)
+    size = filesystem.get_file_info(file_path).size
+    cores = spark.sparkContext.defaultParallelism  # at least a range per core, as the workers scale
+    range_bytes = max(MIN_RANGE_BYTES, min(RANGE_BYTES, -(-size // cores)))
+    ranges = [(i, start, end) for i, (start, end) in enumerate(arrow_csv.byte_ranges(size, range_bytes))]
+    frame = spark.createDataFrame(spark.sparkContext.parallelize(ranges, len(ranges)), RANGES_SCHEMA)
+    shipped = replace(profile, _rows=())  # the head's rows stay on the driver
+    output = to_arrow_schema(schema)
+
+    def in_tasks(writer: arrow_tasks.PartitionedParquetWriter) -> DataFrame:
+        task = arrow_tasks.OrdersPass(path, shipped, ORDERS_REQUIRED, returns_table, output, *run, writer)
+        return frame.mapInArrow(task, arrow_tasks.WRITTEN_SCHEMA)
+
+    written, returns_count, tasks = _write_run(write_path, returns_table, key, in_tasks)
+    counts = arrow_tasks.add_counts([row["counts"] for row in tasks])
+    repairs = [name for name in counts if name.startswith(REPAIR)]
+    seen = {**counts, **{f"repair_{i}": counts[c] for i, c in enumerate(repairs)}}
+    staging = join_path(write_path, *arrow_tasks.REJECTED.split("/"))
+    rejected = lambda: spark.read.parquet(staging)  # noqa: E731
+    return OrdersDone(written, returns_count, seen, seen, repairs, schema, rejected, staging)
+
+
+def _orders_in_spark(
+    spark: SparkSession,
+    path: str,
+    profile: CsvProfile,
+    returns: tuple[DataFrame, pa.Table],
+    key: list[str],
+    write_path: str,
+    run: tuple[str, datetime],
+) -> OrdersDone:
+    """The orders pass with Spark's CSV reader and typing, the counts observed on the way; the tasks
+    write the rows with pyarrow (ADR 0024)."""
+    returns_frame, returns_table = returns
+    orders = _read_typed(spark, path, profile, ORDERS_REQUIRED)
+    has_sales = "sales" in profile.names
+    repairs = repair_columns(orders)
+    observed, seen = _observe_orders(orders, has_sales, repairs)
+    joined, observed_out = _observe_output(_join(observed, returns_frame, key, *run), has_sales)
+    in_tasks = lambda writer: joined.mapInArrow(writer, arrow_tasks.WRITTEN_SCHEMA)  # noqa: E731
+    written, returns_count, _ = _write_run(write_path, returns_table, key, in_tasks)
+    return OrdersDone(
+        written, returns_count, seen.get, observed_out.get, repairs, joined.schema, lambda: orders
+    )
 
 
 def _profile_inputs(args: JobArgs, report: Report) -> tuple[CsvProfile, CsvProfile]:
@@ -677,34 +739,6 @@ class Written:
     rows: int
     keyed_lines: int
     matched_keys: int
-
-
-def _orders_pass(
-    spark: SparkSession,
-    path: str,
-    profile: CsvProfile,
-    returns: pa.Table,
-    schema: T.StructType,
-    run: tuple[str, datetime],
-) -> Callable[[arrow_tasks.PartitionedParquetWriter], DataFrame]:
-    """The orders pass as Spark tasks over byte ranges of the file (``arrow_tasks.OrdersPass``), for
-    ``_write_run``: ``returns`` are prepare_returns' rows, ``schema`` the output's, ``run`` the run id and
-    its processed_at. The returns go to every task, as Spark's broadcast join sends them."""
-    filesystem, file_path = arrow_tasks.filesystem(path)
-    size = filesystem.get_file_info(file_path).size
-    cores = spark.sparkContext.defaultParallelism  # at least a range per core, as the workers scale
-    range_bytes = max(MIN_RANGE_BYTES, min(RANGE_BYTES, -(-size // cores)))
-    ranges = list(enumerate(arrow_csv.byte_ranges(size, range_bytes)))
-    rows = spark.sparkContext.parallelize([(i, start, end) for i, (start, end) in ranges], len(ranges))
-    frame = spark.createDataFrame(rows, "index long, start long, end long")
-    shipped = replace(profile, _rows=())  # the head's rows stay on the driver
-    output = to_arrow_schema(schema)
-
-    def orders_pass(writer: arrow_tasks.PartitionedParquetWriter) -> DataFrame:
-        task = arrow_tasks.OrdersPass(path, shipped, ORDERS_REQUIRED, returns, output, *run, writer)
-        return frame.mapInArrow(task, arrow_tasks.WRITTEN_SCHEMA)
-
-    return orders_pass
 
 
 def _typed_frame(spark: SparkSession, profile: CsvProfile) -> DataFrame:
