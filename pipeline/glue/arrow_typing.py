@@ -137,7 +137,17 @@ def _date_format(column: csv_profile.ColumnProfile) -> csv_profile.DateFormat:
 
 def _parse_date(source: pa.Array, column: csv_profile.ColumnProfile) -> tuple[pa.Array, dict[str, pa.Array]]:
     """As ``_parse_date`` of the job: to_date with the column's pattern, or on the date part of a value
-    with a time (DATE_TIME_REGEX)."""
+    with a time (DATE_TIME_REGEX). A file holds few distinct dates: each is parsed once."""
+    encoded = pc.dictionary_encode(source)
+    parsed, repairs = _parse_distinct_dates(encoded.dictionary, column)
+    return pc.take(parsed, encoded.indices), {
+        what: pc.take(c, encoded.indices) for what, c in repairs.items()
+    }
+
+
+def _parse_distinct_dates(
+    source: pa.Array, column: csv_profile.ColumnProfile
+) -> tuple[pa.Array, dict[str, pa.Array]]:
     pattern = _date_format(column).spark_pattern
     if column.has_time:
         parsed = _to_date(_date_part(source), pattern)
@@ -270,6 +280,19 @@ def _parse_number(
 
 def _java_double(text: pa.Array) -> pa.Array:
     """Spark's cast(text as double): Java's Double.valueOf, then Spark's own literals; null otherwise."""
+    try:  # the usual column: every value plain (Arrow's cast takes a subset of Java's syntax, and NaN/inf)
+        number = pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        return _java_double_checked(text)
+    # Arrow takes some spellings of NaN and infinity that Java and Spark do not (+nan, nan(1)).
+    named = pc.fill_null(pc.invert(pc.is_finite(number)), False)
+    if not pc.any(named).as_py():
+        return number
+    return pc.replace_with_mask(number, named, _java_double_checked(text.filter(named)))
+
+
+def _java_double_checked(text: pa.Array) -> pa.Array:
+    """_java_double for a column with values Arrow's cast refuses: each value's syntax checked first."""
     plain = pc.match_substring_regex(text, _PLAIN_DOUBLE)
     number = pc.cast(pc.if_else(plain, text, None), pa.float64())
     odd = pc.and_(pc.invert(plain), pc.is_valid(text))

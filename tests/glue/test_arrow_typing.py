@@ -134,6 +134,23 @@ def test_numbers_as_sparks_cast_and_the_integer_rule(spark, decimal):
     assert pc.sum(pc.is_valid(typed["quantity"])).as_py() > 10
 
 
+@pytest.mark.parametrize("decimal", [".", ","])
+def test_each_number_alone_as_sparks_cast(spark, decimal):
+    """One value per table: a column Arrow's cast takes whole goes another way than one with a bad value."""
+    fmt = NumberFormat(decimal)
+    prof = profile(
+        column("order_id"), column("sales", number=fmt), column("quantity", number=fmt), decimal=decimal
+    )
+    rows = [(*row, None) for row in number_rows(JAVA_NUMBERS + WHOLE + MONEY[decimal])]
+    names = [*prof.names, CORRUPT]
+    frame = spark.createDataFrame(rows, ", ".join(f"`{n}` string" for n in names)).coalesce(1)
+    alone = [
+        type_table(pa.table({n: pa.array([v], pa.string()) for n, v in zip(names, row, strict=True)}), prof)
+        for row in rows
+    ]
+    assert_same(type_columns(frame, prof), pa.concat_tables(alone), rows)
+
+
 # Currency, grouping, accounting negatives (NumberFormat.regex), and near misses.
 MONEY = {
     ".": ["261.96", "-41.9136", "+12.5", "$1,261.96", "1,261,000", "(41.91)", "($1,261.96)", "-$41.91",
