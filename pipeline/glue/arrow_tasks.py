@@ -124,13 +124,13 @@ class PartitionedParquetWriter:
         import pyarrow.parquet as pq
 
         # A stable sort by partition keeps each partition's rows in the task's order, as Spark's sort does;
-        # each partition is then one slice (filtering per partition read the whole table each time).
+        # each partition is then one slice (filtering per partition read the whole table each time). The
+        # groups come in no set order: sorted the same way, they give the slices' lengths in order.
         names = list(self.partitions)
-        table = table.take(
-            pc.sort_indices(table, [(n, "ascending") for n in names], null_placement="at_start")
-        )
+        order = [(n, "ascending") for n in names]  # nulls last in both sorts
+        table = table.take(pc.sort_indices(table, order))
         data = table.select([n for n in table.column_names if n not in self.partitions])
-        groups = table.select(names).group_by(names, use_threads=False).aggregate([([], "count_all")])
+        groups = table.select(names).group_by(names).aggregate([([], "count_all")]).sort_by(order)
         offset = 0
         for *values, length in zip(*(groups.column(n).to_pylist() for n in groups.column_names), strict=True):
             rows, offset = data.slice(offset, length), offset + length
@@ -146,6 +146,9 @@ class PartitionedParquetWriter:
 # quarantine (under the run prefix; a name starting with "_" is no data to Athena).
 REASON, RAW_LINE, MATCHED = "_reject_reason", "_raw_line", "_matched"
 REJECTED = "_quality/rejected"
+# Values that Spark reads and the pyarrow pass does not: a task that meets one says so in its counts.
+SPARK_ONLY = (arrow_typing.SparkOnly,)
+SPARK_ONLY_KEY = "spark only: "
 
 
 @dataclass(frozen=True)
@@ -175,15 +178,19 @@ class OrdersPass:
         counts: Counter = Counter()
         extremes: list = []
         keyed = 0
-        for batch in batches:
-            ranges = (batch.column(n).to_pylist() for n in ("index", "start", "end"))
-            for index, start, end in zip(*ranges, strict=True):
-                raw = arrow_csv.read_range(self.source, start, end, self.profile)
-                typed = arrow_typing.type_table(raw, self.profile, self.required)
-                joined = self._join(self._count_in(typed, counts, f"{base}/{REJECTED}/part-{index:05d}", fs))
-                self._count_out(joined, counts, extremes)
-                keyed += self.writer._count_keys(joined, matched)
-                self.writer._write(fs, base, joined, f"{task:05d}-{index:03d}", written)
+        try:
+            for batch in batches:
+                ranges = (batch.column(n).to_pylist() for n in ("index", "start", "end"))
+                for index, start, end in zip(*ranges, strict=True):
+                    raw = arrow_csv.read_range(self.source, start, end, self.profile)
+                    typed = arrow_typing.type_table(raw, self.profile, self.required)
+                    valid = self._count_in(typed, counts, f"{base}/{REJECTED}/part-{index:05d}", fs)
+                    joined = self._join(valid)
+                    self._count_out(joined, counts, extremes)
+                    keyed += self.writer._count_keys(joined, matched)
+                    self.writer._write(fs, base, joined, f"{task:05d}-{index:03d}", written)
+        except SPARK_ONLY as error:  # the driver gives the file to Spark's read instead
+            counts[SPARK_ONLY_KEY + str(error)] = 1
         dates = [d for d in extremes if d is not None]
         total = {**counts, "min_date": min(dates, default=None), "max_date": max(dates, default=None)}
         last = (None, None, keyed, sorted(matched), json.dumps(total, default=str))
@@ -254,7 +261,7 @@ def add_counts(reports: list[str]) -> dict[str, Any]:
     from datetime import date
 
     totals: Counter = Counter()
-    lows, highs = [], []
+    lows, highs = [], []  # a task that met a value only Spark reads has a "spark only: <why>" count
     for report in map(json.loads, reports):
         lows.append(report.pop("min_date"))
         highs.append(report.pop("max_date"))

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime
 import re
-from functools import cache
 
 import csv_profile
 import pyarrow as pa
@@ -51,6 +50,19 @@ _NAN = rf"^{_TRIM}(?:[+-]?NaN|[Nn][Aa][Nn]){_TRIM}$"
 _INFINITY = r"(?:Infinity|[Ii][Nn][Ff](?:[Ii][Nn][Ii][Tt][Yy])?)"
 _POSITIVE_INFINITY = rf"^{_TRIM}\+?{_INFINITY}{_TRIM}$"
 _NEGATIVE_INFINITY = rf"^{_TRIM}-{_INFINITY}{_TRIM}$"
+
+
+def _memo(function):
+    """``functools.cache`` as a plain function: this module is pickled by value into the Spark tasks, where
+    a cache wrapper would be pickled by name (which the local AWS's private copy of the module has not)."""
+    saved: dict = {}
+
+    def memo(*args):
+        if args not in saved:
+            saved[args] = function(*args)
+        return saved[args]
+
+    return memo
 
 
 class SparkOnly(ValueError):
@@ -191,7 +203,7 @@ def _to_date(text: pa.Array, pattern: str) -> pa.Array:
     return days.cast(pa.int32()).cast(pa.date32())
 
 
-@cache
+@_memo
 def _date_regex(pattern: str) -> tuple[str, str]:
     """(an RE2 regex with groups year, month, day that fits what Spark's pattern takes; one that fits the
     same with a signed year, which Spark also takes)."""
@@ -217,7 +229,7 @@ def _date_regex(pattern: str) -> tuple[str, str]:
     return regex, "^" + "".join(signed) + "$"
 
 
-@cache
+@_memo
 def _calendar() -> tuple[pa.Array, pa.Array]:
     """(the epoch day of the first of each month of years 0000–9999 by index year * 12 + month - 1, its
     length in days): a proleptic Gregorian table, as Spark's dates."""
@@ -328,7 +340,7 @@ def _whole(number: pa.Array) -> pa.Array:
 # --------------------------------------------------------------------------------------------- helpers
 
 
-@cache
+@_memo
 def _java_regex(regex: str) -> str:
     """A Java regex of csv_profile for RE2: ``\\uXXXX`` escapes, and ``$`` (or ``\\Z``), which in Java also
     matches before a final line terminator."""

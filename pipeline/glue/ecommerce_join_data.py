@@ -580,11 +580,11 @@ def build_run(
 
     returns_table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
     # The whole orders pass in the tasks with pyarrow (ADR 0025), or Spark's read for what that refuses.
-    orders_pass = _orders_in_tasks if arrow_tasks.parses(orders_profile) else _orders_in_spark
+    inputs = (spark, args.orders_path, orders_profile, (returns, returns_table), key, write_path)
     run = (args.run_id, processed_at)
-    done = orders_pass(
-        spark, args.orders_path, orders_profile, (returns, returns_table), key, write_path, run
-    )
+    done = _orders_in_tasks(*inputs, run) if arrow_tasks.parses(orders_profile) else None
+    if done is None:
+        done = _orders_in_spark(*inputs, run)
 
     _record_output(report, done.seen_in, done.seen_out, done.repairs, has_sales)
     _record_returns(report, returns_typed)
@@ -624,9 +624,10 @@ def _orders_in_tasks(
     key: list[str],
     write_path: str,
     run: tuple[str, datetime],
-) -> OrdersDone:
+) -> OrdersDone | None:
     """The orders pass in the tasks over byte ranges of the file (``arrow_tasks.OrdersPass``): no row
-    goes through the JVM. ``returns`` are prepare_returns' rows, as a DataFrame and as Arrow."""
+    goes through the JVM. ``returns`` are prepare_returns' rows, as a DataFrame and as Arrow. None when a
+    task met a value that only Spark reads as the contract says (then Spark's read does the pass)."""
     returns_frame, returns_table = returns
     # The output's schema (and its contract check) from the plan of the same join over no rows.
     schema = _join(_typed_frame(spark, profile), returns_frame, key, *run).schema
@@ -645,6 +646,10 @@ def _orders_in_tasks(
 
     written, returns_count, tasks = _write_run(write_path, returns_table, key, in_tasks)
     counts = arrow_tasks.add_counts([row["counts"] for row in tasks])
+    spark_only = [name for name in counts if name.startswith(arrow_tasks.SPARK_ONLY_KEY)]
+    if spark_only:
+        print(f"{path}: read with Spark ({spark_only[0]})", file=sys.stderr)
+        return None
     repairs = [name for name in counts if name.startswith(REPAIR)]
     seen = {**counts, **{f"repair_{i}": counts[c] for i, c in enumerate(repairs)}}
     staging = join_path(write_path, *arrow_tasks.REJECTED.split("/"))

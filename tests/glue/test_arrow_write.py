@@ -5,10 +5,12 @@ the report that Spark's read of the same files gives."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import arrow_tasks
 import ecommerce_join_data
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
@@ -277,3 +279,53 @@ def test_the_tasks_quarantine_what_spark_quarantines(spark, tmp_path, sample_dat
     )
     assert quarantine(ours) == quarantine(theirs)
     assert not (Path(ours.run_path) / "_quality" / "rejected").exists()  # the tasks' staging is gone
+
+
+def test_a_value_only_spark_reads_sends_the_file_to_sparks_read(
+    spark, tmp_path, sample_data, monkeypatch, capsys
+):
+    """Java reads 0x1p3 as 8.0; the pyarrow typing does not, so the tasks say so and Spark does the pass."""
+    lines = (sample_data / "superstore-us/orders.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    header = lines[0].rstrip("\n").split(",")
+    row = next(csv.reader([lines[1]]))
+    row[header.index("Quantity")] = "0x1p3"
+    orders = tmp_path / "hex.csv"
+    orders.write_text(
+        lines[0] + ",".join(f'"{v}"' for v in row) + "\n" + "".join(lines[2:]), encoding="utf-8"
+    )
+    ours, theirs = both_reads(spark, tmp_path, monkeypatch, orders, sample_data / "superstore-us/returns.csv")
+    assert "read with Spark (spark only: " in capsys.readouterr().err
+    assert ours.quarantined_lines == 0
+    assert_same_run(ours, theirs)
+    quantities = table(Path(ours.run_path)).filter(pc.equal(ds.field("row_id"), row[0])).column("quantity")
+    assert quantities.to_pylist() == [8]
+
+
+def test_each_row_lands_in_its_own_partition_folder(tmp_path):
+    """The writer slices a sorted table by its groups; pyarrow gives the groups in no set order (a small
+    table's came out shuffled, and rows went to their neighbours' folders)."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+
+    rng = random.Random(7)
+    years = [rng.choice([2014, 2015, 2016, 2017, None]) for _ in range(1000)]
+    months = [rng.randint(1, 12) for _ in range(1000)]
+    year_month = {"year": pa.array(years, pa.int32()), "month": pa.array(months, pa.int32())}  # as Spark's
+    rows = pa.table({"row_id": [str(i) for i in range(1000)], **year_month})
+    writer = arrow_tasks.PartitionedParquetWriter(
+        str(tmp_path), "t", ("year", "month"), ("row_id",), pa.array([])
+    )
+    written = {name: [] for name in arrow_tasks._WRITTEN.names}
+    writer._write(pafs.LocalFileSystem(), str(tmp_path), rows, "0", written)
+    landed = {}
+    for path in written["path"]:
+        folder = dict(part.split("=") for part in path.split("/")[:2])
+        for row_id in pq.read_table(tmp_path / path).column("row_id").to_pylist():
+            landed[row_id] = (folder["year"], folder["month"])
+    expected = {
+        str(i): (arrow_tasks.NULL_PARTITION if y is None else str(y), str(m))
+        for i, (y, m) in enumerate(zip(years, months, strict=True))
+    }
+    assert landed == expected
