@@ -105,19 +105,24 @@ def _text(data: bytes, encoding: str) -> pa.Buffer:
     same five undefined bytes)."""
     if _ENCODINGS[encoding] == "cp1252":
         return pa.py_buffer(data.decode("cp1252", errors="replace").encode("utf-8"))
-    try:
-        pa.array([data], pa.binary()).cast(pa.string())
+    whole = pa.py_buffer(data)
+    try:  # one string over the bytes, no copy
+        _one_string(whole).validate(full=True)
     except pa.ArrowInvalid:
         # Java replaces some malformed sequences (a surrogate's ED A0 80) with fewer U+FFFD than Python.
         raise SparkOnly("the text is not valid UTF-8") from None
-    return pa.py_buffer(data)
+    return whole
+
+
+def _one_string(text: pa.Buffer) -> pa.StringArray:
+    return pa.Array.from_buffers(
+        pa.string(), 1, [None, pa.array([0, text.size], pa.int32()).buffers()[1], text]
+    )
 
 
 def _lines(text: pa.Buffer) -> pa.StringArray:
     """Every line of the text, without its line end (an empty last piece after the final line end dropped)."""
-    whole = pa.Array.from_buffers(
-        pa.string(), 1, [None, pa.array([0, text.size], pa.int32()).buffers()[1], text]
-    )
+    whole = _one_string(text)
     lone_cr = pc.count_substring(whole, "\r")[0].as_py() != pc.count_substring(whole, "\r\n")[0].as_py()
     pieces = pc.split_pattern_regex(whole, r"\r\n|\r|\n") if lone_cr else pc.split_pattern(whole, "\n")
     lines = pieces.flatten()
