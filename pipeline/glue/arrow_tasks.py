@@ -147,7 +147,7 @@ class PartitionedParquetWriter:
 REASON, RAW_LINE, MATCHED = "_reject_reason", "_raw_line", "_matched"
 REJECTED = "_quality/rejected"
 # Values that Spark reads and the pyarrow pass does not: a task that meets one says so in its counts.
-SPARK_ONLY = (arrow_typing.SparkOnly,)
+SPARK_ONLY = (arrow_csv.SparkOnly, arrow_typing.SparkOnly)
 SPARK_ONLY_KEY = "spark only: "
 
 
