@@ -285,8 +285,7 @@ def test_a_value_only_spark_reads_sends_the_file_to_sparks_read(
 ):
     """Java reads 0x1p3 as 8.0; the pyarrow typing does not, so the tasks say so and Spark does the pass."""
     lines = (sample_data / "superstore-us/orders.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-    header = lines[0].rstrip("\n").split(",")
-    row = next(csv.reader([lines[1]]))
+    header, row = csv.reader(lines[:2])
     row[header.index("Quantity")] = "0x1p3"
     orders = tmp_path / "hex.csv"
     orders.write_text(
