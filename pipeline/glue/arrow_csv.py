@@ -7,9 +7,9 @@ Spark's CSV reader (``multiLine`` false) splits the file into lines first, as Ha
 empties and the header (the first of the others), then parses each line alone with univocity's parser.
 Here pyarrow parses every line whose quoting it reads the same way (``_regular_pattern``), and the rare
 others are parsed by ``univocity_fields``, a port of the univocity code paths Spark's options take, checked
-against Spark (tests/glue/test_arrow_csv.py). One RE2 scan of the range (``_regular_text``) proves most
-ranges regular throughout: pyarrow then reads their bytes as they are; else ``_pieces`` finds the irregular
-lines and only those are split and classified one by one.
+against Spark (tests/glue/test_arrow_csv.py). One RE2 scan (``_pieces``) proves windows of the range
+regular throughout (``_regular_text``): pyarrow reads their bytes as they are, and only the windows that
+hold an irregular line are split into lines and classified one by one.
 
 Runs inside Spark tasks: imports only pyarrow, the standard library and ``csv_profile``.
 """
@@ -254,8 +254,7 @@ def _regular_line(delimiter: str) -> str:
 
 _LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
 _LF = re.compile(rb"\n")
-WINDOW = 64 * 1024  # bytes checked at a time once a range has an irregular line
-WINDOW_IRREGULAR = 8  # irregular lines looked for in a window before the rest of it goes line by line
+WINDOW = 16 * 1024  # bytes of whole lines checked at a time: an irregular line sends its window line by line
 
 
 def _after_header(text: pa.Buffer) -> int:
@@ -272,41 +271,22 @@ def _after_header(text: pa.Buffer) -> int:
 
 def _pieces(text: pa.Buffer, delimiter: str) -> list[tuple[bool, pa.Buffer]]:
     """The text cut into runs of whole lines, in order, each (regular: ``_regular_text`` holds; or not: the
-    line-by-line path). A window's irregular line costs a rescan of the rest of its window; past
-    ``WINDOW_IRREGULAR`` of them the rest goes line by line."""
+    line-by-line path reads it). One RE2 pass checks windows of about ``WINDOW`` bytes."""
     data = memoryview(text)
-    if pc.match_substring_regex(_one_string(text), _regular_text(delimiter))[0].as_py():
-        return [(True, text)] if len(data) else []  # the whole text first: most are regular
-    line = _regular_line(delimiter)
-    prefix = rf"\A(?:(?:{line})?\r?\n)*(?:(?:{line})\z)?"  # the regular lines a text starts with
-    pieces: list[list] = []
-
-    def add(regular: bool, start: int, end: int) -> None:
-        if end > start and pieces and pieces[-1][0] == regular and pieces[-1][2] == start:
-            pieces[-1][2] = end
-        elif end > start:
-            pieces.append([regular, start, end])
-
-    def next_line(position: int) -> int:
-        lf = _LF.search(data, position)
-        return lf.end() if lf else len(data)
-
-    position = 0
-    while position < len(data):
-        end = next_line(position + WINDOW - 1)
-        for _ in range(WINDOW_IRREGULAR):
-            rest = pc.replace_substring_regex(
-                _one_string(text.slice(position, end - position)), prefix, "", max_replacements=1
-            )
-            irregular = end - pc.binary_length(rest)[0].as_py()  # where the first irregular line starts
-            add(True, position, irregular)
-            position = next_line(irregular) if irregular < end else end
-            add(False, irregular, position)
-            if position == end:
-                break
-        add(False, position, end)
-        position = end
-    return [(regular, text.slice(start, end - start)) for regular, start, end in pieces]
+    cuts = [0]
+    while cuts[-1] < len(data):
+        lf = _LF.search(data, cuts[-1] + WINDOW - 1)
+        cuts.append(lf.end() if lf else len(data))
+    offsets = pa.array(cuts, pa.int32()).buffers()[1]
+    windows = pa.Array.from_buffers(pa.string(), len(cuts) - 1, [None, offsets, text])
+    regular = pc.match_substring_regex(windows, _regular_text(delimiter)).to_pylist()
+    pieces: list[tuple[bool, pa.Buffer]] = []
+    run = 0
+    for i in range(1, len(regular) + 1):
+        if i == len(regular) or regular[i] != regular[run]:
+            pieces.append((regular[run], text.slice(cuts[run], cuts[i] - cuts[run])))
+            run = i
+    return pieces
 
 
 def _read_regular(text: pa.Buffer, profile: csv_profile.CsvProfile) -> pa.Table:
