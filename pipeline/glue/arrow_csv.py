@@ -7,7 +7,9 @@ Spark's CSV reader (``multiLine`` false) splits the file into lines first, as Ha
 empties and the header (the first of the others), then parses each line alone with univocity's parser.
 Here pyarrow parses every line whose quoting it reads the same way (``_regular_pattern``), and the rare
 others are parsed by ``univocity_fields``, a port of the univocity code paths Spark's options take, checked
-against Spark (tests/glue/test_arrow_csv.py).
+against Spark (tests/glue/test_arrow_csv.py). One RE2 scan (``_pieces``) proves windows of the range
+regular throughout (``_regular_text``): pyarrow reads their bytes as they are, and only the windows that
+hold an irregular line are split into lines and classified one by one.
 
 Runs inside Spark tasks: imports only pyarrow, the standard library and ``csv_profile``.
 """
@@ -167,17 +169,27 @@ def _classify(lines: pa.StringArray, delimiter: str) -> tuple[pa.BooleanArray, p
 def _parse_fast(lines: pa.StringArray, width: int, delimiter: str) -> tuple[pa.Table, list[int]]:
     """pyarrow's parse of these lines (none blank, all regular): the rows with ``width`` fields, trimmed,
     empty as null; and the indices of the lines with another field count."""
-    names = [f"f{i}" for i in range(width)]
     if not len(lines):
-        return pa.table({n: pa.array([], pa.string()) for n in names}), []
+        return _empty(width), []
     # Each line with its LF, in one contiguous buffer (a fresh array: its offsets start at 0).
     terminated = pc.binary_join_element_wise(lines, pa.scalar("", pa.string()), "\n")
     size = pc.sum(pc.binary_length(terminated)).as_py()
-    data = terminated.buffers()[2].slice(0, size)
-    wrong: list[int] = []
+    table, wrong = _read_csv(terminated.buffers()[2].slice(0, size), width, delimiter)
+    return _trimmed(table), [number for number, _ in wrong]
+
+
+def _empty(width: int) -> pa.Table:
+    return pa.table({f"f{i}": pa.array([], pa.string()) for i in range(width)})
+
+
+def _read_csv(data: pa.Buffer, width: int, delimiter: str) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """pyarrow's parse of regular, non-blank lines (empty lines skipped): the rows with ``width`` fields,
+    untrimmed, empty as null; and (row index, text) of each row with another field count."""
+    names = [f"f{i}" for i in range(width)]
+    wrong: list[tuple[int, str]] = []
 
     def other_field_count(row) -> str:
-        wrong.append(row.number - 1)
+        wrong.append((row.number - 1, row.text))  # numbers count the rows pyarrow sees, empty lines not
         return "skip"
 
     table = pacsv.read_csv(
@@ -199,14 +211,99 @@ def _parse_fast(lines: pa.StringArray, width: int, delimiter: str) -> tuple[pa.T
             null_values=[""],
         ),
     )
+    return table, wrong
+
+
+def _trimmed(table: pa.Table) -> pa.Table:
+    """Each value without leading and trailing whitespace, as univocity gives it; empty then null."""
     columns = []
     for column in table.columns:
-        edges = pc.match_substring_regex(column, rf"^[{_WS}]|[{_WS}]$")
-        if pc.any(edges).as_py():
-            trimmed = pc.utf8_trim(column, _WHITESPACE)
+        trimmed = pc.ascii_trim(column, _WHITESPACE)  # all ASCII: no UTF-8 sequence is cut
+        if pc.sum(pc.binary_length(trimmed)).as_py() != pc.sum(pc.binary_length(column)).as_py():
             column = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
         columns.append(column)
-    return pa.table(columns, names=names), wrong
+    return pa.table(columns, names=table.column_names)
+
+
+# --------------------------------------------------------------------------------------------- ranges
+
+
+def _regular_text(delimiter: str) -> str:
+    """RE2 pattern that a whole text matches when every line in it is empty (pyarrow skips it, as Spark
+    does) or a ``_regular_line``: pyarrow then reads the text as Spark does."""
+    line = _regular_line(delimiter)
+    return rf"\A(?:(?:{line})?\r?\n)*(?:{line})?\z"
+
+
+def _regular_line(delimiter: str) -> str:
+    """A line that is regular in ``_regular_pattern``'s sense and not blank, with no NUL, BOM or CR (lines
+    the line-by-line path reads otherwise)."""
+    d = re.escape(delimiter)
+    odd = r"\x00\r\n\x{feff}"
+    space = "[" + "".join(rf"\x{c:02x}" for c in range(1, 33) if chr(c) not in ("\r", "\n", delimiter)) + "]"
+    solid = rf'[^"{d}{_WS}\x{{feff}}]'  # an unquoted value's first char that is no space
+    edge = rf'(?:[^"{_WS}\x{{feff}}]|"")'
+    quoted = rf'"(?:{edge}(?:(?:[^"{odd}]|"")*{edge})?)?"'
+    filled = rf"(?:{quoted}|{space}*{solid}[^{d}{odd}]*)"
+    field = rf"(?:{filled}|{space}*)"
+    line = rf"(?:{space}*{d})*{filled}(?:{d}{field})*"  # not blank: some value has a non-space char
+    if delimiter > " ":
+        line = rf"(?:{line}|{space}*(?:{d}{field})+)"  # ... or it has a delimiter that is no space
+    return line
+
+
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n|\Z)")
+_LF = re.compile(rb"\n")
+WINDOW = 16 * 1024  # bytes of whole lines checked at a time: an irregular line sends its window line by line
+
+
+def _after_header(text: pa.Buffer) -> int:
+    """Where the data starts in a text at a file's start: after the first line that is not blank."""
+    data = memoryview(text)
+    position = 0
+    while position < len(data):
+        line = _LINE.match(data, position)
+        position = line.end()
+        if bytes(line.group()).strip(_WHITESPACE.encode()):
+            break
+    return position
+
+
+def _pieces(text: pa.Buffer, delimiter: str) -> list[tuple[bool, pa.Buffer]]:
+    """The text cut into runs of whole lines, in order, each (regular: ``_regular_text`` holds; or not: the
+    line-by-line path reads it). One RE2 pass checks windows of about ``WINDOW`` bytes."""
+    data = memoryview(text)
+    cuts = [0]
+    while cuts[-1] < len(data):
+        lf = _LF.search(data, cuts[-1] + WINDOW - 1)
+        cuts.append(lf.end() if lf else len(data))
+    offsets = pa.array(cuts, pa.int32()).buffers()[1]
+    windows = pa.Array.from_buffers(pa.string(), len(cuts) - 1, [None, offsets, text])
+    regular = pc.match_substring_regex(windows, _regular_text(delimiter)).to_pylist()
+    pieces: list[tuple[bool, pa.Buffer]] = []
+    run = 0
+    for i in range(1, len(regular) + 1):
+        if i == len(regular) or regular[i] != regular[run]:
+            pieces.append((regular[run], text.slice(cuts[run], cuts[i] - cuts[run])))
+            run = i
+    return pieces
+
+
+def _read_regular(text: pa.Buffer, profile: csv_profile.CsvProfile) -> pa.Table:
+    """The rows of regular lines, read by pyarrow on the text as it is."""
+    width = len(profile.columns)
+    table, wrong = _read_csv(text, width, profile.delimiter)
+    table = _trimmed(table)
+    names = [*profile.names, CORRUPT]
+    table = pa.table([*table.columns, pa.nulls(table.num_rows, pa.string())], names=names)
+    if wrong:
+        slow = pa.table(_parse_slow([line for _, line in wrong], width, profile.delimiter), names=names)
+        pieces, taken = [], 0
+        for k, (row, _) in enumerate(wrong):  # row k of slow goes to row ``row`` of the text
+            pieces += [table.slice(taken, row - k - taken), slow.slice(k, 1)]
+            taken = row - k
+        table = pa.concat_tables([*pieces, table.slice(taken)])
+    return table
 
 
 def read_range(source, start: int, end: int, profile: csv_profile.CsvProfile) -> pa.Table:
@@ -215,19 +312,23 @@ def read_range(source, start: int, end: int, profile: csv_profile.CsvProfile) ->
     if not supports(profile):
         raise ValueError("arrow_csv does not read this file as Spark does (see supports)")
     data, first = _owned_bytes(str(source), start, end)
-    lines = _lines(_text(data, profile.encoding))
-    blank, fast = _classify(lines, profile.delimiter)
+    text = _text(data, profile.encoding)
     if first == 0:  # Spark takes the file's first line that is not blank for the header
-        header = pc.index(blank, False).as_py()
-        if header >= 0:
-            fast = pc.if_else(pc.equal(pa.array(range(len(lines))), header), False, fast)
-            blank = pc.if_else(pc.equal(pa.array(range(len(lines))), header), True, blank)
-    return _assemble(lines, blank, fast, profile)
+        text = text.slice(_after_header(text))
+    names = [*profile.names, CORRUPT]
+    tables = [
+        _read_regular(piece, profile) if regular else _read_lines(piece, profile)
+        for regular, piece in _pieces(text, profile.delimiter)
+    ]
+    table = pa.concat_tables(tables) if tables else pa.table({n: pa.array([], pa.string()) for n in names})
+    repeated = _repeated_header(table, profile)
+    return table.filter(pc.invert(repeated)) if pc.any(repeated).as_py() else table  # a filter copies
 
 
-def _assemble(
-    lines: pa.StringArray, blank: pa.BooleanArray, fast: pa.BooleanArray, profile: csv_profile.CsvProfile
-) -> pa.Table:
+def _read_lines(text: pa.Buffer, profile: csv_profile.CsvProfile) -> pa.Table:
+    """The rows of any lines, split one by one: pyarrow parses the regular ones, univocity's port the rest."""
+    lines = _lines(text)
+    blank, fast = _classify(lines, profile.delimiter)
     width = len(profile.columns)
     fast_index = pc.indices_nonzero(fast)
     fast_table, wrong = _parse_fast(lines.filter(fast), width, profile.delimiter)
@@ -240,8 +341,7 @@ def _assemble(
     fast_columns = [*fast_table.columns, pa.nulls(len(fast_rows), pa.string())]
     table = pa.concat_tables([pa.table(fast_columns, names=names), pa.table(slow, names=names)])
     order = pc.sort_indices(pa.concat_arrays([fast_rows.cast(pa.int64()), pa.array(slow_index, pa.int64())]))
-    table = table.take(order)
-    return table.filter(pc.invert(_repeated_header(table, profile)))
+    return table.take(order)
 
 
 def _parse_slow(lines: list[str], width: int, delimiter: str) -> list[pa.Array]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import arrow_csv
 import csv_profile
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from ecommerce_join_data import profile_file, read_raw
 
@@ -91,6 +92,9 @@ EDGES = {
     "crlf and lone cr": f"{HEADER}\r\nCA-1,11/28/2016,Desk,04101,3\r\n\r\nCA-2,11/29/2016,Desk,,4\rCA-3,"
     '12/1/2016,"a\r\nb",x,5\r\n"c\rd",\r',
     "no final line end": f"{HEADER}\nCA-1,11/28/2016,Desk,04101,3\nCA-2,11/29/2016,Desk,,4",
+    # all regular: pyarrow reads the whole text at once and the other field counts go back in their place
+    "empty lines among other field counts": f"{HEADER}\r\n\r\nCA-1,x\r\n\r\n\r\nCA-2,11/29/2016,Desk,,4\r\n"
+    '\nCA-3\nCA-4,11/30/2016," a, ""b"" ",  02134 ,5,6\n\nCA-5,12/1/2016,Desk,,4\n',
     "unbalanced quotes": f'{HEADER}\nCA-1,"11/28/2016,Desk,04101,3\nCA-2,11/29/2016,De"sk,"",4\n'
     'CA-3,"x""",""y,"z"""w,6\n',
 }
@@ -101,6 +105,29 @@ def test_each_edge_reads_as_spark(spark, tmp_path, name):
     path = tmp_path / "orders.csv"
     path.write_bytes(EDGES[name].encode())
     assert assert_reads_as_spark(spark, path, sizes=(1, 7, 64, 1 << 40), profile=text_profile(HEADER))
+
+
+@pytest.mark.parametrize("name", ["seed", "superstore-us", "superstore-global returns"])
+def test_only_windows_with_irregular_lines_are_split_one_by_one(monkeypatch, sample_data, name):
+    """pyarrow parses a range's text as it is, but for the windows around the lines it quotes otherwise
+    than univocity (superstore-us has 16 product names with a space before the closing quote)."""
+    relative, kind = SAMPLES[name]
+    path = sample_data / relative
+    profile = profile_file(str(path), kind, 0.5)
+    lines = arrow_csv._lines(arrow_csv._text(path.read_bytes(), profile.encoding))
+    blank, fast = arrow_csv._classify(lines, profile.delimiter)
+    irregular = lines.filter(pc.invert(pc.or_(blank, fast))).to_pylist()
+    split_lines, split = arrow_csv._lines, []
+
+    def counted(text):
+        split.extend(split_lines(text).to_pylist())
+        return split_lines(text)
+
+    monkeypatch.setattr(arrow_csv, "_lines", counted)
+    arrow_rows(path, profile, 64 * 1024)
+    assert len(irregular) == (16 if name == "superstore-us" else 0)
+    assert set(irregular) <= set(split)
+    assert len(split) <= len(irregular) * 2 * arrow_csv.WINDOW / 200  # lines of 200 bytes or more
 
 
 def test_excels_sep_line_and_a_semicolon_with_decimal_commas(spark, tmp_path):
