@@ -272,3 +272,29 @@ def add_counts(reports: list[str]) -> dict[str, Any]:
         "min_date": low and date.fromisoformat(low),
         "max_date": high and date.fromisoformat(high),
     }
+
+
+def typed_counts(typed: pa.Table) -> dict[str, int]:
+    """Lines, rejected lines and each repair column's lines, of a typed table (``arrow_typing``)."""
+    counts = {"n": typed.num_rows, "bad": typed.num_rows - typed.column(REASON).null_count}
+    for name in typed.column_names:
+        if name.startswith("_repair "):
+            counts[name] = typed.num_rows - typed.column(name).null_count
+    return counts
+
+
+def prepare_returns(typed: pa.Table, key: list[str], clashing: set[str]) -> pa.Table:
+    """The job's ``prepare_returns`` with pyarrow: the valid lines' data, one row per key (the first in
+    file order; a null key is one key, as in Spark's window), a ``return_`` prefix on ``clashing`` names
+    that are not the key, and the match marker."""
+    import pyarrow.compute as pc
+
+    valid = typed.filter(pc.is_null(typed.column(REASON)))
+    valid = valid.select([n for n in valid.column_names if not n.startswith("_")])
+    valid = valid.rename_columns(
+        [f"return_{n}" if n not in key and n in clashing else n for n in valid.column_names]
+    )
+    lines = valid.append_column("_line", pa.array(range(valid.num_rows), pa.int64()))
+    firsts = lines.group_by(key, use_threads=False).aggregate([("_line", "min")]).column("_line_min")
+    first = valid.take(pc.take(firsts, pc.sort_indices(firsts)))  # in file order
+    return first.append_column(MATCHED, pa.repeat(pa.scalar(True), first.num_rows))

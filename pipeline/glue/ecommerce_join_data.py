@@ -28,15 +28,17 @@ from pathlib import Path
 
 import arrow_csv
 import arrow_tasks
+import arrow_typing
 import csv_profile
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import run_lineage
 from csv_profile import CONTRACT, CONTRACT_VERSION, ColumnProfile, CsvProfile, NumberFormat, ProfileError
 from pyspark.sql import Column, DataFrame, Observation, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 HEAD_BYTES = 8 * 1024 * 1024
 CORRUPT = "_corrupt_record"
@@ -47,6 +49,8 @@ MATCHED = "_matched"
 REPAIR = "_repair "
 PARTITIONS = ("order_year", "order_month")
 ORDERS_REQUIRED = ("order_id", "order_date")
+RETURNS_REQUIRED = ("order_id",)
+REJECTED_SCHEMA = "_raw_line string, _reject_reason string"
 # The orders pass in the tasks reads the file in byte ranges: at most this much per task at a time.
 RANGE_BYTES = 128 * 1024 * 1024
 MIN_RANGE_BYTES = 1024 * 1024
@@ -575,31 +579,87 @@ def build_run(
     key = report.join_key
     has_sales = "sales" in orders_profile.names  # a number column by the contract
 
-    returns_typed = _read_typed(spark, args.returns_path, returns_profile, ("order_id",)).cache()
-    returns = prepare_returns(returns_typed, key, orders_profile.names).cache()
-
-    returns_table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
-    # The whole orders pass in the tasks with pyarrow (ADR 0025), or Spark's read for what that refuses.
-    inputs = (spark, args.orders_path, orders_profile, (returns, returns_table), key, write_path)
+    # Both passes with pyarrow, the orders' in the Spark tasks (ADR 0025), or with Spark's reader for a file
+    # that pyarrow does not take as Spark does (then the returns go through Spark too).
     run = (args.run_id, processed_at)
-    done = _orders_in_tasks(*inputs, run) if arrow_tasks.parses(orders_profile) else None
+    orders = (spark, args.orders_path, orders_profile)
+    returns, done = None, None
+    if arrow_tasks.parses(orders_profile) and arrow_tasks.parses(returns_profile):
+        returns = _returns_in_arrow(spark, args.returns_path, returns_profile, key, orders_profile.names)
+    if returns is not None:
+        done = _orders_in_tasks(*orders, returns, key, write_path, run)
     if done is None:
-        done = _orders_in_spark(*inputs, run)
+        returns = _returns_in_spark(spark, args.returns_path, returns_profile, key, orders_profile.names)
+        done = _orders_in_spark(*orders, returns, key, write_path, run)
 
     _record_output(report, done.seen_in, done.seen_out, done.repairs, has_sales)
-    _record_returns(report, returns_typed)
+    report.returns_in, report.returns_rejected = returns.counts["n"], returns.counts["bad"]
+    report.repairs["returns"] = _repair_counts(returns.repairs, returns.counts)
     report.unmatched_returns = done.returns - done.written.matched_keys
     if report.quarantined_lines:
-        _write_quarantine(
-            done.rejected(), returns_typed, report, join_path(write_path, "_quality", "quarantine")
-        )
+        quarantine = join_path(write_path, "_quality", "quarantine")
+        _write_quarantine(done.rejected(), returns.rejected(), report, quarantine)
     if done.staging:
         delete_prefix(done.staging)
-    returns_typed.unpersist()
-    returns.unpersist()
+    returns.release()
     _check_run(report, done.written, done.seen_out["null_dates"], args.max_quarantine_fraction)
     _add_warnings(report)
     return done.schema
+
+
+@dataclass
+class ReturnsDone:
+    """The returns, read, typed and deduplicated (``prepare_returns``), with their counts for the report."""
+
+    table: pa.Table  # prepare_returns' rows
+    frame: DataFrame  # the same for Spark's join (no rows when only its plan is needed)
+    counts: dict  # n, bad, repair_<i>
+    repairs: list[str]  # the repair columns, in type_columns' order
+    rejected: Callable[[], DataFrame]  # the rejected lines (line and reason), for the quarantine
+    release: Callable[[], None] = lambda: None  # frees what Spark cached
+
+
+def _returns_in_arrow(
+    spark: SparkSession, path: str, profile: CsvProfile, key: list[str], order_columns: list[str]
+) -> ReturnsDone | None:
+    """The returns (a small file) read, typed and deduplicated with pyarrow on the driver, as the Spark path
+    does (no Spark job); None when it holds a value only Spark reads as the contract says."""
+    filesystem, file_path = arrow_tasks.filesystem(path)
+    try:
+        raw = arrow_csv.read_range(path, 0, filesystem.get_file_info(file_path).size, profile)
+        typed = arrow_typing.type_table(raw, profile, RETURNS_REQUIRED)
+    except arrow_tasks.SPARK_ONLY as error:
+        print(f"{path}: read with Spark ({error})", file=sys.stderr)
+        return None
+    table = arrow_tasks.prepare_returns(typed, key, {*order_columns, *RESERVED})
+    typed_counts = arrow_tasks.typed_counts(typed)
+    repairs = [name for name in typed_counts if name.startswith(REPAIR)]
+    counts = {**typed_counts, **{f"repair_{i}": typed_counts[c] for i, c in enumerate(repairs)}}
+    rejected = typed.filter(pc.is_valid(typed.column(REASON))).select([RAW_LINE, REASON])
+    frame = spark.createDataFrame([], from_arrow_schema(table.schema))
+    rejected_frame = lambda: spark.createDataFrame(rejected.to_pylist(), REJECTED_SCHEMA)  # noqa: E731
+    return ReturnsDone(table, frame, counts, repairs, rejected_frame)
+
+
+def _returns_in_spark(
+    spark: SparkSession, path: str, profile: CsvProfile, key: list[str], order_columns: list[str]
+) -> ReturnsDone:
+    """The returns read, typed and deduplicated with Spark, cached, and collected as Arrow for the tasks."""
+    typed = _read_typed(spark, path, profile, RETURNS_REQUIRED).cache()
+    returns = prepare_returns(typed, key, order_columns).cache()
+    table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
+    repairs = repair_columns(typed)
+    counts = typed.agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count(REASON).alias("bad"),
+        *[F.count(F.col(c)).alias(f"repair_{i}") for i, c in enumerate(repairs)],
+    ).first()
+
+    def release() -> None:
+        typed.unpersist()
+        returns.unpersist()
+
+    return ReturnsDone(table, returns, counts.asDict(), repairs, lambda: typed, release)
 
 
 @dataclass
@@ -620,15 +680,15 @@ def _orders_in_tasks(
     spark: SparkSession,
     path: str,
     profile: CsvProfile,
-    returns: tuple[DataFrame, pa.Table],
+    returns: ReturnsDone,
     key: list[str],
     write_path: str,
     run: tuple[str, datetime],
 ) -> OrdersDone | None:
     """The orders pass in the tasks over byte ranges of the file (``arrow_tasks.OrdersPass``): no row
-    goes through the JVM. ``returns`` are prepare_returns' rows, as a DataFrame and as Arrow. None when a
-    task met a value that only Spark reads as the contract says (then Spark's read does the pass)."""
-    returns_frame, returns_table = returns
+    goes through the JVM. None when a task met a value that only Spark reads as the contract says (then
+    Spark's read does the pass)."""
+    returns_frame, returns_table = returns.frame, returns.table
     # The output's schema (and its contract check) from the plan of the same join over no rows.
     schema = _join(_typed_frame(spark, profile), returns_frame, key, *run).schema
     filesystem, file_path = arrow_tasks.filesystem(path)
@@ -661,14 +721,14 @@ def _orders_in_spark(
     spark: SparkSession,
     path: str,
     profile: CsvProfile,
-    returns: tuple[DataFrame, pa.Table],
+    returns: ReturnsDone,
     key: list[str],
     write_path: str,
     run: tuple[str, datetime],
 ) -> OrdersDone:
     """The orders pass with Spark's CSV reader and typing, the counts observed on the way; the tasks
     write the rows with pyarrow (ADR 0024)."""
-    returns_frame, returns_table = returns
+    returns_frame, returns_table = returns.frame, returns.table
     orders = _read_typed(spark, path, profile, ORDERS_REQUIRED)
     has_sales = "sales" in profile.names
     repairs = repair_columns(orders)
@@ -807,18 +867,6 @@ def _record_output(
     report.min_order_date, report.max_order_date = (str(seen_out["min_date"]), str(seen_out["max_date"]))
     if has_sales:
         report.sales_in, report.sales_out = seen_in["sales_in"] or 0.0, seen_out["sales_out"] or 0.0
-
-
-def _record_returns(report: Report, returns_typed: DataFrame) -> None:
-    """The returns lines read, rejected and repaired, in the report."""
-    return_repairs = repair_columns(returns_typed)
-    returns_counts = returns_typed.agg(
-        F.count(F.lit(1)).alias("n"),
-        F.count(REASON).alias("bad"),
-        *[F.count(F.col(c)).alias(f"repair_{i}") for i, c in enumerate(return_repairs)],
-    ).first()
-    report.returns_in, report.returns_rejected = returns_counts["n"], returns_counts["bad"]
-    report.repairs["returns"] = _repair_counts(return_repairs, returns_counts.asDict())
 
 
 def _check_run(report: Report, written: Written, null_dates: int, max_quarantine_fraction: float) -> None:

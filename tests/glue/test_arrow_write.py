@@ -327,3 +327,27 @@ def test_each_row_lands_in_its_own_partition_folder(tmp_path):
         for i, (y, m) in enumerate(zip(years, months, strict=True))
     }
     assert landed == expected
+
+
+def test_the_returns_deduplicated_with_pyarrow_are_sparks(spark):
+    """First valid line per key in file order (a null market is one key), clashing names prefixed."""
+    import pyarrow as pa
+    from ecommerce_join_data import RESERVED, prepare_returns
+
+    columns = ["order_id", "market", "region", "run_id", "_reject_reason"]
+    rows = [
+        ("1", "US", "East", "a", "bad date"),  # rejected: never the first
+        ("1", "US", "West", "b", None),
+        ("1", "US", "North", "c", None),
+        ("1", None, "South", "d", None),
+        ("1", None, "East", "e", None),
+        ("2", "EU", "West", "f", None),
+    ]
+    key, orders = ["order_id", "market"], ["order_id", "market", "region"]
+    theirs = prepare_returns(spark.createDataFrame(rows, columns), key, orders)
+    table = pa.table(dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))
+    ours = arrow_tasks.prepare_returns(table, key, {*orders, *RESERVED})
+    assert ours.column_names == theirs.columns
+    assert sorted(map(tuple, theirs.collect()), key=str) == sorted(
+        zip(*(ours.column(n).to_pylist() for n in ours.column_names), strict=True), key=str
+    )
