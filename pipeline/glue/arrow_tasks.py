@@ -223,21 +223,37 @@ class OrdersPass:
         return valid
 
     def _join(self, valid: pa.Table) -> pa.Table:
-        """The valid lines left-joined with the returns, with the run columns, as ``output`` lays them out."""
+        """The valid lines left-joined with the returns, with the run columns, as ``output`` lays them out.
+
+        The hash join takes only the key and the line number (it would copy and reorder every column);
+        the returns' columns are then taken to the matched lines, which keep their order."""
+        import numpy as np
         import pyarrow.compute as pc
 
-        key = list(self.writer.key)
-        joined = valid.join(self.returns, keys=key, join_type="left outer", use_threads=False)
-        rows, dates = joined.num_rows, joined.column("order_date")
+        key, rows = list(self.writer.key), valid.num_rows
+        lines = valid.select(key).append_column("_line", pa.array(np.arange(rows, dtype=np.int64)))
+        matched = lines.join(self.returns, keys=key, join_type="inner", use_threads=False)
+        at = np.full(rows, -1, dtype=np.int64)  # each line's row in ``matched``, or -1
+        at[matched.column("_line").to_numpy()] = np.arange(matched.num_rows, dtype=np.int64)
+        match = pa.array(at, mask=at < 0)
+        dates = valid.column("order_date")
         stamp = pa.scalar(self.processed_at, self.output.field("processed_at").type)
         made = {
-            "is_returned": pc.fill_null(joined.column(MATCHED), False),
+            "is_returned": pc.is_valid(match),
             "run_id": pa.repeat(pa.scalar(self.run_id), rows),
             "processed_at": pa.repeat(stamp, rows),
             "order_year": pc.year(dates),
             "order_month": pc.month(dates),
         }
-        columns = [made[f.name] if f.name in made else joined.column(f.name) for f in self.output]
+        own = set(valid.column_names)
+        columns = [
+            made[f.name]
+            if f.name in made
+            else valid.column(f.name)
+            if f.name in own
+            else matched.column(f.name).take(match)
+            for f in self.output
+        ]
         return pa.Table.from_arrays(
             [pc.cast(c, f.type) for c, f in zip(columns, self.output, strict=True)], schema=self.output
         )
