@@ -178,6 +178,8 @@ class OrdersPass:
         counts: Counter = Counter()
         extremes: list = []
         keyed = 0
+        held: list[pa.Table] = []  # written once they reach FLUSH_BYTES: fewer, larger files for Athena
+        flushes = 0
         try:
             for batch in batches:
                 ranges = (batch.column(n).to_pylist() for n in ("index", "start", "end"))
@@ -188,7 +190,14 @@ class OrdersPass:
                     joined = self._join(valid)
                     self._count_out(joined, counts, extremes)
                     keyed += self.writer._count_keys(joined, matched)
-                    self.writer._write(fs, base, joined, f"{task:05d}-{index:03d}", written)
+                    held.append(joined)
+                    if sum(t.nbytes for t in held) >= FLUSH_BYTES:
+                        self.writer._write(
+                            fs, base, pa.concat_tables(held), f"{task:05d}-{flushes:03d}", written
+                        )
+                        held, flushes = [], flushes + 1
+            if held:
+                self.writer._write(fs, base, pa.concat_tables(held), f"{task:05d}-{flushes:03d}", written)
         except SPARK_ONLY as error:  # the driver gives the file to Spark's read instead
             counts[SPARK_ONLY_KEY + str(error)] = 1
         dates = [d for d in extremes if d is not None]

@@ -693,10 +693,11 @@ def _orders_in_tasks(
     schema = _join(_typed_frame(spark, profile), returns_frame, key, *run).schema
     filesystem, file_path = arrow_tasks.filesystem(path)
     size = filesystem.get_file_info(file_path).size
-    cores = spark.sparkContext.defaultParallelism  # at least a range per core, as the workers scale
+    cores = spark.sparkContext.defaultParallelism  # a task per core, as the workers scale
     range_bytes = max(MIN_RANGE_BYTES, min(RANGE_BYTES, -(-size // cores)))
     ranges = [(i, start, end) for i, (start, end) in enumerate(arrow_csv.byte_ranges(size, range_bytes))]
-    frame = spark.createDataFrame(spark.sparkContext.parallelize(ranges, len(ranges)), RANGES_SCHEMA)
+    shares = spark.sparkContext.parallelize(ranges, min(len(ranges), cores))  # each task its share of ranges
+    frame = spark.createDataFrame(shares, RANGES_SCHEMA)
     shipped = replace(profile, _rows=())  # the head's rows stay on the driver
     output = to_arrow_schema(schema)
 

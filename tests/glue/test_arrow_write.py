@@ -351,3 +351,19 @@ def test_the_returns_deduplicated_with_pyarrow_are_sparks(spark):
     assert sorted(map(tuple, theirs.collect()), key=str) == sorted(
         zip(*(ours.column(n).to_pylist() for n in ours.column_names), strict=True), key=str
     )
+
+
+def test_the_tasks_write_what_they_hold_in_flushes_of_the_same_rows(
+    spark, tmp_path, sample_data, monkeypatch
+):
+    """A task holds its ranges' rows up to FLUSH_BYTES, then writes them (fewer, larger files): with a small
+    flush it writes more files, and the run is the same."""
+    orders, returns = (sample_data / name for name in SAMPLES["superstore-us"])
+    ours, theirs = both_reads(spark, tmp_path, monkeypatch, orders, returns)
+    monkeypatch.setattr(ecommerce_join_data, "MIN_RANGE_BYTES", 64 * 1024)
+    monkeypatch.setattr(ecommerce_join_data, "RANGE_BYTES", 256 * 1024)  # several ranges per task
+    monkeypatch.setattr(arrow_tasks, "FLUSH_BYTES", 512 * 1024)
+    flushed = run_job(spark, JobArgs(str(orders), str(returns), str(tmp_path / "flushed"), "r1"))
+    files = lambda run: len(list(Path(run.run_path).rglob("*.parquet")))  # noqa: E731
+    assert files(flushed) > files(ours)
+    assert_same_run(flushed, theirs)
