@@ -148,7 +148,6 @@ REASON, RAW_LINE, MATCHED = "_reject_reason", "_raw_line", "_matched"
 REJECTED = "_quality/rejected"
 # Values that Spark reads and the pyarrow pass does not: a task that meets one says so in its counts.
 SPARK_ONLY = (arrow_csv.SparkOnly, arrow_typing.SparkOnly)
-SPARK_ONLY_KEY = "spark only: "
 
 
 @dataclass(frozen=True)
@@ -179,7 +178,7 @@ class OrdersPass:
         extremes: list = []
         keyed = 0
         held: list[pa.Table] = []  # written once they reach FLUSH_BYTES: fewer, larger files for Athena
-        flushes = 0
+        flushes, spark_only = 0, None
         try:
             for batch in batches:
                 ranges = (batch.column(n).to_pylist() for n in ("index", "start", "end"))
@@ -199,9 +198,10 @@ class OrdersPass:
             if held:
                 self.writer._write(fs, base, pa.concat_tables(held), f"{task:05d}-{flushes:03d}", written)
         except SPARK_ONLY as error:  # the driver gives the file to Spark's read instead
-            counts[SPARK_ONLY_KEY + str(error)] = 1
+            spark_only = str(error)
         dates = [d for d in extremes if d is not None]
-        total = {**counts, "min_date": min(dates, default=None), "max_date": max(dates, default=None)}
+        total = {**counts, "min_date": min(dates, default=None), "max_date": max(dates, default=None),
+                 "spark_only": spark_only}  # fmt: skip
         last = (None, None, keyed, sorted(matched), json.dumps(total, default=str))
         for name, value in zip(_WRITTEN.names, last, strict=True):
             written[name].append(value)
@@ -214,16 +214,12 @@ class OrdersPass:
         import pyarrow.parquet as pq
 
         reason = typed.column(REASON)
-        counts["rows_in"] += typed.num_rows
-        counts["rejected"] += typed.num_rows - reason.null_count
+        counts.update(typed_counts(typed))
         if reason.null_count < typed.num_rows:
             if fs.type_name == "local":
                 fs.create_dir(rejected_path.rsplit("/", 1)[0], recursive=True)
             rejected = typed.filter(pc.is_valid(reason)).select([RAW_LINE, REASON])
             pq.write_table(rejected, f"{rejected_path}.parquet", filesystem=fs)
-        for name in typed.column_names:
-            if name.startswith("_repair "):
-                counts[name] += typed.num_rows - typed.column(name).null_count
         valid = typed.filter(pc.is_null(reason)).select(
             [n for n in typed.column_names if not n.startswith("_")]
         )
@@ -282,26 +278,29 @@ class OrdersPass:
 
 
 def add_counts(reports: list[str]) -> dict[str, Any]:
-    """The tasks' ``counts`` added up; ``min_date`` and ``max_date`` as dates."""
+    """The tasks' ``counts`` added up; ``min_date`` and ``max_date`` as dates; ``spark_only``: why a task
+    stopped at a value only Spark reads, or None."""
     from datetime import date
 
     totals: Counter = Counter()
-    lows, highs = [], []  # a task that met a value only Spark reads has a "spark only: <why>" count
+    lows, highs, stops = [], [], []
     for report in map(json.loads, reports):
         lows.append(report.pop("min_date"))
         highs.append(report.pop("max_date"))
+        stops.append(report.pop("spark_only"))
         totals.update(report)
     low, high = min(filter(None, lows), default=None), max(filter(None, highs), default=None)
     return {
         **totals,
         "min_date": low and date.fromisoformat(low),
         "max_date": high and date.fromisoformat(high),
+        "spark_only": next(filter(None, stops), None),
     }
 
 
 def typed_counts(typed: pa.Table) -> dict[str, int]:
     """Lines, rejected lines and each repair column's lines, of a typed table (``arrow_typing``)."""
-    counts = {"n": typed.num_rows, "bad": typed.num_rows - typed.column(REASON).null_count}
+    counts = {"rows_in": typed.num_rows, "rejected": typed.num_rows - typed.column(REASON).null_count}
     for name in typed.column_names:
         if name.startswith("_repair "):
             counts[name] = typed.num_rows - typed.column(name).null_count

@@ -209,20 +209,20 @@ def _date_regex(pattern: str) -> tuple[str, str]:
     same with a signed year, which Spark also takes)."""
     parts, signed = [], []
     for run in re.finditer(r"([A-Za-z])\1*|[^A-Za-z]", pattern):
-        token = run.group(0)
-        if token == "yyyy":
+        letters = run.group(0)
+        if letters == "yyyy":
             parts.append(r"(?P<year>[0-9]{4})")
             signed.append(r"[+-][0-9]{4,}")
-        elif token in ("M", "d"):
+        elif letters in ("M", "d"):
             # 1 to 19 digits (Java's parser stops at 19); any value with 3 significant digits is out of range.
-            name = "month" if token == "M" else "day"
+            name = "month" if letters == "M" else "day"
             parts.append(rf"0{{0,17}}(?P<{name}>[0-9]{{1,2}})")
             signed.append(r"[0-9]+")
-        elif token[0].isalpha():
-            raise SparkOnly(f"the date pattern {pattern!r} ({token!r}) is not translated for pyarrow")
+        elif letters[0].isalpha():
+            raise SparkOnly(f"the date pattern {pattern!r} ({letters!r}) is not translated for pyarrow")
         else:
-            parts.append(re.escape(token))
-            signed.append(re.escape(token))
+            parts.append(re.escape(letters))
+            signed.append(re.escape(letters))
     regex = "^" + "".join(parts) + "$"
     if any(f"?P<{name}>" not in regex for name in ("year", "month", "day")):
         raise SparkOnly(f"the date pattern {pattern!r} lacks a year, month or day")

@@ -188,6 +188,9 @@ _SPACE = r"[ \t\u00a0\u202f]*"
 _CURRENCY_FOUND = re.compile(_CURRENCY)
 
 
+_NUMBER_REGEXES: dict[str, str] = {}
+
+
 def _number_regex(decimal: str, grouping: str) -> str:
     """``NumberFormat.regex``: Java and Python read it alike."""
     d, g = re.escape(decimal), re.escape(grouping)
@@ -223,7 +226,9 @@ class NumberFormat:
 
     @property
     def regex(self) -> str:
-        return _number_regex(self.decimal, self.grouping)
+        if self.decimal not in _NUMBER_REGEXES:  # built once per decimal mark (the profiler asks per value)
+            _NUMBER_REGEXES[self.decimal] = _number_regex(self.decimal, self.grouping)
+        return _NUMBER_REGEXES[self.decimal]
 
     @property
     def strip_regex(self) -> str:

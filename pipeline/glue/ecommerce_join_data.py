@@ -593,13 +593,13 @@ def build_run(
         done = _orders_in_spark(*orders, returns, key, write_path, run)
 
     _record_output(report, done.seen_in, done.seen_out, done.repairs, has_sales)
-    report.returns_in, report.returns_rejected = returns.counts["n"], returns.counts["bad"]
+    report.returns_in, report.returns_rejected = returns.counts["rows_in"], returns.counts["rejected"]
     report.repairs["returns"] = _repair_counts(returns.repairs, returns.counts)
     report.unmatched_returns = done.returns - done.written.matched_keys
     if report.quarantined_lines:
         quarantine = join_path(write_path, "_quality", "quarantine")
         _write_quarantine(done.rejected(), returns.rejected(), report, quarantine)
-    if done.staging:
+    if done.staging and report.quarantined_lines:  # the tasks left rejected lines there
         delete_prefix(done.staging)
     returns.release()
     _check_run(report, done.written, done.seen_out["null_dates"], args.max_quarantine_fraction)
@@ -613,7 +613,7 @@ class ReturnsDone:
 
     table: pa.Table  # prepare_returns' rows
     frame: DataFrame  # the same for Spark's join (no rows when only its plan is needed)
-    counts: dict  # n, bad, repair_<i>
+    counts: dict  # rows_in, rejected, repair_<i>
     repairs: list[str]  # the repair columns, in type_columns' order
     rejected: Callable[[], DataFrame]  # the rejected lines (line and reason), for the quarantine
     release: Callable[[], None] = lambda: None  # frees what Spark cached
@@ -632,9 +632,7 @@ def _returns_in_arrow(
         print(f"{path}: read with Spark ({error})", file=sys.stderr)
         return None
     table = arrow_tasks.prepare_returns(typed, key, {*order_columns, *RESERVED})
-    typed_counts = arrow_tasks.typed_counts(typed)
-    repairs = [name for name in typed_counts if name.startswith(REPAIR)]
-    counts = {**typed_counts, **{f"repair_{i}": typed_counts[c] for i, c in enumerate(repairs)}}
+    repairs, counts = _numbered_repairs(arrow_tasks.typed_counts(typed))
     rejected = typed.filter(pc.is_valid(typed.column(REASON))).select([RAW_LINE, REASON])
     frame = spark.createDataFrame([], from_arrow_schema(table.schema))
     rejected_frame = lambda: spark.createDataFrame(rejected.to_pylist(), REJECTED_SCHEMA)  # noqa: E731
@@ -650,8 +648,8 @@ def _returns_in_spark(
     table = pa.Table.from_batches(returns._collect_as_arrow(), schema=to_arrow_schema(returns.schema))
     repairs = repair_columns(typed)
     counts = typed.agg(
-        F.count(F.lit(1)).alias("n"),
-        F.count(REASON).alias("bad"),
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count(REASON).alias("rejected"),
         *[F.count(F.col(c)).alias(f"repair_{i}") for i, c in enumerate(repairs)],
     ).first()
 
@@ -707,12 +705,10 @@ def _orders_in_tasks(
 
     written, returns_count, tasks = _write_run(write_path, returns_table, key, in_tasks)
     counts = arrow_tasks.add_counts([row["counts"] for row in tasks])
-    spark_only = [name for name in counts if name.startswith(arrow_tasks.SPARK_ONLY_KEY)]
-    if spark_only:
-        print(f"{path}: read with Spark ({spark_only[0]})", file=sys.stderr)
+    if counts["spark_only"]:
+        print(f"{path}: read with Spark ({counts['spark_only']})", file=sys.stderr)
         return None
-    repairs = [name for name in counts if name.startswith(REPAIR)]
-    seen = {**counts, **{f"repair_{i}": counts[c] for i, c in enumerate(repairs)}}
+    repairs, seen = _numbered_repairs(counts)
     staging = join_path(write_path, *arrow_tasks.REJECTED.split("/"))
     rejected = lambda: spark.read.parquet(staging)  # noqa: E731
     return OrdersDone(written, returns_count, seen, seen, repairs, schema, rejected, staging)
@@ -805,6 +801,13 @@ class Written:
     rows: int
     keyed_lines: int
     matched_keys: int
+
+
+def _numbered_repairs(counts: dict) -> tuple[list[str], dict]:
+    """(the repair columns in type_columns' order, ``counts`` with each also as ``repair_<i>``, the names
+    the Spark path's observations give them)."""
+    repairs = [name for name in counts if name.startswith(REPAIR)]
+    return repairs, {**counts, **{f"repair_{i}": counts[c] for i, c in enumerate(repairs)}}
 
 
 def _typed_frame(spark: SparkSession, profile: CsvProfile) -> DataFrame:
